@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Creates .venv with the outside references (Praat via parselmouth, pyloudnorm) and fixture tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
