@@ -12,6 +12,9 @@ pub mod source;
 pub mod resample;
 pub mod frames;
 pub mod features;
+pub mod detector;
+pub mod coach;
+pub mod sinks;
 
 /// The one rate every channel is analysed at, in Hz.
 ///
