@@ -1,0 +1,210 @@
+//! Per-hop voice features for one channel: level, loudness, F0 with voicing,
+//! spectral shape, clipping and speech activity.
+//!
+//! One forward FFT of the windowed frame serves both the spectral shape and,
+//! through the power spectrum and one inverse FFT, the autocorrelation that
+//! pitch needs (Wiener-Khinchin). Everything is sized in [`FeatureExtractor::new`];
+//! [`FeatureExtractor::process`] allocates nothing.
+
+pub mod loudness;
+pub mod pitch;
+mod reduce;
+pub mod spectral;
+pub mod vad;
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use crate::frames::Frame;
+use crate::{ANALYSIS_RATE, HOP, WINDOW};
+
+pub use pitch::PitchConfig;
+pub use vad::VadConfig;
+
+/// FFT length: the 320-sample window plus the longest pitch lag (107 at
+/// 75 Hz) must fit without circular wrap, so 512.
+pub const FFT_LEN: usize = 512;
+/// A sample at or above this magnitude counts as clipped. Slightly under
+/// full scale, because resampling rounds off the flat tops of clipped
+/// waveforms and G.711 peaks at 0.98.
+pub const CLIP_LEVEL: f32 = 0.97;
+/// Σ over hops of the squared Hann taper at 75 % overlap (sin⁴ overlap-adds to 3/2).
+const HANN_SQ_OLA: f64 = 1.5;
+/// Level reported for digital silence, dBFS (instead of -inf).
+pub const SILENCE_DBFS: f32 = -120.0;
+
+/// The features of one hop of one channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Features {
+    /// Centre of the analysis window, seconds from the start.
+    pub t: f64,
+    /// RMS level of the 40 ms window, dBFS (sine at full scale: -3 dBFS).
+    pub rms_dbfs: f32,
+    /// Momentary K-weighted loudness of the 400 ms ending with this hop, LUFS.
+    pub loudness_lufs: f32,
+    /// Fundamental frequency, Hz; 0 when unvoiced.
+    pub f0_hz: f32,
+    /// Voicing confidence: the normalised autocorrelation of the best candidate, 0 to 1.
+    pub voicing: f32,
+    /// Whether the hop is voiced.
+    pub voiced: bool,
+    /// Energy 1-4 kHz over 50 Hz-1 kHz, dB (higher = flatter tilt).
+    pub alpha_ratio_db: f32,
+    /// Spectral centroid over 50 Hz-4 kHz, Hz.
+    pub centroid_hz: f32,
+    /// Fraction of the hop's samples at or above [`CLIP_LEVEL`], 0 to 1.
+    pub clip_frac: f32,
+    /// Speech activity (with a 100 ms hangover).
+    pub speech: bool,
+}
+
+impl Features {
+    /// CSV header matching [`Features::write_csv`].
+    pub const CSV_HEADER: &'static str =
+        "t,rms_dbfs,loudness_lufs,f0_hz,voicing,voiced,alpha_ratio_db,centroid_hz,clip_frac,speech";
+
+    /// Writes one CSV row (no allocation beyond the writer's own).
+    pub fn write_csv<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        writeln!(
+            w,
+            "{:.3},{:.2},{:.2},{:.2},{:.3},{},{:.2},{:.1},{:.4},{}",
+            self.t,
+            self.rms_dbfs,
+            self.loudness_lufs,
+            self.f0_hz,
+            self.voicing,
+            self.voiced as u8,
+            self.alpha_ratio_db,
+            self.centroid_hz,
+            self.clip_frac,
+            self.speech as u8
+        )
+    }
+}
+
+/// Settings of the feature extractor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureConfig {
+    /// Pitch tracking.
+    pub pitch: PitchConfig,
+    /// Speech activity.
+    pub vad: VadConfig,
+}
+
+/// Turns analysis frames of one channel into [`Features`].
+pub struct FeatureExtractor {
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    taper: [f32; WINDOW],
+    time: Vec<f32>,
+    spec: Vec<Complex<f32>>,
+    power: Vec<f32>,
+    acf: Vec<f32>,
+    scratch_fwd: Vec<Complex<f32>>,
+    scratch_inv: Vec<Complex<f32>>,
+    loudness: loudness::LoudnessMeter,
+    /// Per-bin K-weighting gains, scaled so that their dot product with the
+    /// power spectrum is the hop's K-weighted mean square.
+    k_gains: Vec<f32>,
+    pitch: pitch::PitchTracker,
+    shape: spectral::SpectralShape,
+    vad: vad::Vad,
+}
+
+impl FeatureExtractor {
+    /// Plans the FFTs and sizes every buffer.
+    pub fn new(cfg: FeatureConfig) -> Self {
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(FFT_LEN);
+        let inv = planner.plan_fft_inverse(FFT_LEN);
+        let mut taper = [0.0f32; WINDOW];
+        for (i, w) in taper.iter_mut().enumerate() {
+            // Hann, symmetric over the window, as Praat's ac method uses.
+            let x = (i as f64 + 0.5) / WINDOW as f64;
+            *w = (0.5 - 0.5 * (2.0 * std::f64::consts::PI * x).cos()) as f32;
+        }
+        let pitch = pitch::PitchTracker::new(
+            cfg.pitch,
+            ANALYSIS_RATE,
+            &taper,
+            HOP as f32 / ANALYSIS_RATE as f32,
+        );
+        Self {
+            time: fwd.make_input_vec(),
+            spec: fwd.make_output_vec(),
+            power: vec![0.0; FFT_LEN / 2 + 1],
+            acf: inv.make_output_vec(),
+            scratch_fwd: fwd.make_scratch_vec(),
+            scratch_inv: inv.make_scratch_vec(),
+            fwd,
+            inv,
+            taper,
+            loudness: loudness::LoudnessMeter::new(),
+            k_gains: loudness::k_weighted_bin_gains(ANALYSIS_RATE, FFT_LEN, HANN_SQ_OLA, HOP),
+            pitch,
+            shape: spectral::SpectralShape::new(ANALYSIS_RATE, FFT_LEN),
+            vad: vad::Vad::new(cfg.vad),
+        }
+    }
+
+    /// Starts a new stream (new call), keeping the plans and buffers.
+    pub fn reset(&mut self) {
+        self.loudness.reset();
+        self.pitch.reset();
+        self.vad = vad::Vad::new(*self.vad.config());
+    }
+
+    /// Gated integrated loudness (BS.1770) of the stream so far, LUFS.
+    pub fn integrated_loudness(&self) -> Option<f64> {
+        self.loudness.integrated()
+    }
+
+    /// Measures one frame into `out`.
+    pub fn process(&mut self, frame: &Frame<'_>, out: &mut Features) {
+        let window = frame.window;
+        let mean = reduce::sum(window) / WINDOW as f32;
+        let (sq, peak) = reduce::taper(window, mean, &self.taper, &mut self.time[..WINDOW]);
+        self.time[WINDOW..].fill(0.0);
+        let ms = sq / WINDOW as f32;
+        let rms_dbfs = if ms > 1e-12 {
+            10.0 * ms.log10()
+        } else {
+            SILENCE_DBFS
+        };
+
+        // Sizes match by construction, so the FFTs cannot fail here.
+        let _ =
+            self.fwd
+                .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_fwd);
+        for (p, c) in self.power.iter_mut().zip(self.spec.iter_mut()) {
+            *p = c.norm_sqr();
+            // The power spectrum, as a spectrum, is the autocorrelation's transform.
+            *c = Complex::new(*p, 0.0);
+        }
+        let shape = self.shape.process(&self.power);
+        let k_mean_square = reduce::dot(&self.power, &self.k_gains);
+        let _ = self
+            .inv
+            .process_with_scratch(&mut self.spec, &mut self.acf, &mut self.scratch_inv);
+        let pitch = self.pitch.process(&self.acf, peak);
+
+        let clipped = frame.hop.iter().filter(|x| x.abs() >= CLIP_LEVEL).count();
+        let loudness = self.loudness.process(k_mean_square as f64);
+        let speech = self.vad.process(rms_dbfs, pitch.voiced);
+
+        *out = Features {
+            t: frame.index as f64 * HOP as f64 / ANALYSIS_RATE as f64,
+            rms_dbfs,
+            loudness_lufs: loudness,
+            f0_hz: pitch.f0_hz,
+            voicing: pitch.voicing,
+            voiced: pitch.voiced,
+            alpha_ratio_db: shape.alpha_ratio_db,
+            centroid_hz: shape.centroid_hz,
+            clip_frac: clipped as f32 / frame.hop.len() as f32,
+            speech,
+        };
+    }
+}
