@@ -1,0 +1,125 @@
+//! Sample decoders: one WAV sample's bytes to an `f32` in [-1, 1].
+//!
+//! Hand-rolled because hound refuses G.711 and has no per-sample decoder we
+//! could call on our own byte buffer; each decoder is a few lines, and the
+//! G.711 expansions are the ITU-T reference algorithms (as in Sun's public
+//! `g711.c`), evaluated at compile time into 256-entry tables so the hot path
+//! is one lookup.
+
+use super::Encoding;
+
+/// Scale from a 16-bit linear code to [-1, 1]; G.711 decoders are defined in
+/// that 16-bit domain.
+const I16_SCALE: f32 = 1.0 / 32768.0;
+
+/// ITU-T G.711 mu-law expansion of one code to 16-bit linear.
+const fn mulaw_to_linear(code: u8) -> i16 {
+    const BIAS: i32 = 0x84;
+    let u = !code;
+    let mut t = (((u & 0x0F) as i32) << 3) + BIAS;
+    t <<= ((u & 0x70) >> 4) as i32;
+    if u & 0x80 != 0 {
+        (BIAS - t) as i16
+    } else {
+        (t - BIAS) as i16
+    }
+}
+
+/// ITU-T G.711 A-law expansion of one code to 16-bit linear.
+const fn alaw_to_linear(code: u8) -> i16 {
+    let a = code ^ 0x55;
+    let mut t = ((a & 0x0F) as i32) << 4;
+    let seg = ((a & 0x70) >> 4) as i32;
+    match seg {
+        0 => t += 8,
+        1 => t += 0x108,
+        _ => {
+            t += 0x108;
+            t <<= seg - 1;
+        }
+    }
+    if a & 0x80 != 0 {
+        t as i16
+    } else {
+        -t as i16
+    }
+}
+
+const fn table(alaw: bool) -> [f32; 256] {
+    let mut out = [0.0f32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let v = if alaw {
+            alaw_to_linear(i as u8)
+        } else {
+            mulaw_to_linear(i as u8)
+        };
+        out[i] = v as f32 * I16_SCALE;
+        i += 1;
+    }
+    out
+}
+
+static MULAW: [f32; 256] = table(false);
+static ALAW: [f32; 256] = table(true);
+
+/// Decodes the sample whose bytes start `bytes[0]`; `bytes` holds at least
+/// one sample of `encoding`. Returns the value and whether it was a
+/// non-finite float that was replaced by 0.0.
+#[inline]
+pub(super) fn decode(encoding: Encoding, bytes: &[u8]) -> (f32, bool) {
+    match encoding {
+        Encoding::Pcm { bits: 8 } => ((f32::from(bytes[0]) - 128.0) / 128.0, false),
+        Encoding::Pcm { bits: 16 } => (
+            f32::from(i16::from_le_bytes([bytes[0], bytes[1]])) * I16_SCALE,
+            false,
+        ),
+        Encoding::Pcm { bits: 24 } => {
+            // Put the 24 bits at the top of an i32 so the shift sign-extends.
+            let v = i32::from_le_bytes([0, bytes[0], bytes[1], bytes[2]]) >> 8;
+            (v as f32 / 8_388_608.0, false)
+        }
+        Encoding::Pcm { .. } => {
+            // 32 bits: the header parser admits no other width.
+            let v = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            ((f64::from(v) / 2_147_483_648.0) as f32, false)
+        }
+        Encoding::Float32 => {
+            let v = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            if v.is_finite() {
+                // Float files may exceed full scale; clip as a DAC would so the
+                // documented [-1, 1] range holds.
+                (v.clamp(-1.0, 1.0), false)
+            } else {
+                (0.0, true)
+            }
+        }
+        Encoding::MuLaw => (MULAW[usize::from(bytes[0])], false),
+        Encoding::ALaw => (ALAW[usize::from(bytes[0])], false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g711_reference_points() {
+        assert_eq!(mulaw_to_linear(0xFF), 0);
+        assert_eq!(mulaw_to_linear(0x7F), 0);
+        assert_eq!(mulaw_to_linear(0x80), 32124);
+        assert_eq!(mulaw_to_linear(0x00), -32124);
+        assert_eq!(alaw_to_linear(0xD5), 8);
+        assert_eq!(alaw_to_linear(0x55), -8);
+        assert_eq!(alaw_to_linear(0xAA), 32256);
+        assert_eq!(alaw_to_linear(0x2A), -32256);
+    }
+
+    #[test]
+    fn g711_is_monotonic_within_each_sign() {
+        // mu-law: codes 0x80..=0xFF run from +32124 down to 0.
+        for c in 0x80u8..0xFF {
+            assert!(mulaw_to_linear(c) > mulaw_to_linear(c + 1), "mu-law {c:#x}");
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! RIFF/WAVE header walk: finds `fmt ` and `data`, validates the format.
+//!
+//! Hand-rolled rather than hound's header reader because recorded calls
+//! need what hound rejects or mishandles: G.711 format tags, odd-sized
+//! chunks with their pad byte, `nAvgBytesPerSec` fields that recorders get
+//! wrong, and the 0xFFFFFFFF data size of streaming recorders.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use super::{Encoding, SourceErrorKind, MAX_RATE, MIN_RATE};
+
+/// Data-chunk size that streaming recorders write when the length is unknown.
+pub(super) const STREAMING_SIZE: u32 = 0xFFFF_FFFF;
+
+/// The tail of every KSDATAFORMAT_SUBTYPE GUID built from a format tag.
+const GUID_TAIL: [u8; 14] = [
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+];
+
+/// What the header says, positioned at the first data byte.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Header {
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub encoding: Encoding,
+    /// Bytes per frame (all channels).
+    pub block_align: usize,
+    /// Declared data size; `None` when the recorder wrote 0xFFFFFFFF.
+    pub data_bytes: Option<u64>,
+}
+
+/// Reads until `buf` is full or EOF; returns the bytes read.
+pub(super) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// A readable name for the format tags a call recorder or phone system
+/// might plausibly write, so an error can say which codec it met.
+pub(super) fn codec_name(tag: u16) -> &'static str {
+    match tag {
+        0x0000 => "unknown (tag 0)",
+        0x0001 => "PCM",
+        0x0002 => "Microsoft ADPCM",
+        0x0003 => "IEEE float",
+        0x0006 => "G.711 A-law",
+        0x0007 => "G.711 mu-law",
+        0x0011 => "IMA ADPCM",
+        0x0022 => "DSP Group TrueSpeech",
+        0x0031 => "GSM 6.10",
+        0x0040 => "G.721 ADPCM",
+        0x0042 => "G.723.1",
+        0x0045 => "G.726 ADPCM",
+        0x0050 => "MPEG audio",
+        0x0055 => "MPEG Layer 3 (MP3)",
+        0x0064 => "G.726 ADPCM (APICOM)",
+        0x0065 => "G.722 ADPCM",
+        0x0161..=0x0163 => "Windows Media Audio",
+        0x1600..=0x1601 => "AAC",
+        0xF1AC => "FLAC",
+        0xFFFE => "WAVE_FORMAT_EXTENSIBLE",
+        _ => "unrecognised codec",
+    }
+}
+
+/// Walks the chunks of a RIFF/WAVE stream of `file_len` bytes and leaves
+/// `r` at the first byte of the data chunk.
+pub(super) fn parse<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    file_len: u64,
+) -> Result<Header, SourceErrorKind> {
+    if file_len == 0 {
+        return Err(SourceErrorKind::Empty);
+    }
+    let mut riff = [0u8; 12];
+    let got = read_full(r, &mut riff)?;
+    let magic_ok = riff[..got.min(4)] == b"RIFF"[..got.min(4)];
+    if !magic_ok {
+        return Err(SourceErrorKind::NotRiffWave {
+            found: riff[..got.min(4)].to_vec(),
+        });
+    }
+    if got < 12 {
+        return Err(SourceErrorKind::TruncatedHeader {
+            part: "RIFF header".into(),
+            needed: 12,
+            got: got as u64,
+        });
+    }
+    if &riff[8..12] != b"WAVE" {
+        return Err(SourceErrorKind::NotRiffWave {
+            found: riff[8..12].to_vec(),
+        });
+    }
+
+    let mut pos: u64 = 12;
+    let mut fmt: Option<(u32, u16, Encoding, usize)> = None;
+    loop {
+        if pos >= file_len {
+            return Err(if fmt.is_none() {
+                SourceErrorKind::MissingChunk { chunk: "fmt " }
+            } else {
+                SourceErrorKind::MissingChunk { chunk: "data" }
+            });
+        }
+        let mut ch = [0u8; 8];
+        let got = read_full(r, &mut ch)?;
+        if got < 8 {
+            return Err(SourceErrorKind::TruncatedHeader {
+                part: "chunk header".into(),
+                needed: 8,
+                got: got as u64,
+            });
+        }
+        let id = [ch[0], ch[1], ch[2], ch[3]];
+        let size = u32_at(&ch, 4);
+        pos += 8;
+        match &id {
+            b"fmt " => {
+                if size < 16 {
+                    return Err(SourceErrorKind::FmtTooShort {
+                        needed: 16,
+                        got: size,
+                    });
+                }
+                let mut body = [0u8; 40];
+                let want = (size as usize).min(40);
+                let got = read_full(r, &mut body[..want])?;
+                if got < want {
+                    return Err(SourceErrorKind::TruncatedHeader {
+                        part: "fmt chunk".into(),
+                        needed: u64::from(size),
+                        got: got as u64,
+                    });
+                }
+                if pos + u64::from(size) > file_len {
+                    return Err(SourceErrorKind::TruncatedHeader {
+                        part: "fmt chunk".into(),
+                        needed: u64::from(size),
+                        got: file_len - pos,
+                    });
+                }
+                fmt = Some(parse_fmt(&body[..want])?);
+                pos += u64::from(size) + u64::from(size & 1);
+                r.seek(SeekFrom::Start(pos))?;
+            }
+            b"data" => {
+                let Some((sample_rate, channels, encoding, block_align)) = fmt else {
+                    return Err(SourceErrorKind::MissingChunk { chunk: "fmt " });
+                };
+                return Ok(Header {
+                    sample_rate,
+                    channels,
+                    encoding,
+                    block_align,
+                    data_bytes: (size != STREAMING_SIZE).then_some(u64::from(size)),
+                });
+            }
+            _ => {
+                // Unknown chunk (LIST, fact, bext, ...): skip it and its pad
+                // byte. One running past the end means the data never comes.
+                if pos + u64::from(size) > file_len {
+                    return Err(SourceErrorKind::TruncatedHeader {
+                        part: format!("{:?} chunk", String::from_utf8_lossy(&id)),
+                        needed: u64::from(size),
+                        got: file_len - pos,
+                    });
+                }
+                pos += u64::from(size) + u64::from(size & 1);
+                r.seek(SeekFrom::Start(pos))?;
+            }
+        }
+    }
+}
+
+/// Validates a `fmt ` body (16..=40 bytes): returns rate, channels,
+/// encoding and block align.
+fn parse_fmt(b: &[u8]) -> Result<(u32, u16, Encoding, usize), SourceErrorKind> {
+    let mut tag = u16_at(b, 0);
+    let channels = u16_at(b, 2);
+    let sample_rate = u32_at(b, 4);
+    let block_align = u16_at(b, 12);
+    let bits = u16_at(b, 14);
+
+    if tag == 0xFFFE {
+        if b.len() < 40 {
+            return Err(SourceErrorKind::FmtTooShort {
+                needed: 40,
+                got: b.len() as u32,
+            });
+        }
+        let sub = &b[24..40];
+        if sub[2..] != GUID_TAIL {
+            return Err(SourceErrorKind::UnsupportedCodec {
+                tag,
+                name: "WAVE_FORMAT_EXTENSIBLE with a non-standard sub-format GUID",
+            });
+        }
+        tag = u16_at(sub, 0);
+    }
+
+    let encoding = match tag {
+        0x0001 => Encoding::Pcm { bits },
+        0x0003 => Encoding::Float32,
+        0x0006 => Encoding::ALaw,
+        0x0007 => Encoding::MuLaw,
+        _ => {
+            return Err(SourceErrorKind::UnsupportedCodec {
+                tag,
+                name: codec_name(tag),
+            })
+        }
+    };
+    let bits_ok = match encoding {
+        Encoding::Pcm { bits } => matches!(bits, 8 | 16 | 24 | 32),
+        Encoding::Float32 => bits == 32,
+        Encoding::MuLaw | Encoding::ALaw => bits == 8,
+    };
+    if !bits_ok {
+        return Err(SourceErrorKind::UnsupportedBits {
+            codec: codec_name(tag),
+            bits,
+        });
+    }
+    if channels == 0 {
+        return Err(SourceErrorKind::ZeroChannels);
+    }
+    if !(MIN_RATE..=MAX_RATE).contains(&sample_rate) {
+        return Err(SourceErrorKind::RateOutOfRange { rate: sample_rate });
+    }
+    let expected = usize::from(channels) * usize::from(bits / 8);
+    if usize::from(block_align) != expected {
+        return Err(SourceErrorKind::BlockAlignMismatch {
+            block_align,
+            channels,
+            bits,
+            expected,
+        });
+    }
+    Ok((sample_rate, channels, encoding, expected))
+}

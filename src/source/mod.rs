@@ -1,0 +1,483 @@
+//! Streaming WAV reader that hands out the customer and agent channels.
+//!
+//! Call recordings are long (hours) and mostly 8 kHz G.711 stereo, so the
+//! reader never loads a file whole: [`WavSource::read`] decodes one caller
+//! sized block at a time through a fixed buffer sized at open. It reads PCM
+//! 8/16/24/32-bit, 32-bit float, mu-law and A-law, plain or inside
+//! WAVE_FORMAT_EXTENSIBLE, at 8..=48 kHz.
+//!
+//! The header walk and decoders are our own (see `header` and `codec` for
+//! why hound does not fit); hound is used by the tests to write reference
+//! files.
+
+mod codec;
+mod header;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use header::read_full;
+
+/// Lowest sample rate accepted: narrow-band telephony.
+pub const MIN_RATE: u32 = 8000;
+/// Highest sample rate accepted: studio/headset capture; above it a "call"
+/// file is more likely mislabelled than real.
+pub const MAX_RATE: u32 = 48000;
+
+/// Bytes of file read per internal step; bounds the reader's memory no matter
+/// how large a block the caller asks for.
+const READ_BUF_BYTES: usize = 16 * 1024;
+
+/// How samples are stored in the file; decides the decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Linear PCM, little-endian; 8-bit is unsigned, wider is signed.
+    Pcm {
+        /// Container width: 8, 16, 24 or 32.
+        bits: u16,
+    },
+    /// IEEE 754 32-bit float, nominal range [-1, 1].
+    Float32,
+    /// ITU-T G.711 mu-law (format tag 7): US/Japan telephony.
+    MuLaw,
+    /// ITU-T G.711 A-law (format tag 6): European telephony.
+    ALaw,
+}
+
+/// What the file holds, so later stages can size resamplers and report
+/// progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// Frames per second, 8000..=48000.
+    pub sample_rate: u32,
+    /// Channels in the file (not just the ones we deliver).
+    pub channels: u16,
+    /// Sample storage.
+    pub encoding: Encoding,
+    /// Frames the data chunk declares; `None` when a streaming recorder left
+    /// the size as 0xFFFFFFFF and the file is read to its end.
+    pub declared_frames: Option<u64>,
+}
+
+/// Which file channel carries whom, since recorders disagree.
+///
+/// Stereo default: agent = left (0), customer = right (1). Mono: customer
+/// only, no agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChannelChoice {
+    /// Stereo: agent left, customer right. Mono: customer only.
+    #[default]
+    Default,
+    /// Stereo with roles swapped: customer left, agent right.
+    Swapped,
+    /// Any layout, including files with more than two channels.
+    Explicit {
+        /// Zero-based index of the customer's channel.
+        customer: u16,
+        /// Zero-based index of the agent's channel, if recorded.
+        agent: Option<u16>,
+    },
+}
+
+/// What went wrong, without the file name (see [`SourceError`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SourceErrorKind {
+    /// The OS refused to open, seek or read.
+    Io(std::io::Error),
+    /// The file has no bytes at all.
+    Empty,
+    /// The first bytes are not `RIFF....WAVE`.
+    NotRiffWave {
+        /// The four bytes found where `RIFF` or `WAVE` belonged.
+        found: Vec<u8>,
+    },
+    /// The file ends inside the header.
+    TruncatedHeader {
+        /// Which part was cut.
+        part: String,
+        /// Bytes that part needs.
+        needed: u64,
+        /// Bytes the file holds of it.
+        got: u64,
+    },
+    /// A required chunk never appears before the data.
+    MissingChunk {
+        /// The chunk id.
+        chunk: &'static str,
+    },
+    /// The `fmt ` chunk is smaller than its format needs.
+    FmtTooShort {
+        /// Bytes required.
+        needed: u32,
+        /// Bytes declared.
+        got: u32,
+    },
+    /// A codec we do not decode (ADPCM, GSM, MP3, ...).
+    UnsupportedCodec {
+        /// WAV format tag (for EXTENSIBLE, the sub-format's tag).
+        tag: u16,
+        /// Human name of the codec.
+        name: &'static str,
+    },
+    /// A known codec at a sample width we do not decode.
+    UnsupportedBits {
+        /// Codec name.
+        codec: &'static str,
+        /// Bits per sample declared.
+        bits: u16,
+    },
+    /// The format declares zero channels.
+    ZeroChannels,
+    /// Sample rate outside [`MIN_RATE`]..=[`MAX_RATE`].
+    RateOutOfRange {
+        /// Declared rate in Hz.
+        rate: u32,
+    },
+    /// `nBlockAlign` disagrees with channels x bits / 8.
+    BlockAlignMismatch {
+        /// Declared block align.
+        block_align: u16,
+        /// Declared channels.
+        channels: u16,
+        /// Declared bits per sample.
+        bits: u16,
+        /// Block align implied by channels and bits.
+        expected: usize,
+    },
+    /// More than two channels and no explicit choice of which is whom.
+    TooManyChannels {
+        /// Channels in the file.
+        channels: u16,
+    },
+    /// A chosen channel does not exist in the file.
+    ChannelOutOfRange {
+        /// The requested zero-based index.
+        index: u16,
+        /// Channels in the file.
+        channels: u16,
+    },
+    /// Customer and agent were given the same channel.
+    SameChannel {
+        /// The shared index.
+        index: u16,
+    },
+    /// The file ends before the data chunk's declared size.
+    Truncated {
+        /// Data bytes the chunk declares.
+        declared: u64,
+        /// Data bytes the file actually holds.
+        held: u64,
+    },
+    /// `read` got an agent buffer shorter than the customer buffer.
+    AgentBufferTooShort {
+        /// Frames required (the customer buffer's length).
+        needed: usize,
+        /// Frames offered.
+        got: usize,
+    },
+}
+
+impl fmt::Display for SourceErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use SourceErrorKind::*;
+        match self {
+            Io(e) => write!(f, "I/O error: {e}"),
+            Empty => write!(f, "empty file (0 bytes)"),
+            NotRiffWave { found } => write!(
+                f,
+                "not a RIFF/WAVE file (found {:?} where RIFF/WAVE belongs)",
+                String::from_utf8_lossy(found)
+            ),
+            TruncatedHeader { part, needed, got } => write!(
+                f,
+                "truncated header: {part} needs {needed} bytes, file holds {got}"
+            ),
+            MissingChunk { chunk } => write!(f, "no {chunk:?} chunk before the audio data"),
+            FmtTooShort { needed, got } => write!(
+                f,
+                "fmt chunk too short: format needs {needed} bytes, chunk declares {got}"
+            ),
+            UnsupportedCodec { tag, name } => write!(
+                f,
+                "unsupported codec {name} (format tag {tag:#06x}); convert to PCM, mu-law or A-law"
+            ),
+            UnsupportedBits { codec, bits } => {
+                write!(f, "unsupported sample width: {codec} at {bits} bits")
+            }
+            ZeroChannels => write!(f, "format declares 0 channels"),
+            RateOutOfRange { rate } => write!(
+                f,
+                "sample rate {rate} Hz out of range: expected {MIN_RATE}..={MAX_RATE} Hz"
+            ),
+            BlockAlignMismatch {
+                block_align,
+                channels,
+                bits,
+                expected,
+            } => write!(
+                f,
+                "block align {block_align} inconsistent with {channels} channel(s) x {bits} bits: expected {expected}"
+            ),
+            TooManyChannels { channels } => write!(
+                f,
+                "file has {channels} channels: pick the customer (and agent) channel explicitly"
+            ),
+            ChannelOutOfRange { index, channels } => write!(
+                f,
+                "channel {index} out of range: file has {channels} channel(s) (0..={})",
+                channels.saturating_sub(1)
+            ),
+            SameChannel { index } => {
+                write!(f, "customer and agent both set to channel {index}")
+            }
+            Truncated { declared, held } => write!(
+                f,
+                "truncated: data chunk declares {declared} bytes, file holds {held}"
+            ),
+            AgentBufferTooShort { needed, got } => write!(
+                f,
+                "agent buffer holds {got} frames, customer buffer asks for {needed}"
+            ),
+        }
+    }
+}
+
+/// An input problem, naming the file so a batch run says which call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {kind}")]
+pub struct SourceError {
+    /// The path or name the input was opened as.
+    pub name: String,
+    /// What went wrong.
+    pub kind: SourceErrorKind,
+}
+
+impl From<std::io::Error> for SourceErrorKind {
+    fn from(e: std::io::Error) -> Self {
+        SourceErrorKind::Io(e)
+    }
+}
+
+trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// A WAV stream that delivers the customer (and agent) channel as `f32`.
+pub struct WavSource {
+    name: String,
+    reader: Box<dyn ReadSeek>,
+    spec: SourceSpec,
+    block_align: usize,
+    sample_bytes: usize,
+    customer: usize,
+    agent: Option<usize>,
+    /// Declared data bytes; `None` = read to EOF.
+    data_bytes: Option<u64>,
+    /// Data bytes consumed so far.
+    consumed: u64,
+    /// Bytes read past the last whole frame (a frame split across reads).
+    carry: usize,
+    buf: Vec<u8>,
+    /// Set once the stream has ended; a pending error is returned once.
+    done: bool,
+    pending: Option<SourceErrorKind>,
+    non_finite: u64,
+}
+
+impl fmt::Debug for WavSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WavSource")
+            .field("name", &self.name)
+            .field("spec", &self.spec)
+            .field("customer", &self.customer)
+            .field("agent", &self.agent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WavSource {
+    /// Opens a WAV file and reads its header; the audio stays on disk.
+    pub fn open(path: impl AsRef<Path>, choice: ChannelChoice) -> Result<Self, SourceError> {
+        let name = path.as_ref().display().to_string();
+        match File::open(path.as_ref()) {
+            Ok(f) => Self::from_reader(&name, f, choice),
+            Err(e) => Err(SourceError {
+                name,
+                kind: SourceErrorKind::Io(e),
+            }),
+        }
+    }
+
+    /// For fuzzing and for in-memory tests; `name` is what errors call the input.
+    pub fn from_reader<R: Read + Seek + Send + 'static>(
+        name: &str,
+        reader: R,
+        choice: ChannelChoice,
+    ) -> Result<Self, SourceError> {
+        Self::build(name, Box::new(reader), choice).map_err(|kind| SourceError {
+            name: name.to_string(),
+            kind,
+        })
+    }
+
+    fn build(
+        name: &str,
+        mut reader: Box<dyn ReadSeek>,
+        choice: ChannelChoice,
+    ) -> Result<Self, SourceErrorKind> {
+        let file_len = reader.seek(SeekFrom::End(0))?;
+        reader.seek(SeekFrom::Start(0))?;
+        let h = header::parse(&mut reader, file_len)?;
+
+        let channels = h.channels;
+        let (customer, agent) = match choice {
+            ChannelChoice::Default | ChannelChoice::Swapped if channels > 2 => {
+                return Err(SourceErrorKind::TooManyChannels { channels })
+            }
+            ChannelChoice::Default if channels == 1 => (0, None),
+            ChannelChoice::Default => (1, Some(0)),
+            ChannelChoice::Swapped => (0, Some(1)),
+            ChannelChoice::Explicit { customer, agent } => (customer, agent),
+        };
+        for index in std::iter::once(customer).chain(agent) {
+            if index >= channels {
+                return Err(SourceErrorKind::ChannelOutOfRange { index, channels });
+            }
+        }
+        if agent == Some(customer) {
+            return Err(SourceErrorKind::SameChannel { index: customer });
+        }
+
+        let sample_bytes = h.block_align / usize::from(channels);
+        // Whole frames only, and at least one frame even for very wide files.
+        let buf_len = (READ_BUF_BYTES / h.block_align).max(1) * h.block_align;
+        Ok(WavSource {
+            name: name.to_string(),
+            reader,
+            spec: SourceSpec {
+                sample_rate: h.sample_rate,
+                channels,
+                encoding: h.encoding,
+                declared_frames: h.data_bytes.map(|b| b / h.block_align as u64),
+            },
+            block_align: h.block_align,
+            sample_bytes,
+            customer: usize::from(customer),
+            agent: agent.map(usize::from),
+            data_bytes: h.data_bytes,
+            consumed: 0,
+            carry: 0,
+            buf: vec![0; buf_len],
+            done: false,
+            pending: None,
+            non_finite: 0,
+        })
+    }
+
+    /// The file's format, for sizing the resampler and reporting.
+    pub fn spec(&self) -> &SourceSpec {
+        &self.spec
+    }
+
+    /// Whether an agent channel is delivered (false for mono files).
+    pub fn has_agent(&self) -> bool {
+        self.agent.is_some()
+    }
+
+    /// Reads up to `customer.len()` frames, de-interleaved to f32 in [-1, 1], into caller-owned slices
+    /// (`agent` must be at least as long when there is an agent channel; ignored otherwise). Ok(0) = end
+    /// (or an empty `customer` slice).
+    /// Allocation-free after open.
+    ///
+    /// A truncated file delivers every whole frame before the cut; the read
+    /// that finds no frame left before the cut returns
+    /// [`SourceErrorKind::Truncated`], and later reads return `Ok(0)`. A
+    /// data size that is not a whole number of frames loses only the partial
+    /// last frame.
+    pub fn read(&mut self, customer: &mut [f32], agent: &mut [f32]) -> Result<usize, SourceError> {
+        match self.read_inner(customer, agent) {
+            Ok(n) => Ok(n),
+            Err(kind) => Err(SourceError {
+                name: self.name.clone(),
+                kind,
+            }),
+        }
+    }
+
+    fn read_inner(
+        &mut self,
+        customer: &mut [f32],
+        agent: &mut [f32],
+    ) -> Result<usize, SourceErrorKind> {
+        if self.agent.is_some() && agent.len() < customer.len() {
+            return Err(SourceErrorKind::AgentBufferTooShort {
+                needed: customer.len(),
+                got: agent.len(),
+            });
+        }
+        let ba = self.block_align;
+        let mut done = 0;
+        while done < customer.len() && !self.done {
+            // Bytes still due from the data chunk; bounded by our buffer.
+            let mut want = (customer.len() - done).saturating_mul(ba) - self.carry;
+            want = want.min(self.buf.len() - self.carry);
+            if let Some(total) = self.data_bytes {
+                let left = total - self.consumed;
+                want = want.min(usize::try_from(left).unwrap_or(usize::MAX));
+            }
+            if want == 0 {
+                // Declared data exhausted (any sub-frame tail is dropped).
+                self.done = true;
+                break;
+            }
+            let start = self.carry;
+            let got = read_full(&mut self.reader, &mut self.buf[start..start + want])?;
+            self.consumed += got as u64;
+            let have = start + got;
+            let frames = have / ba;
+            for f in 0..frames {
+                let frame = &self.buf[f * ba..(f + 1) * ba];
+                let (c, bad_c) = codec::decode(
+                    self.spec.encoding,
+                    &frame[self.customer * self.sample_bytes..],
+                );
+                customer[done + f] = c;
+                self.non_finite += u64::from(bad_c);
+                if let Some(a) = self.agent {
+                    let (v, bad_a) =
+                        codec::decode(self.spec.encoding, &frame[a * self.sample_bytes..]);
+                    agent[done + f] = v;
+                    self.non_finite += u64::from(bad_a);
+                }
+            }
+            done += frames;
+            self.carry = have - frames * ba;
+            if self.carry > 0 {
+                self.buf.copy_within(frames * ba..have, 0);
+            }
+            if got < want {
+                // EOF before the data chunk's end.
+                self.done = true;
+                if let Some(declared) = self.data_bytes {
+                    self.pending = Some(SourceErrorKind::Truncated {
+                        declared,
+                        held: self.consumed,
+                    });
+                }
+            }
+        }
+        if done == 0 {
+            if let Some(e) = self.pending.take() {
+                return Err(e);
+            }
+        }
+        Ok(done)
+    }
+
+    /// NaN/Inf float samples are replaced by 0.0 and counted here (documented, sane result).
+    pub fn non_finite_samples(&self) -> u64 {
+        self.non_finite
+    }
+}
