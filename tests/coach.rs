@@ -159,7 +159,10 @@ fn agent_silent_means_undelivered_and_the_same_step_again() {
     // Same step again, flagged as a re-cue; no step 2.
     assert_eq!(shown[1].1, LADDER[0]);
     assert!(shown[1].2);
-    assert_eq!(count(&evs, |e| matches!(e, CoachEvent::CueDelivered { .. })), 0);
+    assert_eq!(
+        count(&evs, |e| matches!(e, CoachEvent::CueDelivered { .. })),
+        0
+    );
     let undelivered: Vec<f64> = evs
         .iter()
         .filter_map(|e| match e {
@@ -189,8 +192,14 @@ fn a_shout_inside_the_delivery_window_does_not_cue() {
     };
     let evs = events(&call.run());
     assert_eq!(cues(&evs).len(), 1, "{evs:?}");
-    assert_eq!(count(&evs, |e| matches!(e, CoachEvent::CuePending { .. })), 1);
-    assert_eq!(count(&evs, |e| matches!(e, CoachEvent::CueDelivered { .. })), 1);
+    assert_eq!(
+        count(&evs, |e| matches!(e, CoachEvent::CuePending { .. })),
+        1
+    );
+    assert_eq!(
+        count(&evs, |e| matches!(e, CoachEvent::CueDelivered { .. })),
+        1
+    );
 }
 
 #[test]
@@ -236,7 +245,10 @@ fn full_ladder_with_delivery_then_end_call_and_supervisor_alert() {
     assert_eq!(summary.steps_given, 5);
     assert_eq!(summary.cues_shown, 5);
     // The sixth shout cues nothing: the ladder is over.
-    assert_eq!(count(&evs, |e| matches!(e, CoachEvent::CuePending { .. })), 5);
+    assert_eq!(
+        count(&evs, |e| matches!(e, CoachEvent::CuePending { .. })),
+        5
+    );
     assert_cues_at_pauses(&steps, cfg.pause_s);
 }
 
@@ -264,11 +276,17 @@ fn calm_period_steps_the_ladder_down_to_zero() {
         })
         .collect();
     // Two steps down (2 → 1 → 0) and then no more: nothing left to step down.
-    assert_eq!(calm.iter().map(|c| c.1).collect::<Vec<_>>(), vec![LADDER[1], LADDER[0]]);
+    assert_eq!(
+        calm.iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![LADDER[1], LADDER[0]]
+    );
     // The first calm comes calm_after_s after the last cue, and each next one
     // calm_after_s after the previous.
     let last_cue = cues(&evs)[1].0;
-    assert!((calm[0].0 - last_cue - cfg.calm_after_s).abs() < 1.5 * DT, "{calm:?}");
+    assert!(
+        (calm[0].0 - last_cue - cfg.calm_after_s).abs() < 1.5 * DT,
+        "{calm:?}"
+    );
     assert!((calm[1].0 - calm[0].0 - cfg.calm_after_s).abs() < 1.5 * DT);
     // The next shouting re-enters at the lower step: step 1 again.
     let shown = cues(&evs);
@@ -443,7 +461,10 @@ fn config_defaults_toml_and_errors() {
     let e = CoachConfig::parse("pause_s = -1.0", "site.toml").unwrap_err();
     assert!(matches!(e, ConfigError::Invalid { key: "pause_s", got, .. } if got == -1.0));
     let msg = e.to_string();
-    assert!(msg.contains("site.toml") && msg.contains("pause_s"), "{msg}");
+    assert!(
+        msg.contains("site.toml") && msg.contains("pause_s"),
+        "{msg}"
+    );
 
     let e = CoachConfig::parse("pause = 0.3", "site.toml").unwrap_err();
     assert!(matches!(e, ConfigError::Parse { .. }), "{e}");

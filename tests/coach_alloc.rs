@@ -109,7 +109,10 @@ fn coach_process_allocates_nothing() {
             }
             coach.reset();
         });
-        assert_eq!(n, 0, "Coach::process allocated {n} times; events seen {seen:?}");
+        assert_eq!(
+            n, 0,
+            "Coach::process allocated {n} times; events seen {seen:?}"
+        );
         // The run did real work (the silent call apart).
         if call_has_speech(&hops) {
             assert!(seen[1] > 0, "{seen:?}");
@@ -122,7 +125,10 @@ fn coach_process_allocates_nothing() {
     assert!(total.iter().all(|&n| n > 0), "{total:?}");
 }
 
-type Hops = [(shoutcue::detector::HopReport, Vec<shoutcue::detector::SegmentEvent>)];
+type Hops = [(
+    shoutcue::detector::HopReport,
+    Vec<shoutcue::detector::SegmentEvent>,
+)];
 
 fn call_has_speech(hops: &Hops) -> bool {
     hops.iter().any(|(h, _)| h.customer.speech)

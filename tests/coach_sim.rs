@@ -155,7 +155,10 @@ impl Call {
 
 /// All coach events of a run, in order.
 pub fn events(steps: &[Step]) -> Vec<CoachEvent> {
-    steps.iter().flat_map(|s| s.events.iter().copied()).collect()
+    steps
+        .iter()
+        .flat_map(|s| s.events.iter().copied())
+        .collect()
 }
 
 /// The ladder part of a run (everything but the agent's nudges).

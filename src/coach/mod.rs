@@ -39,8 +39,7 @@ mod script;
 
 pub use config::{CoachConfig, ConfigError};
 pub use events::{
-    AlertSummary, CoachEvent, CoachEvents, Delivery, NudgeKind, Rung, COACH_EVENTS_CAPACITY,
-    LADDER,
+    AlertSummary, CoachEvent, CoachEvents, Delivery, NudgeKind, Rung, COACH_EVENTS_CAPACITY, LADDER,
 };
 pub use machine::Coach;
 pub use script::{Line, Script, ScriptError, SCRIPT_EN};

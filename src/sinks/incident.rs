@@ -280,11 +280,7 @@ impl IncidentNote {
         };
         let _ = writeln!(s, "- **Call:** {when}");
         let _ = writeln!(s, "- **Length:** {}", clock(self.duration_s));
-        let _ = writeln!(
-            s,
-            "- **Customer name:** {}",
-            blank_or(&self.customer_name)
-        );
+        let _ = writeln!(s, "- **Customer name:** {}", blank_or(&self.customer_name));
         let _ = writeln!(
             s,
             "- **Shouting episodes:** {}, {:.1} s in total",
@@ -331,7 +327,10 @@ impl IncidentNote {
         if self.cues.is_empty() {
             let _ = writeln!(s, "None.\n");
         } else {
-            let _ = writeln!(s, "| shown | step | said by the agent |\n| --- | --- | --- |");
+            let _ = writeln!(
+                s,
+                "| shown | step | said by the agent |\n| --- | --- | --- |"
+            );
             for c in &self.cues {
                 let step = match (c.repeat > 1, c.recue) {
                     (true, true) => format!("{} (repeat, shown again)", c.step),

@@ -20,7 +20,8 @@ mod labels;
 mod pretty;
 
 pub use incident::{
-    CallInfo, CueOutcome, CueRecord, EpisodeRecord, IncidentNote, IncidentRecorder, SupervisorRecord,
+    CallInfo, CueOutcome, CueRecord, EpisodeRecord, IncidentNote, IncidentRecorder,
+    SupervisorRecord,
 };
 pub use jsonl::JsonlSink;
 pub use labels::AudacityLabels;
