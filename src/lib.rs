@@ -8,13 +8,14 @@
 //! `pipeline` wires the stages together for the command-line tool.
 #![deny(missing_docs)]
 
-pub mod source;
-pub mod resample;
-pub mod frames;
-pub mod features;
-pub mod detector;
 pub mod coach;
+pub mod detector;
+pub mod features;
+pub mod frames;
+pub mod pipeline;
+pub mod resample;
 pub mod sinks;
+pub mod source;
 
 /// The one rate every channel is analysed at, in Hz.
 ///

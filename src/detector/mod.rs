@@ -4,6 +4,13 @@
 //! This module knows the features of each hop and nothing of the coach or
 //! the sinks that follow it.
 
+pub mod baseline;
+pub mod model;
+
+use crate::features::Features;
+use baseline::{semitones, Baseline};
+pub use model::ShoutModel;
+
 /// Whose voice a channel carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,4 +93,341 @@ pub enum SegmentEvent {
         /// Cues at the peak.
         peak_cues: Cues,
     },
+}
+
+/// Evidence state of one speaker's segmenter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Calm,
+    Shouting,
+}
+
+/// Scores one speaker's hops against their own baseline and cuts shouting
+/// segments with hysteresis.
+#[derive(Debug, Clone)]
+pub struct SpeakerDetector {
+    speaker: Speaker,
+    model: ShoutModel,
+    baseline: Baseline,
+    hop_s: f32,
+    alpha: f32,
+    smooth: [f32; 4],
+    have_smooth: bool,
+    score: f32,
+    state: State,
+    /// Voiced time above `on_threshold` in the current run of speech, s.
+    evidence_s: f32,
+    /// Start of the evidence run (first hop above `on_threshold`).
+    evidence_start: f64,
+    /// Speech time below `off_threshold` while shouting, s.
+    low_s: f32,
+    silence_s: f32,
+    last_speech_t: f64,
+    seg_start: f64,
+    peak_score: f32,
+    peak_cues: Cues,
+    cues: Cues,
+}
+
+impl SpeakerDetector {
+    /// A detector for one speaker; `hop_s` is the hop length in seconds.
+    pub fn new(speaker: Speaker, model: &ShoutModel, hop_s: f32) -> Self {
+        let tau = model.smoothing_s.max(hop_s);
+        Self {
+            speaker,
+            baseline: Baseline::new(model.baseline, hop_s),
+            model: model.clone(),
+            hop_s,
+            alpha: 1.0 - (-hop_s / tau).exp(),
+            smooth: [0.0; 4],
+            have_smooth: false,
+            score: 0.0,
+            state: State::Calm,
+            evidence_s: 0.0,
+            evidence_start: 0.0,
+            low_s: 0.0,
+            silence_s: 0.0,
+            last_speech_t: 0.0,
+            seg_start: 0.0,
+            peak_score: 0.0,
+            peak_cues: Cues::default(),
+            cues: Cues::default(),
+        }
+    }
+
+    /// The baseline as it stands.
+    pub fn baseline(&self) -> &baseline::BaselineValues {
+        self.baseline.values()
+    }
+
+    /// The logistic score of (smoothed) raw cue rises.
+    pub fn score_of(model: &ShoutModel, rises: &[f32; 4]) -> f32 {
+        let mut z = model.bias;
+        for i in 0..4 {
+            z += model.weights[i] * (rises[i] - model.mean[i]) / model.scale[i];
+        }
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// This hop's cue rises against the baseline (voiced hops only).
+    pub fn rises(&self, f: &Features) -> [f32; 4] {
+        let b = self.baseline.values();
+        let c = self.model.f0_clamp_st;
+        [
+            (semitones(f.f0_hz) - b.f0_st).clamp(-c, c),
+            f.alpha_ratio_db - b.alpha_db,
+            f.rms_dbfs - b.level_db,
+            f.clip_frac,
+        ]
+    }
+
+    /// Processes one hop; returns this speaker's state and, when a segment
+    /// starts or ends, the event.
+    pub fn process(&mut self, f: &Features) -> (SpeakerHop, Option<SegmentEvent>) {
+        let m = &self.model;
+        if f.voiced && f.f0_hz > 0.0 {
+            let r = self.rises(f);
+            if self.have_smooth {
+                for (s, x) in self.smooth.iter_mut().zip(r) {
+                    *s += self.alpha * (x - *s);
+                }
+            } else {
+                self.smooth = r;
+                self.have_smooth = true;
+            }
+            self.score = Self::score_of(m, &self.smooth);
+            self.cues = Cues {
+                f0_st: self.smooth[0],
+                tilt_db: self.smooth[1],
+                level_db: self.smooth[2],
+                clip_frac: self.smooth[3],
+            };
+            self.baseline.learn(
+                semitones(f.f0_hz),
+                f.alpha_ratio_db,
+                f.rms_dbfs,
+                if self.state == State::Shouting {
+                    1.0
+                } else {
+                    self.score
+                },
+            );
+        } else if !f.speech {
+            // In silence the voice is not raised: let the score fade.
+            self.score *= 1.0 - self.alpha;
+            self.have_smooth = false;
+        }
+
+        if f.speech {
+            self.silence_s = 0.0;
+            self.last_speech_t = f.t;
+        } else {
+            self.silence_s += self.hop_s;
+        }
+
+        let mut event = None;
+        match self.state {
+            State::Calm => {
+                if f.voiced && self.score >= m.on_threshold {
+                    if self.evidence_s == 0.0 {
+                        self.evidence_start = f.t;
+                    }
+                    self.evidence_s += self.hop_s;
+                } else if self.silence_s >= m.end_pause_s || self.score < m.off_threshold {
+                    self.evidence_s = 0.0;
+                }
+                if self.evidence_s >= m.min_on_voiced_s {
+                    self.state = State::Shouting;
+                    self.seg_start = self.evidence_start;
+                    self.peak_score = self.score;
+                    self.peak_cues = self.cues;
+                    self.low_s = 0.0;
+                    event = Some(SegmentEvent::ShoutStart {
+                        t: self.seg_start,
+                        speaker: self.speaker,
+                        score: self.score,
+                        cues: self.cues,
+                    });
+                }
+            }
+            State::Shouting => {
+                if self.score > self.peak_score {
+                    self.peak_score = self.score;
+                    self.peak_cues = self.cues;
+                }
+                if f.speech && self.score < m.off_threshold {
+                    self.low_s += self.hop_s;
+                } else if f.speech {
+                    self.low_s = 0.0;
+                }
+                if self.silence_s >= m.end_pause_s || self.low_s >= m.min_off_s {
+                    let end = if self.silence_s >= m.end_pause_s {
+                        self.last_speech_t
+                    } else {
+                        f.t
+                    };
+                    self.state = State::Calm;
+                    self.evidence_s = 0.0;
+                    event = Some(SegmentEvent::ShoutEnd {
+                        t: end,
+                        speaker: self.speaker,
+                        duration: (end - self.seg_start).max(0.0),
+                        peak_score: self.peak_score,
+                        peak_cues: self.peak_cues,
+                    });
+                }
+            }
+        }
+        (
+            SpeakerHop {
+                speech: f.speech,
+                shouting: self.state == State::Shouting,
+                score: self.score,
+                cues: self.cues,
+            },
+            event,
+        )
+    }
+
+    /// Closes an open segment at the end of the call.
+    pub fn finish(&mut self, t_end: f64) -> Option<SegmentEvent> {
+        if self.state != State::Shouting {
+            return None;
+        }
+        self.state = State::Calm;
+        let end = self.last_speech_t.max(self.seg_start).min(t_end);
+        Some(SegmentEvent::ShoutEnd {
+            t: end,
+            speaker: self.speaker,
+            duration: (end - self.seg_start).max(0.0),
+            peak_score: self.peak_score,
+            peak_cues: self.peak_cues,
+        })
+    }
+}
+
+/// Both speakers' detectors for one call.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    customer: SpeakerDetector,
+    agent: Option<SpeakerDetector>,
+}
+
+/// Segment events of one hop: at most one per speaker, so two slots.
+pub type HopEvents = [Option<SegmentEvent>; 2];
+
+impl Detector {
+    /// A detector for a call with or without an agent channel.
+    pub fn new(model: &ShoutModel, hop_s: f32, has_agent: bool) -> Self {
+        Self {
+            customer: SpeakerDetector::new(Speaker::Customer, model, hop_s),
+            agent: has_agent.then(|| SpeakerDetector::new(Speaker::Agent, model, hop_s)),
+        }
+    }
+
+    /// Processes one hop of both channels. `agent` is ignored without an agent channel.
+    pub fn process(
+        &mut self,
+        customer: &Features,
+        agent: Option<&Features>,
+    ) -> (HopReport, HopEvents) {
+        let (c, ce) = self.customer.process(customer);
+        let (a, ae) = match (&mut self.agent, agent) {
+            (Some(d), Some(f)) => {
+                let (h, e) = d.process(f);
+                (Some(h), e)
+            }
+            _ => (None, None),
+        };
+        (
+            HopReport {
+                t: customer.t,
+                customer: c,
+                agent: a,
+            },
+            [ce, ae],
+        )
+    }
+
+    /// Closes open segments at the end of the call.
+    pub fn finish(&mut self, t_end: f64) -> HopEvents {
+        [
+            self.customer.finish(t_end),
+            self.agent.as_mut().and_then(|a| a.finish(t_end)),
+        ]
+    }
+
+    /// The customer's detector (for baselines and plots).
+    pub fn customer(&self) -> &SpeakerDetector {
+        &self.customer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(t: f64, f0: f32, alpha: f32, level: f32, speech: bool) -> Features {
+        Features {
+            t,
+            rms_dbfs: level,
+            loudness_lufs: level,
+            f0_hz: if speech { f0 } else { 0.0 },
+            voicing: 0.9,
+            voiced: speech,
+            alpha_ratio_db: alpha,
+            centroid_hz: 1000.0,
+            clip_frac: 0.0,
+            speech,
+        }
+    }
+
+    /// Feeds `secs` of one voice, returns the events.
+    fn feed(
+        d: &mut SpeakerDetector,
+        t: &mut f64,
+        secs: f64,
+        f0: f32,
+        alpha: f32,
+        speech: bool,
+    ) -> Vec<SegmentEvent> {
+        let mut out = Vec::new();
+        let n = (secs / 0.01).round() as usize;
+        for _ in 0..n {
+            let (_, e) = d.process(&hop(*t, f0, alpha, -25.0, speech));
+            out.extend(e);
+            *t += 0.01;
+        }
+        out
+    }
+
+    #[test]
+    fn sustained_rise_is_shouting_and_a_short_one_is_not() {
+        let model = ShoutModel::builtin();
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+        let mut t = 0.0;
+        // Calm voice, with pauses: the baseline forms.
+        for _ in 0..5 {
+            assert!(feed(&mut d, &mut t, 1.5, 120.0, -20.0, true).is_empty());
+            assert!(feed(&mut d, &mut t, 0.6, 0.0, 0.0, false).is_empty());
+        }
+        assert!(d.baseline().own);
+        // One loud word: 0.2 s, an octave up and 10 dB flatter.
+        assert!(feed(&mut d, &mut t, 0.2, 240.0, -10.0, true).is_empty());
+        assert!(feed(&mut d, &mut t, 0.6, 0.0, 0.0, false).is_empty());
+        // A shouted sentence.
+        let start_t = t;
+        let ev = feed(&mut d, &mut t, 1.5, 240.0, -10.0, true);
+        assert!(
+            matches!(ev[..], [SegmentEvent::ShoutStart { t: s, .. }] if (s - start_t).abs() < 0.3),
+            "{ev:?}"
+        );
+        let ev = feed(&mut d, &mut t, 0.8, 0.0, 0.0, false);
+        assert!(
+            matches!(ev[..], [SegmentEvent::ShoutEnd { duration, .. }] if duration > 1.2),
+            "{ev:?}"
+        );
+        // The baseline did not learn the shouting.
+        assert!((d.baseline().f0_st - semitones(120.0)).abs() < 1.0);
+    }
 }
