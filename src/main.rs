@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use shoutcue::coach::{CoachConfig, Script};
+use shoutcue::detector::ShoutModel;
 use shoutcue::features::{FeatureConfig, Features};
-use shoutcue::pipeline::ChannelFeatures;
+use shoutcue::pipeline::{replay_call, ChannelFeatures, Pace};
+use shoutcue::sinks::{AudacityLabels, CallInfo, IncidentRecorder, JsonlSink, PrettySink, Sink};
 use shoutcue::source::{ChannelChoice, WavSource};
 
 /// Real-time raised-voice cues for call-centre agents.
@@ -33,6 +36,28 @@ enum Command {
         #[command(flatten)]
         channels: ChannelArgs,
     },
+    /// Replay a recorded call: shouting segments and the coach's cues, as
+    /// JSON Lines events on stdout (schema v1, see README).
+    Replay {
+        /// The recording (stereo: agent left, customer right; mono: customer).
+        file: PathBuf,
+        /// Print a human timeline instead of JSON Lines.
+        #[arg(long)]
+        pretty: bool,
+        /// Write detections and cues as an Audacity label track.
+        #[arg(long, value_name = "FILE.txt")]
+        labels_out: Option<PathBuf>,
+        /// Write the incident note for the line manager as PREFIX.json and PREFIX.md.
+        #[arg(long, value_name = "PREFIX")]
+        note_out: Option<PathBuf>,
+        /// Pace the replay at real time (for demos and the overlay).
+        #[arg(long)]
+        realtime: bool,
+        #[command(flatten)]
+        setup: CoachArgs,
+        #[command(flatten)]
+        channels: ChannelArgs,
+    },
     /// Print the BS.1770 integrated loudness of one channel, as analysed (8 kHz).
     Loudness {
         /// The recording.
@@ -43,6 +68,51 @@ enum Command {
         #[command(flatten)]
         channels: ChannelArgs,
     },
+}
+
+/// Model, coach timing and script.
+#[derive(Args, Clone)]
+struct CoachArgs {
+    /// Shout model (JSON); default: the built-in models/shout-v1.json.
+    #[arg(long, value_name = "FILE.json")]
+    model: Option<PathBuf>,
+    /// Coach timing (TOML); default: the documented defaults.
+    #[arg(long, value_name = "FILE.toml")]
+    coach_config: Option<PathBuf>,
+    /// Script lines (TOML, e.g. models/script-de.toml); default: English.
+    #[arg(long, value_name = "FILE.toml")]
+    script: Option<PathBuf>,
+    /// Name to put into the script's {name} placeholder.
+    #[arg(long)]
+    name: Option<String>,
+    /// Wall-clock start of the call, for the incident note.
+    #[arg(long)]
+    started_at: Option<String>,
+}
+
+struct Setup {
+    model: ShoutModel,
+    coach: CoachConfig,
+    script: Script,
+}
+
+impl CoachArgs {
+    fn load(&self) -> Result<Setup, AnyError> {
+        Ok(Setup {
+            model: match &self.model {
+                Some(p) => ShoutModel::load(p)?,
+                None => ShoutModel::builtin(),
+            },
+            coach: match &self.coach_config {
+                Some(p) => CoachConfig::from_file(p)?,
+                None => CoachConfig::default(),
+            },
+            script: match &self.script {
+                Some(p) => Script::from_file(p)?,
+                None => Script::english(),
+            },
+        })
+    }
 }
 
 /// Which file channel carries whom.
@@ -101,6 +171,25 @@ fn main() -> ExitCode {
             channel,
             channels,
         } => loudness(&file, channel, channels.choice()),
+        Command::Replay {
+            file,
+            pretty,
+            labels_out,
+            note_out,
+            realtime,
+            setup,
+            channels,
+        } => replay(
+            &file,
+            &ReplayOpts {
+                pretty,
+                labels_out,
+                note_out,
+                realtime,
+                setup,
+                choice: channels.choice(),
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -227,4 +316,100 @@ fn loudness(file: &Path, role: Role, choice: ChannelChoice) -> Result<(), AnyErr
     });
     println!("{line}");
     Ok(())
+}
+
+struct ReplayOpts {
+    pretty: bool,
+    labels_out: Option<PathBuf>,
+    note_out: Option<PathBuf>,
+    realtime: bool,
+    setup: CoachArgs,
+    choice: ChannelChoice,
+}
+
+fn create(path: &Path) -> Result<BufWriter<std::fs::File>, AnyError> {
+    std::fs::File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| format!("{}: cannot create: {e}", path.display()).into())
+}
+
+fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
+    let setup = o.setup.load()?;
+    let mut src = WavSource::open(file, o.choice)?;
+    let name = file.display().to_string();
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let stdout: Box<dyn Write> = Box::new(std::io::LineWriter::new(std::io::stdout()));
+    if o.pretty {
+        let mut s = PrettySink::new(stdout, setup.script.clone());
+        if let Some(n) = &o.setup.name {
+            s = s.with_name(n.clone());
+        }
+        sinks.push(Box::new(s));
+    } else {
+        let mut s = JsonlSink::new(stdout, setup.script.clone());
+        if let Some(n) = &o.setup.name {
+            s = s.with_name(n.clone());
+        }
+        sinks.push(Box::new(s));
+    }
+    if let Some(p) = &o.labels_out {
+        sinks.push(Box::new(AudacityLabels::new(create(p)?)));
+    }
+    let recorder = std::rc::Rc::new(std::cell::RefCell::new(IncidentRecorder::new(CallInfo {
+        source: name.clone(),
+        started_at: o.setup.started_at.clone(),
+    })));
+    if o.note_out.is_some() {
+        sinks.push(Box::new(Shared(recorder.clone())));
+    }
+    let pace = if o.realtime {
+        Pace::RealTime
+    } else {
+        Pace::Fast
+    };
+    let result = replay_call(
+        &name,
+        &mut src,
+        &setup.model,
+        setup.coach,
+        &mut sinks,
+        pace,
+        &mut (),
+    );
+    // The note is written even when the recording broke off: nothing processed is lost.
+    if let Some(prefix) = &o.note_out {
+        let rec = recorder.borrow();
+        rec.note()
+            .write_json(create(&prefix.with_extension("json"))?)?;
+        rec.note()
+            .write_markdown(create(&prefix.with_extension("md"))?)?;
+    }
+    if src.non_finite_samples() > 0 {
+        eprintln!(
+            "shoutcue: {name}: {} NaN/Inf samples replaced by silence",
+            src.non_finite_samples()
+        );
+    }
+    match result {
+        Err(shoutcue::pipeline::CallError::Sink { source, .. }) if is_broken_pipe_sink(&source) => {
+            Ok(())
+        }
+        r => r.map(|_| ()).map_err(Into::into),
+    }
+}
+
+fn is_broken_pipe_sink(e: &shoutcue::sinks::SinkError) -> bool {
+    matches!(e, shoutcue::sinks::SinkError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Lets the incident recorder sit among the sinks and still be read afterwards.
+struct Shared<S>(std::rc::Rc<std::cell::RefCell<S>>);
+
+impl<S: Sink> Sink for Shared<S> {
+    fn event(&mut self, ev: &shoutcue::sinks::Event) -> Result<(), shoutcue::sinks::SinkError> {
+        self.0.borrow_mut().event(ev)
+    }
+    fn finish(&mut self, t: f64) -> Result<(), shoutcue::sinks::SinkError> {
+        self.0.borrow_mut().finish(t)
+    }
 }
