@@ -183,6 +183,9 @@ pub enum CallError {
         /// What the resampler said.
         source: ResampleError,
     },
+    /// The coach configuration is invalid.
+    #[error(transparent)]
+    Coach(#[from] crate::coach::ConfigError),
     /// An output could not be written.
     #[error("{file}: {source}")]
     Sink {
@@ -226,21 +229,195 @@ pub trait Observer {
 /// Watches nothing.
 impl Observer for () {}
 
+/// One call's analysis from blocks of samples to events: features of both
+/// channels, detector and coach, in lockstep. The same engine serves
+/// `replay` (blocks from a file) and `live` (blocks from a ring filled by
+/// the audio callback). Sized at construction; [`CallEngine::process`]
+/// allocates nothing (the sinks it drives may, unless they are real-time ones).
+pub struct CallEngine {
+    feats: CallFeatures,
+    detector: Detector,
+    coach: Coach,
+    coach_out: CoachEvents,
+    sink_err: Option<SinkError>,
+    last_t: f64,
+    samples_in: u64,
+    rate: u32,
+}
+
+/// Why a [`CallEngine`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The input rate cannot be resampled.
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
+    /// The coach configuration is invalid.
+    #[error(transparent)]
+    Coach(#[from] crate::coach::ConfigError),
+}
+
+impl CallEngine {
+    /// An engine for blocks of at most `max_block` samples per channel at `input_rate`.
+    pub fn new(
+        input_rate: u32,
+        max_block: usize,
+        has_agent: bool,
+        model: &ShoutModel,
+        coach_cfg: CoachConfig,
+    ) -> Result<Self, EngineError> {
+        let hop_s = crate::HOP as f32 / crate::ANALYSIS_RATE as f32;
+        Ok(Self {
+            feats: CallFeatures::new(input_rate, max_block, has_agent, FeatureConfig::default())?,
+            detector: Detector::new(model, hop_s, has_agent),
+            coach: Coach::new(coach_cfg)?,
+            coach_out: CoachEvents::new(),
+            sink_err: None,
+            last_t: 0.0,
+            samples_in: 0,
+            rate: input_rate,
+        })
+    }
+
+    /// Analyses one block of each channel (`agent` ignored without an agent
+    /// channel), handing every event to `sinks` and `observe`.
+    pub fn process<S: Sink + ?Sized, O: Observer>(
+        &mut self,
+        customer: &[f32],
+        agent: &[f32],
+        sinks: &mut S,
+        observe: &mut O,
+    ) -> Result<(), ResampleError> {
+        self.samples_in += customer.len() as u64;
+        let Self {
+            feats,
+            detector,
+            coach,
+            coach_out,
+            sink_err,
+            last_t,
+            ..
+        } = self;
+        let mut st = HopCtx {
+            detector,
+            coach,
+            coach_out,
+            sink_err,
+            last_t,
+        };
+        feats.process(customer, agent, |c, a| st.hop(c, a, sinks, observe))
+    }
+
+    /// Ends the call: drains the channels, closes open segments, finishes the
+    /// sinks. Returns the call's length in seconds.
+    pub fn finish<S: Sink + ?Sized, O: Observer>(
+        &mut self,
+        sinks: &mut S,
+        observe: &mut O,
+    ) -> Result<f64, ResampleError> {
+        let Self {
+            feats,
+            detector,
+            coach,
+            coach_out,
+            sink_err,
+            last_t,
+            ..
+        } = self;
+        let mut st = HopCtx {
+            detector,
+            coach,
+            coach_out,
+            sink_err,
+            last_t,
+        };
+        feats.finish(|c, a| st.hop(c, a, sinks, observe))?;
+        let t = *st.last_t;
+        for s in st.detector.finish(t).into_iter().flatten() {
+            st.emit(Event::Segment(s), t, sinks, observe);
+        }
+        let duration_s = self.samples_in as f64 / self.rate as f64;
+        if let Err(e) = sinks.finish(duration_s) {
+            self.sink_err.get_or_insert(e);
+        }
+        Ok(duration_s)
+    }
+
+    /// The first error any sink returned, taken (so it is reported once).
+    pub fn take_sink_error(&mut self) -> Option<SinkError> {
+        self.sink_err.take()
+    }
+
+    /// Whether a sink has failed (stop feeding: the output is broken).
+    pub fn sink_failed(&self) -> bool {
+        self.sink_err.is_some()
+    }
+
+    /// Integrated loudness of the customer channel so far, LUFS.
+    pub fn customer_lufs(&self) -> Option<f64> {
+        self.feats.customer().integrated_loudness()
+    }
+}
+
+/// Borrowed per-hop state, so the feature callback can drive detector and coach.
+struct HopCtx<'a> {
+    detector: &'a mut Detector,
+    coach: &'a mut Coach,
+    coach_out: &'a mut CoachEvents,
+    sink_err: &'a mut Option<SinkError>,
+    last_t: &'a mut f64,
+}
+
+impl HopCtx<'_> {
+    fn hop<S: Sink + ?Sized, O: Observer>(
+        &mut self,
+        c: &Features,
+        a: Option<&Features>,
+        sinks: &mut S,
+        observe: &mut O,
+    ) {
+        let (report, segs) = self.detector.process(c, a);
+        observe.hop(&report, c, a);
+        *self.last_t = report.t;
+        let segs: arrayvec::ArrayVec<_, 2> = segs.into_iter().flatten().collect();
+        self.coach_out.clear();
+        self.coach.process(&report, &segs, self.coach_out);
+        for s in &segs {
+            self.emit(Event::Segment(*s), report.t, sinks, observe);
+        }
+        for i in 0..self.coach_out.len() {
+            let ev = Event::Coach(self.coach_out.as_slice()[i]);
+            self.emit(ev, report.t, sinks, observe);
+        }
+    }
+
+    fn emit<S: Sink + ?Sized, O: Observer>(
+        &mut self,
+        ev: Event,
+        decided_at: f64,
+        sinks: &mut S,
+        observe: &mut O,
+    ) {
+        observe.event(decided_at, &ev);
+        if let Err(e) = sinks.event(&ev) {
+            self.sink_err.get_or_insert(e);
+        }
+    }
+}
+
 /// Replays one recorded call through detector and coach into `sinks`.
 ///
 /// `observe` sees every hop and every event as they are decided.
 /// On a read fault mid-file, everything before the fault is analysed and
 /// written, the sinks are finished at the fault, and the error is returned.
-pub fn replay_call<S: Sink + ?Sized>(
+pub fn replay_call<S: Sink + ?Sized, O: Observer>(
     name: &str,
     src: &mut WavSource,
     model: &ShoutModel,
     coach_cfg: CoachConfig,
     sinks: &mut S,
     pace: Pace,
-    observe: &mut impl Observer,
+    observe: &mut O,
 ) -> Result<CallStats, CallError> {
-    let name = name.to_string();
     let rate = src.spec().sample_rate;
     let has_agent = src.has_agent();
     // Small blocks in real time, so events leave within ~20 ms of their audio.
@@ -248,40 +425,25 @@ pub fn replay_call<S: Sink + ?Sized>(
         Pace::Fast => 4096,
         Pace::RealTime => (rate as usize / 50).max(1),
     };
-    let hop_s = crate::HOP as f32 / crate::ANALYSIS_RATE as f32;
     let resample_err = |source| CallError::Resample {
-        file: name.clone(),
+        file: name.to_string(),
         source,
     };
-    let mut feats = CallFeatures::new(rate, block, has_agent, FeatureConfig::default())
-        .map_err(resample_err)?;
-    let coach = Coach::new(coach_cfg).map_err(|e| CallError::Sink {
-        file: name.clone(),
-        source: SinkError::Io {
-            sink: "coach configuration",
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
-        },
-    })?;
-    let mut call = CallState {
-        detector: Detector::new(model, hop_s, has_agent),
-        coach,
-        coach_out: CoachEvents::new(),
-        sink_err: None,
-        last_t: 0.0,
-    };
+    let mut engine =
+        CallEngine::new(rate, block, has_agent, model, coach_cfg).map_err(|e| match e {
+            EngineError::Resample(r) => resample_err(r),
+            EngineError::Coach(c) => CallError::Coach(c),
+        })?;
     let (mut cust, mut agent) = (vec![0.0f32; block], vec![0.0f32; block]);
     let start = std::time::Instant::now();
     let mut samples_in = 0u64;
-
     let mut read_err = None;
     loop {
         match src.read(&mut cust, &mut agent) {
             Ok(0) => break,
             Ok(n) => {
-                feats
-                    .process(&cust[..n], &agent[..n], |c, a| {
-                        call.hop(c, a, sinks, observe)
-                    })
+                engine
+                    .process(&cust[..n], &agent[..n], sinks, observe)
                     .map_err(resample_err)?;
                 samples_in += n as u64;
                 if pace == Pace::RealTime {
@@ -296,78 +458,23 @@ pub fn replay_call<S: Sink + ?Sized>(
                 break;
             }
         }
-        if call.sink_err.is_some() {
+        if engine.sink_failed() {
             break;
         }
     }
-    feats
-        .finish(|c, a| call.hop(c, a, sinks, observe))
-        .map_err(resample_err)?;
-    let duration_s = samples_in as f64 / rate as f64;
-    let last_t = call.last_t;
-    for s in call.detector.finish(last_t).into_iter().flatten() {
-        call.emit(Event::Segment(s), last_t, sinks, observe);
-    }
-    let mut sink_err = call.sink_err.take();
-    if let Err(e) = sinks.finish(duration_s) {
-        sink_err.get_or_insert(e);
-    }
+    let duration_s = engine.finish(sinks, observe).map_err(resample_err)?;
     if let Some(e) = read_err {
         return Err(e.into());
     }
-    if let Some(source) = sink_err {
-        return Err(CallError::Sink { file: name, source });
+    if let Some(source) = engine.take_sink_error() {
+        return Err(CallError::Sink {
+            file: name.to_string(),
+            source,
+        });
     }
     Ok(CallStats {
         duration_s,
         has_agent,
-        customer_lufs: feats.customer().integrated_loudness(),
+        customer_lufs: engine.customer_lufs(),
     })
-}
-
-/// The per-call state behind [`replay_call`]: detector, coach and the first
-/// sink error.
-struct CallState {
-    detector: Detector,
-    coach: Coach,
-    coach_out: CoachEvents,
-    sink_err: Option<SinkError>,
-    last_t: f64,
-}
-
-impl CallState {
-    fn hop<S: Sink + ?Sized>(
-        &mut self,
-        c: &Features,
-        a: Option<&Features>,
-        sinks: &mut S,
-        observe: &mut impl Observer,
-    ) {
-        let (report, segs) = self.detector.process(c, a);
-        observe.hop(&report, c, a);
-        self.last_t = report.t;
-        let segs: arrayvec::ArrayVec<_, 2> = segs.into_iter().flatten().collect();
-        self.coach_out.clear();
-        self.coach.process(&report, &segs, &mut self.coach_out);
-        for s in &segs {
-            self.emit(Event::Segment(*s), report.t, sinks, observe);
-        }
-        for i in 0..self.coach_out.len() {
-            let ev = Event::Coach(self.coach_out.as_slice()[i]);
-            self.emit(ev, report.t, sinks, observe);
-        }
-    }
-
-    fn emit<S: Sink + ?Sized>(
-        &mut self,
-        ev: Event,
-        decided_at: f64,
-        sinks: &mut S,
-        observe: &mut impl Observer,
-    ) {
-        observe.event(decided_at, &ev);
-        if let Err(e) = sinks.event(&ev) {
-            self.sink_err.get_or_insert(e);
-        }
-    }
 }
