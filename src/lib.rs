@@ -10,12 +10,14 @@
 
 pub mod coach;
 pub mod detector;
+pub mod eval;
 pub mod features;
 pub mod frames;
 pub mod pipeline;
 pub mod resample;
 pub mod sinks;
 pub mod source;
+pub mod train;
 
 /// The one rate every channel is analysed at, in Hz.
 ///

@@ -58,6 +58,36 @@ enum Command {
         #[command(flatten)]
         channels: ChannelArgs,
     },
+    /// Fit the shout model from folders of WAVs with Audacity label tracks.
+    Train {
+        /// Folders of labelled training calls (searched recursively).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the model.
+        #[arg(long, default_value = "models/shout-v1.json")]
+        out: PathBuf,
+        /// Held-out folders to evaluate the fitted model on (never fitted to).
+        #[arg(long)]
+        heldout: Vec<PathBuf>,
+    },
+    /// Score the model on a folder of WAVs with Audacity label tracks
+    /// (`shout` spans); files without labels count as calls without shouting.
+    Eval {
+        /// Folder of calls (searched recursively).
+        dir: PathBuf,
+        /// Shout model (JSON); default: the built-in one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Fail (exit 1) if F1 is below this.
+        #[arg(long)]
+        min_f1: Option<f64>,
+        /// Fail (exit 1) if false cues per hour exceed this.
+        #[arg(long)]
+        max_false_cues_per_hour: Option<f64>,
+    },
     /// Print the BS.1770 integrated loudness of one channel, as analysed (8 kHz).
     Loudness {
         /// The recording.
@@ -171,6 +201,20 @@ fn main() -> ExitCode {
             channel,
             channels,
         } => loudness(&file, channel, channels.choice()),
+        Command::Train { dirs, out, heldout } => train(&dirs, &out, &heldout),
+        Command::Eval {
+            dir,
+            model,
+            json,
+            min_f1,
+            max_false_cues_per_hour,
+        } => eval(
+            &dir,
+            model.as_deref(),
+            json,
+            min_f1,
+            max_false_cues_per_hour,
+        ),
         Command::Replay {
             file,
             pretty,
@@ -412,4 +456,162 @@ impl<S: Sink> Sink for Shared<S> {
     fn finish(&mut self, t: f64) -> Result<(), shoutcue::sinks::SinkError> {
         self.0.borrow_mut().finish(t)
     }
+}
+
+fn eval_dir(dir: &Path, model: &ShoutModel) -> Result<shoutcue::eval::Metrics, AnyError> {
+    let wavs = shoutcue::eval::find_wavs(dir)?;
+    if wavs.is_empty() {
+        return Err(format!("{}: no .wav files found", dir.display()).into());
+    }
+    let mut results = Vec::with_capacity(wavs.len());
+    for w in &wavs {
+        results.push(shoutcue::eval::run_call(w, model, CoachConfig::default())?);
+    }
+    Ok(shoutcue::eval::score(&results))
+}
+
+fn print_metrics(label: &str, m: &shoutcue::eval::Metrics) {
+    println!(
+        "{label}: {} calls, {:.2} h | shout spans {} found {} | detections {} correct {} | P {:.3} R {:.3} F1 {:.3} | false cues {} ({:.2}/h) | latency p50 {:.2} s p90 {:.2} s | cue after pause p50 {:.2} s p90 {:.2} s",
+        m.calls, m.hours, m.labelled, m.found, m.detected, m.correct, m.precision, m.recall, m.f1,
+        m.false_cues, m.false_cues_per_hour, m.latency_p50_s, m.latency_p90_s,
+        m.cue_after_pause_p50_s, m.cue_after_pause_p90_s
+    );
+}
+
+fn eval(
+    dir: &Path,
+    model: Option<&Path>,
+    json: bool,
+    min_f1: Option<f64>,
+    max_fph: Option<f64>,
+) -> Result<(), AnyError> {
+    let model = match model {
+        Some(p) => ShoutModel::load(p)?,
+        None => ShoutModel::builtin(),
+    };
+    let m = eval_dir(dir, &model)?;
+    if json {
+        println!("{}", serde_json::to_string(&m)?);
+    } else {
+        print_metrics(&dir.display().to_string(), &m);
+    }
+    if let Some(min) = min_f1 {
+        if m.f1 < min {
+            return Err(format!(
+                "{}: F1 {:.3} is below the required {min}",
+                dir.display(),
+                m.f1
+            )
+            .into());
+        }
+    }
+    if let Some(max) = max_fph {
+        if m.false_cues_per_hour > max {
+            return Err(format!(
+                "{}: {:.2} false cues per hour, more than the allowed {max}",
+                dir.display(),
+                m.false_cues_per_hour
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn train(dirs: &[PathBuf], out: &Path, heldout: &[PathBuf]) -> Result<(), AnyError> {
+    let mut calls = Vec::new();
+    for d in dirs {
+        for w in shoutcue::eval::find_wavs(d)? {
+            calls.push(shoutcue::train::load_call(&w)?);
+        }
+    }
+    if calls.is_empty() {
+        return Err("no labelled .wav files found to train on".into());
+    }
+    let start = ShoutModel::builtin();
+    let (mut model, report) = shoutcue::train::train(&start, &calls);
+    let p = &mut model.provenance;
+    p.trained_on = format!(
+        "{} calls in {}",
+        calls.len(),
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    p.date = today_utc();
+    p.command = std::env::args().collect::<Vec<_>>().join(" ");
+    p.metrics.clear();
+    p.metrics
+        .insert("train_voiced_hops".into(), report.hops as f64);
+    p.metrics
+        .insert("train_shout_hops".into(), report.shout_hops as f64);
+    p.metrics.insert("train_segment_f1".into(), report.f1);
+    p.metrics
+        .insert("train_segment_precision".into(), report.precision);
+    p.metrics
+        .insert("train_segment_recall".into(), report.recall);
+    println!(
+        "trained on {} calls ({} voiced hops, {} in shout spans): segment P {:.3} R {:.3} F1 {:.3}",
+        calls.len(),
+        report.hops,
+        report.shout_hops,
+        report.precision,
+        report.recall,
+        report.f1
+    );
+    let mut evaluated = Vec::new();
+    for d in heldout {
+        let m = eval_dir(d, &model)?;
+        print_metrics(&format!("held-out {}", d.display()), &m);
+        let key = d
+            .components()
+            .rev()
+            .take(2)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("/");
+        model
+            .provenance
+            .metrics
+            .insert(format!("heldout:{key}:f1"), m.f1);
+        model.provenance.metrics.insert(
+            format!("heldout:{key}:false_cues_per_hour"),
+            m.false_cues_per_hour,
+        );
+        model
+            .provenance
+            .metrics
+            .insert(format!("heldout:{key}:latency_p50_s"), m.latency_p50_s);
+        evaluated.push(d.display().to_string());
+    }
+    model.provenance.evaluated_on = evaluated.join(", ");
+    let text = serde_json::to_string_pretty(&model)?;
+    std::fs::write(out, text + "\n")
+        .map_err(|e| format!("{}: cannot write model: {e}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }

@@ -1,0 +1,389 @@
+//! Scoring the detector and coach against labelled recordings.
+//!
+//! Labels are Audacity label tracks: a `.txt` beside each WAV with
+//! `start<TAB>end<TAB>label` lines; `shout` marks a span of customer
+//! shouting. A WAV without a label file is a call without shouting (it
+//! counts for false cues). A detected span is correct if it overlaps a
+//! labelled one; a labelled span is found if any detection overlaps it.
+
+use std::path::{Path, PathBuf};
+
+use crate::coach::{CoachConfig, CoachEvent};
+use crate::detector::{SegmentEvent, ShoutModel, Speaker};
+use crate::pipeline::{replay_call, CallError, Observer, Pace};
+use crate::sinks::Event;
+use crate::source::{ChannelChoice, WavSource};
+
+/// A label file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read labels: {source}")]
+    Io {
+        /// The label file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A line is not `start<TAB>end<TAB>label`.
+    #[error("{path}:{line}: expected `start<TAB>end<TAB>label` with start <= end, got {text:?}")]
+    Line {
+        /// The label file.
+        path: String,
+        /// Line number, from 1.
+        line: usize,
+        /// The line as found.
+        text: String,
+    },
+}
+
+/// Reads the `shout` spans of an Audacity label track (other labels are ignored).
+pub fn read_shout_labels(path: &Path) -> Result<Vec<(f64, f64)>, LabelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LabelError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let mut spans = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_t = line.trim_end_matches('\r');
+        if line_t.trim().is_empty() || line_t.starts_with('\\') {
+            continue; // blank, or Audacity's spectral-selection continuation line
+        }
+        let bad = || LabelError::Line {
+            path: path.display().to_string(),
+            line: i + 1,
+            text: line_t.to_string(),
+        };
+        let mut it = line_t.split('\t');
+        let start: f64 = it
+            .next()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(bad)?;
+        let end: f64 = it
+            .next()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(bad)?;
+        let label = it.next().unwrap_or("").trim();
+        if !(start.is_finite() && end.is_finite() && start <= end) {
+            return Err(bad());
+        }
+        if label == "shout" {
+            spans.push((start, end));
+        }
+    }
+    Ok(spans)
+}
+
+/// What one call produced, for scoring.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallResult {
+    /// The recording.
+    pub file: PathBuf,
+    /// Length, s.
+    pub duration_s: f64,
+    /// Labelled shout spans.
+    pub labels: Vec<(f64, f64)>,
+    /// Detected customer segments: (start, end, decided_at).
+    pub detections: Vec<(f64, f64, f64)>,
+    /// Times at which cues were shown.
+    pub cues: Vec<f64>,
+    /// For each cue, when the customer's speech had stopped before it (the pause start), if known.
+    pub cue_after_pause: Vec<f64>,
+}
+
+#[derive(Default)]
+struct Collect {
+    open: Option<(f64, f64)>,
+    detections: Vec<(f64, f64, f64)>,
+    cues: Vec<f64>,
+    cue_after_pause: Vec<f64>,
+    last_speech_t: f64,
+    speaking: bool,
+}
+
+impl Observer for Collect {
+    fn hop(
+        &mut self,
+        report: &crate::detector::HopReport,
+        _: &crate::features::Features,
+        _: Option<&crate::features::Features>,
+    ) {
+        if report.customer.speech {
+            self.last_speech_t = report.t;
+        }
+        self.speaking = report.customer.speech;
+    }
+
+    fn event(&mut self, decided_at: f64, ev: &Event) {
+        match ev {
+            Event::Segment(SegmentEvent::ShoutStart {
+                t,
+                speaker: Speaker::Customer,
+                ..
+            }) => self.open = Some((*t, decided_at)),
+            Event::Segment(SegmentEvent::ShoutEnd {
+                t,
+                speaker: Speaker::Customer,
+                ..
+            }) => {
+                if let Some((s, d)) = self.open.take() {
+                    self.detections.push((s, *t, d));
+                }
+            }
+            Event::Coach(CoachEvent::Cue { t, .. }) => {
+                self.cues.push(*t);
+                // The hop's speech flag carries a short hangover; the pause
+                // is measured from the last hop with customer speech.
+                self.cue_after_pause.push(*t - self.last_speech_t);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Replays one recording and collects what scoring needs.
+pub fn run_call(
+    wav: &Path,
+    model: &ShoutModel,
+    coach: CoachConfig,
+) -> Result<CallResult, EvalError> {
+    let label_path = wav.with_extension("txt");
+    let labels = if label_path.exists() {
+        read_shout_labels(&label_path)?
+    } else {
+        Vec::new()
+    };
+    let mut src = WavSource::open(wav, ChannelChoice::Default)?;
+    let mut obs = Collect::default();
+    let name = wav.display().to_string();
+    let stats = replay_call(
+        &name,
+        &mut src,
+        model,
+        coach,
+        &mut Vec::<Box<dyn crate::sinks::Sink>>::new(),
+        Pace::Fast,
+        &mut obs,
+    )?;
+    Ok(CallResult {
+        file: wav.to_path_buf(),
+        duration_s: stats.duration_s,
+        labels,
+        detections: obs.detections,
+        cues: obs.cues,
+        cue_after_pause: obs.cue_after_pause,
+    })
+}
+
+/// Why a call could not be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The labels are unreadable.
+    #[error(transparent)]
+    Labels(#[from] LabelError),
+    /// The audio is unreadable.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    /// The replay failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The folder cannot be listed.
+    #[error("{path}: cannot list: {source}")]
+    Dir {
+        /// The folder.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Every `.wav` under `dir`, recursively, sorted.
+pub fn find_wavs(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| EvalError::Dir {
+            path: d.display().to_string(),
+            source: e,
+        })?;
+        for entry in rd.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn overlaps(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.0 <= b.1 && b.0 <= a.1
+}
+
+/// A cue counts as justified if it comes within this long after a labelled
+/// span ends (the cue waits for the pause, and the agent's turn).
+pub const CUE_GRACE_S: f64 = 8.0;
+
+/// Scores over a set of calls.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Metrics {
+    /// Calls scored.
+    pub calls: usize,
+    /// Total audio, hours.
+    pub hours: f64,
+    /// Labelled shout spans.
+    pub labelled: usize,
+    /// Labelled spans overlapped by a detection.
+    pub found: usize,
+    /// Detections.
+    pub detected: usize,
+    /// Detections overlapping a label.
+    pub correct: usize,
+    /// correct / detected.
+    pub precision: f64,
+    /// found / labelled.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Cues shown with no labelled shouting before them (within the grace).
+    pub false_cues: usize,
+    /// false_cues per hour of audio.
+    pub false_cues_per_hour: f64,
+    /// Decision time minus labelled onset, median, s.
+    pub latency_p50_s: f64,
+    /// Decision time minus labelled onset, 90th percentile, s.
+    pub latency_p90_s: f64,
+    /// Cue time after the customer's speech stopped, median, s.
+    pub cue_after_pause_p50_s: f64,
+    /// Cue time after the customer's speech stopped, 90th percentile, s.
+    pub cue_after_pause_p90_s: f64,
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i]
+}
+
+/// Pools the scores of many calls.
+pub fn score(calls: &[CallResult]) -> Metrics {
+    let mut m = Metrics {
+        calls: calls.len(),
+        ..Default::default()
+    };
+    let mut latencies = Vec::new();
+    let mut pauses = Vec::new();
+    for c in calls {
+        m.hours += c.duration_s / 3600.0;
+        m.labelled += c.labels.len();
+        m.detected += c.detections.len();
+        for &l in &c.labels {
+            let hits: Vec<_> = c
+                .detections
+                .iter()
+                .filter(|d| overlaps((d.0, d.1), l))
+                .collect();
+            if let Some(first) = hits.iter().map(|d| d.2).min_by(|a, b| a.total_cmp(b)) {
+                m.found += 1;
+                latencies.push(first - l.0);
+            }
+        }
+        m.correct += c
+            .detections
+            .iter()
+            .filter(|d| c.labels.iter().any(|&l| overlaps((d.0, d.1), l)))
+            .count();
+        for &t in &c.cues {
+            if !c
+                .labels
+                .iter()
+                .any(|&(s, e)| t >= s && t <= e + CUE_GRACE_S)
+            {
+                m.false_cues += 1;
+            }
+        }
+        pauses.extend_from_slice(&c.cue_after_pause);
+    }
+    m.precision = if m.detected > 0 {
+        m.correct as f64 / m.detected as f64
+    } else {
+        1.0
+    };
+    m.recall = if m.labelled > 0 {
+        m.found as f64 / m.labelled as f64
+    } else {
+        1.0
+    };
+    m.f1 = if m.precision + m.recall > 0.0 {
+        2.0 * m.precision * m.recall / (m.precision + m.recall)
+    } else {
+        0.0
+    };
+    m.false_cues_per_hour = if m.hours > 0.0 {
+        m.false_cues as f64 / m.hours
+    } else {
+        0.0
+    };
+    m.latency_p50_s = quantile(&mut latencies, 0.5);
+    m.latency_p90_s = quantile(&mut latencies, 0.9);
+    m.cue_after_pause_p50_s = quantile(&mut pauses, 0.5);
+    m.cue_after_pause_p90_s = quantile(&mut pauses, 0.9);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(
+        labels: Vec<(f64, f64)>,
+        detections: Vec<(f64, f64, f64)>,
+        cues: Vec<f64>,
+    ) -> CallResult {
+        CallResult {
+            duration_s: 3600.0,
+            labels,
+            detections,
+            cues,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn overlap_rules_give_precision_recall_and_latency() {
+        let calls = [
+            call(
+                vec![(10.0, 12.0), (30.0, 32.0)],
+                vec![(10.5, 12.0, 11.0), (50.0, 51.0, 50.5)],
+                vec![12.5, 51.5],
+            ),
+            call(vec![], vec![], vec![100.0]),
+        ];
+        let m = score(&calls);
+        assert_eq!((m.labelled, m.found, m.detected, m.correct), (2, 1, 2, 1));
+        assert!((m.precision - 0.5).abs() < 1e-9 && (m.recall - 0.5).abs() < 1e-9);
+        assert!((m.f1 - 0.5).abs() < 1e-9);
+        assert_eq!(m.false_cues, 2); // 51.5 (after an unlabelled detection) and 100.0
+        assert!((m.false_cues_per_hour - 1.0).abs() < 1e-9);
+        assert!((m.latency_p50_s - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn label_files_parse_and_bad_lines_name_the_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("shoutcue-labels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.txt");
+        std::fs::write(&good, "1.0\t2.5\tshout\n3\t3\tcue:1\n\\\t0\t0\n").unwrap();
+        assert_eq!(read_shout_labels(&good).unwrap(), vec![(1.0, 2.5)]);
+        let bad = dir.join("bad.txt");
+        std::fs::write(&bad, "1.0\t2.5\tshout\n4.0\tx\tshout\n").unwrap();
+        let e = read_shout_labels(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.txt:2"), "{e}");
+    }
+}
