@@ -74,5 +74,35 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// Detector and coach on one hop of both speakers, fed features computed beforehand.
+fn bench_decide(c: &mut Criterion) {
+    use shoutcue::coach::{Coach, CoachConfig, CoachEvents};
+    use shoutcue::detector::{Detector, ShoutModel};
+    let signal = voice(8000 * 20);
+    let mut fx = FeatureExtractor::new(FeatureConfig::default());
+    let mut feats = Vec::new();
+    let mut cur = Features::default();
+    Framer::new().process(&signal, |f| {
+        fx.process(&f, &mut cur);
+        feats.push(cur);
+    });
+    let model = ShoutModel::builtin();
+    let mut det = Detector::new(&model, 0.01, true);
+    let mut coach = Coach::new(CoachConfig::default()).unwrap();
+    let mut out = CoachEvents::new();
+    let mut i = 0;
+    c.bench_function("detector_and_coach_per_hop", |b| {
+        b.iter(|| {
+            let f = &feats[i % feats.len()];
+            i += 1;
+            let (report, segs) = det.process(f, Some(f));
+            let segs: arrayvec::ArrayVec<_, 2> = segs.into_iter().flatten().collect();
+            out.clear();
+            coach.process(&report, &segs, &mut out);
+            black_box(&out);
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_decide);
 criterion_main!(benches);
