@@ -880,7 +880,10 @@ fn emodb_clips_read_and_resample() {
             .collect();
         assert_eq!(c, reference, "{file}");
         let peak = c.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        assert!(peak > 0.01, "{file}: peak {peak}: speech clip read as silence");
+        assert!(
+            peak > 0.01,
+            "{file}: peak {peak}: speech clip read as silence"
+        );
 
         let mut r = Resampler::new(spec.sample_rate, 441).unwrap();
         let mut out = vec![0.0; r.max_output()];
