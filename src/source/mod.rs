@@ -389,7 +389,8 @@ impl WavSource {
     /// Reads up to `customer.len()` frames, de-interleaved to f32 in [-1, 1], into caller-owned slices
     /// (`agent` must be at least as long when there is an agent channel; ignored otherwise). Ok(0) = end
     /// (or an empty `customer` slice).
-    /// Allocation-free after open.
+    /// Allocation-free after open (only an error, which ends the stream,
+    /// allocates its message).
     ///
     /// A truncated file delivers every whole frame before the cut; the read
     /// that finds no frame left before the cut returns
