@@ -36,6 +36,9 @@ import numpy as np
 
 import refcommon as r
 
+# Speakers examples/pitch_tune.rs never tuned the pitch costs on.
+HELD_OUT = ("09", "11")
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,6 +60,7 @@ def main() -> int:
 
     full = defaultdict(r.PitchStats.empty)  # speaker -> stats; "all" pooled
     tel = defaultdict(r.PitchStats.empty)
+    praat_tel = r.PitchStats.empty()  # yardstick: Praat itself on the phone-line copy
     per_clip = []  # (file, gpe_full, voicing_full, gpe_tel)
     loud = []  # (file, speaker, ours, ref_8k, ref_orig)
     unmatched = 0
@@ -79,9 +83,12 @@ def main() -> int:
             unmatched += mt.unmatched
             s_tel = r.PitchStats.empty()
             s_tel.add(mt)
+            tt, tf0 = r.praat_pitch(tel_path)
+            praat_tel.add(r.match_frames(pt, pf0, tt, tf0))
             tel_path.unlink()
 
-            for key in (c.speaker, "all"):
+            group = "held-out" if c.speaker in HELD_OUT else "dev"
+            for key in (c.speaker, group, "all"):
                 full[key].merge(s_full)
                 tel[key].merge(s_tel)
             per_clip.append((c.file, s_full.gpe, s_full.voicing, s_tel.gpe))
@@ -96,7 +103,8 @@ def main() -> int:
             if n % 50 == 0:
                 print(f"  {n}/{len(clips)} clips", file=sys.stderr)
 
-    speakers = sorted(k for k in full if k != "all") + ["all"]
+    groups = ("dev", "held-out", "all")
+    speakers = sorted(k for k in full if k not in groups) + [g for g in groups if g in full]
     print(f"shoutcue vs Praat to_pitch_ac on {len(clips)} EmoDB clips ({exe})")
     print(f"{'speaker':8s} {'frames':>7s} {'bothV':>6s} {'GPE%':>6s} {'Vagree%':>8s} "
           f"{'fine%':>6s} {'praatV':>7s} {'oursV':>6s} | {'telGPE%':>8s} {'telVagr%':>9s} {'telfine%':>9s}")
@@ -105,6 +113,9 @@ def main() -> int:
         print(f"{k:8s} {f.frames:7d} {f.both_voiced:6d} {100 * f.gpe:6.2f} {100 * f.voicing:8.2f} "
               f"{f.fine_pct:6.2f} {f.praat_voiced:7d} {f.ours_voiced:6d} | {100 * t.gpe:8.2f} "
               f"{100 * t.voicing:9.2f} {t.fine_pct:9.2f}")
+    print(f"yardstick: Praat on the telephone copies vs Praat clean: GPE {100 * praat_tel.gpe:.2f}%  "
+          f"voicing agreement {100 * praat_tel.voicing:.2f}%  fine {praat_tel.fine_pct:.2f}%")
+    print(f"(dev = speakers the pitch costs were tuned on, 03 08 10 13; held-out = {' '.join(HELD_OUT)})")
     if unmatched:
         print(f"note: {unmatched} Praat frames had no shoutcue frame within 5 ms (skipped)")
 
