@@ -14,6 +14,7 @@ pub mod eval;
 pub mod features;
 pub mod frames;
 pub mod pipeline;
+pub mod qa;
 pub mod resample;
 pub mod sinks;
 pub mod source;

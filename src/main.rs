@@ -88,6 +88,26 @@ enum Command {
         #[arg(long)]
         max_false_cues_per_hour: Option<f64>,
     },
+    /// QA batch review: every call in DIR (recursively) into REPORT_DIR:
+    /// per-call events, labels, incident note and timeline plot, plus a
+    /// sortable index.html and summary.csv. Exits non-zero if any call failed.
+    Qa {
+        /// Folder of recordings (*.wav, searched recursively).
+        dir: PathBuf,
+        /// Where the report goes.
+        #[arg(long, value_name = "REPORT_DIR")]
+        out: PathBuf,
+        /// Redo calls already done (default: skip calls whose outputs are up to date).
+        #[arg(long)]
+        force: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Show QA the agent's private events (nudges, the agent's own shouting);
+        /// off by default, as the coach promises the agent.
+        #[arg(long)]
+        include_private: bool,
+    },
     /// Print the BS.1770 integrated loudness of one channel, as analysed (8 kHz).
     Loudness {
         /// The recording.
@@ -202,6 +222,20 @@ fn main() -> ExitCode {
             channels,
         } => loudness(&file, channel, channels.choice()),
         Command::Train { dirs, out, heldout } => train(&dirs, &out, &heldout),
+        Command::Qa {
+            dir,
+            out,
+            force,
+            jobs,
+            include_private,
+        } => qa(shoutcue::qa::QaOptions {
+            dir,
+            out,
+            force,
+            jobs,
+            include_private,
+            progress: true,
+        }),
         Command::Eval {
             dir,
             model,
@@ -594,6 +628,31 @@ fn train(dirs: &[PathBuf], out: &Path, heldout: &[PathBuf]) -> Result<(), AnyErr
     std::fs::write(out, text + "\n")
         .map_err(|e| format!("{}: cannot write model: {e}", out.display()))?;
     println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn qa(opts: shoutcue::qa::QaOptions) -> Result<(), AnyError> {
+    let s = shoutcue::qa::run(&opts)?;
+    println!(
+        "{} calls ({} skipped as up to date), {} failed, {:.1} min of audio ({:.1} min analysed now), wall {:.2} s, {:.0}x real time on {} threads; report: {}",
+        s.rows.len(),
+        s.skipped,
+        s.failed,
+        s.total_audio_s / 60.0,
+        s.audio_s / 60.0,
+        s.wall_s,
+        s.times_real_time(),
+        s.jobs,
+        opts.out.join("index.html").display()
+    );
+    if s.failed > 0 {
+        return Err(format!(
+            "{} of {} calls failed (see the error rows)",
+            s.failed,
+            s.rows.len()
+        )
+        .into());
+    }
     Ok(())
 }
 
