@@ -62,7 +62,7 @@ def main() -> int:
     tel = defaultdict(r.PitchStats.empty)
     praat_tel = r.PitchStats.empty()  # yardstick: Praat itself on the phone-line copy
     per_clip = []  # (file, gpe_full, voicing_full, gpe_tel)
-    loud = []  # (file, speaker, ours, ref_8k, ref_orig)
+    loud = []  # (file, speaker, ours, ref_8k, ref_orig, ref_8k_deman)
     unmatched = 0
     with tempfile.TemporaryDirectory(prefix="shoutcue-ref-") as tmp:
         for n, c in enumerate(clips, 1):
@@ -99,6 +99,7 @@ def main() -> int:
                 r.shoutcue_loudness(exe, path),
                 r.integrated_lufs(r.to_8k(x, rate), r.TEL_RATE),
                 r.integrated_lufs(x, rate),
+                r.integrated_lufs(r.to_8k(x, rate), r.TEL_RATE, design="DeMan"),
             ))
             if n % 50 == 0:
                 print(f"  {n}/{len(clips)} clips", file=sys.stderr)
@@ -119,8 +120,9 @@ def main() -> int:
     if unmatched:
         print(f"note: {unmatched} Praat frames had no shoutcue frame within 5 ms (skipped)")
 
-    gaps_8k = np.array([o - ref8 for _, _, o, ref8, _ in loud])
-    gaps_orig = np.array([o - orig for _, _, o, _, orig in loud])
+    gaps_8k = np.array([o - ref8 for _, _, o, ref8, *_ in loud])
+    gaps_orig = np.array([o - orig for _, _, o, _, orig, _ in loud])
+    gaps_deman = np.array([o - dm for _, _, o, *_, dm in loud])
     print("\nloudness: shoutcue - pyloudnorm (LU)")
     by_spk = defaultdict(list)
     for (_, spk, *_), g8, go in zip(loud, gaps_8k, gaps_orig):
@@ -129,6 +131,9 @@ def main() -> int:
         v = np.array(by_spk[spk] if spk != "all" else list(zip(gaps_8k, gaps_orig)))
         print(f"{spk:8s} vs 8 kHz ref: mean {v[:, 0].mean():+.3f}  max|.| {np.abs(v[:, 0]).max():.3f}"
               f"   vs full band: mean {v[:, 1].mean():+.3f}  max|.| {np.abs(v[:, 1]).max():.3f}")
+
+    print(f"(not asserted) vs the De Man / libebur128 K-filter design at 8 kHz: mean {gaps_deman.mean():+.3f}"
+          f"  max|.| {np.abs(gaps_deman).max():.3f} LU")
 
     w = args.worst
     if w:

@@ -169,9 +169,16 @@ def write_mulaw_wav(path: Path, x: np.ndarray, rate: int = TEL_RATE) -> None:
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
 
 
-def integrated_lufs(x: np.ndarray, rate: int) -> float:
-    """BS.1770-4 gated integrated loudness (pyloudnorm; 400 ms blocks, 75 % overlap)."""
-    return float(pyloudnorm.Meter(rate).integrated_loudness(x))
+def integrated_lufs(x: np.ndarray, rate: int, design: str = "K-weighting") -> float:
+    """BS.1770-4 gated integrated loudness (pyloudnorm; 400 ms blocks, 75 % overlap).
+
+    design "K-weighting" is pyloudnorm's default: a 1500 Hz / +4 dB shelf that
+    approximates the BS.1770 filter. "DeMan" is Brecht De Man's exact fit of
+    the BS.1770 48 kHz coefficients, the design libebur128 (and the ebur128
+    crate) re-derives for any rate. The two drift apart at low rates: about
+    0.2 LU at 8 kHz on EmoDB speech.
+    """
+    return float(pyloudnorm.Meter(rate, filter_class=design).integrated_loudness(x))
 
 
 def shoutcue_bin() -> Path:
