@@ -114,7 +114,9 @@ fn clock(t: f64) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#111}
 table{border-collapse:collapse;font-size:14px}
 th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#eee;cursor:pointer;user-select:none;white-space:nowrap}
+th{background:#eee;cursor:pointer;user-select:none}
+td.err{max-width:22em;overflow-wrap:anywhere}
+td.links{white-space:nowrap}
 th::after{content:' \\2195';color:#888}
 th[aria-sort=ascending]::after{content:' \\25B2';color:#111}
 th[aria-sort=descending]::after{content:' \\25BC';color:#111}
@@ -132,7 +134,8 @@ function key(r){var c=r.cells[i];var v=c.getAttribute('data-sort');if(v===null)v
 var rows=Array.prototype.slice.call(tb.rows);
 rows.sort(function(a,b){var x=key(a),y=key(b);if(typeof x!==typeof y){x=String(x);y=String(y);}return (x<y?-1:x>y?1:0)*(asc?1:-1);});
 rows.forEach(function(r){tb.appendChild(r)});}
-th.tabIndex=0;th.addEventListener('click',go);th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();go();}});});";
+th.tabIndex=0;th.addEventListener('click',go);th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();go();}});
+var m=/^#sort=(\\d+)(-?)$/.exec(location.hash);if(m&&+m[1]===i){go();if(m[2])go();}});";
 
 /// Writes `index.html`: a summary line and one row per call, the calls
 /// with the most customer shouting first, failed calls at the top.
@@ -172,7 +175,7 @@ pub(crate) fn write_html(
         "shouting (s)",
         "episodes",
         "highest step",
-        "cues: step, said by the agent at the pause?",
+        "cues shown at a pause: step, said?",
     ];
     if opts.include_private {
         head.push("agent nudges (private)");
@@ -192,7 +195,11 @@ pub(crate) fn write_html(
         let _ = write!(s, "<tr{class}><td>{}</td>", esc(&r.name));
         match &r.error {
             Some(e) => {
-                let _ = write!(s, "<td data-sort=\"error\">error: {}</td>", esc(e));
+                let _ = write!(
+                    s,
+                    "<td class=\"err\" data-sort=\"error\">error: {}</td>",
+                    esc(e)
+                );
             }
             None => s.push_str("<td data-sort=\"ok\">ok</td>"),
         }
@@ -240,7 +247,7 @@ pub(crate) fn write_html(
             Some(o) => {
                 let _ = write!(
                     s,
-                    "<td><a href=\"{}\">PNG</a> <a href=\"{}\">SVG</a></td><td><a href=\"{}\">note</a> <a href=\"{}\">events</a> <a href=\"{}\">labels</a></td>",
+                    "<td class=\"links\"><a href=\"{}\">PNG</a> <a href=\"{}\">SVG</a></td><td class=\"links\"><a href=\"{}\">note</a> <a href=\"{}\">events</a> <a href=\"{}\">labels</a></td>",
                     esc(&href(&o.plot_png)),
                     esc(&href(&o.plot_svg)),
                     esc(&href(&o.note_md)),
