@@ -109,6 +109,7 @@ pub struct FeatureExtractor {
     /// power spectrum is the hop's K-weighted mean square.
     k_gains: Vec<f32>,
     pitch: pitch::PitchTracker,
+    exponent: f32,
     shape: spectral::SpectralShape,
     vad: vad::Vad,
 }
@@ -144,6 +145,7 @@ impl FeatureExtractor {
             loudness: loudness::LoudnessMeter::new(),
             k_gains: loudness::k_weighted_bin_gains(ANALYSIS_RATE, FFT_LEN, HANN_SQ_OLA, HOP),
             pitch,
+            exponent: cfg.pitch.spectral_exponent,
             shape: spectral::SpectralShape::new(ANALYSIS_RATE, FFT_LEN),
             vad: vad::Vad::new(cfg.vad),
         }
@@ -178,10 +180,19 @@ impl FeatureExtractor {
         let _ =
             self.fwd
                 .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_fwd);
+        let exponent = self.exponent;
         for (p, c) in self.power.iter_mut().zip(self.spec.iter_mut()) {
             *p = c.norm_sqr();
-            // The power spectrum, as a spectrum, is the autocorrelation's transform.
-            *c = Complex::new(*p, 0.0);
+            // The power spectrum, as a spectrum, is the autocorrelation's
+            // transform; compressed, it gives the generalised autocorrelation.
+            let g = if exponent == 0.5 {
+                p.sqrt()
+            } else if exponent == 1.0 {
+                *p
+            } else {
+                p.powf(exponent)
+            };
+            *c = Complex::new(g, 0.0);
         }
         let shape = self.shape.process(&self.power);
         let k_mean_square = reduce::dot(&self.power, &self.k_gains);

@@ -10,8 +10,9 @@
 //! sees the period, not the first harmonic, it holds when the fundamental is
 //! missing, as on a 300-3400 Hz phone line.
 
-/// Pitch settings. The search range and silence threshold are Praat's
-/// `To Pitch (ac)` defaults; the voicing and octave costs were tuned against
+/// Pitch settings. The search range is Praat's `To Pitch (ac)` default;
+/// the voicing, silence and octave settings and the spectral exponent were
+/// tuned against
 /// Praat on the development speakers of EmoDB (03, 08, 10, 13) with
 /// `examples/pitch_tune.rs`, and checked on the held-out ones (09, 11). They
 /// differ from Praat's own numbers because the decision here is causal
@@ -34,6 +35,12 @@ pub struct PitchConfig {
     pub voiced_unvoiced_cost: f32,
     /// Running-peak release: seconds for the reference peak to fall by half.
     pub peak_half_life_s: f32,
+    /// Exponent applied to the power spectrum before it is turned into the
+    /// autocorrelation: 1 is the plain autocorrelation; below 1 compresses the
+    /// spectrum so every harmonic counts more alike (Tolonen & Karjalainen's
+    /// generalised autocorrelation). That keeps a phone line's missing
+    /// fundamental, with strong even harmonics, from pulling F0 an octave up.
+    pub spectral_exponent: f32,
     /// The running peak never falls below this (full scale = 1): a stream's
     /// first quiet frames are judged against typical speech, not against
     /// themselves, as Praat judges them against the whole file's peak.
@@ -45,13 +52,14 @@ impl Default for PitchConfig {
         Self {
             min_hz: 75.0,
             max_hz: 600.0,
-            voicing_threshold: 0.65,
-            silence_threshold: 0.03,
-            octave_cost: 0.03,
-            octave_jump_cost: 0.05,
+            voicing_threshold: 0.225,
+            silence_threshold: 0.08,
+            octave_cost: -0.03,
+            octave_jump_cost: 0.15,
             voiced_unvoiced_cost: 0.07,
             peak_half_life_s: 10.0,
-            peak_floor: 0.05,
+            peak_floor: 0.1,
+            spectral_exponent: 0.5,
         }
     }
 }
@@ -158,6 +166,12 @@ impl PitchTracker {
                 // Interpolation can overshoot 1; fold it back as Praat does.
                 let strength = if peak > 1.0 { 1.0 / peak } else { peak };
                 let f0 = self.rate / (lag as f32 + delta);
+                // Interpolation can carry a peak at the range's edge past it.
+                if f0 > self.cfg.max_hz || f0 < self.cfg.min_hz {
+                    prev = cur;
+                    cur = next;
+                    continue;
+                }
                 if n < MAX_CANDIDATES {
                     cands[n] = (f0, strength);
                     n += 1;
