@@ -266,16 +266,36 @@ pub(crate) fn draw(
     svg: &Path,
 ) -> Result<(), String> {
     let size = (PLOT_WIDTH, PLOT_HEIGHT);
+    let mut rgb = vec![0u8; PLOT_WIDTH as usize * PLOT_HEIGHT as usize * 3];
     {
-        let root = BitMapBackend::new(png, size).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         render(&root, tl, cues, title).map_err(|e| format!("{}: plot: {e}", png.display()))?;
         root.present()
-            .map_err(|e| format!("{}: cannot write plot: {e}", png.display()))?;
+            .map_err(|e| format!("{}: plot: {e}", png.display()))?;
     }
+    write_png(png, &rgb).map_err(|e| format!("{}: cannot write plot: {e}", png.display()))?;
     let root = SVGBackend::new(svg, size).into_drawing_area();
     render(&root, tl, cues, title).map_err(|e| format!("{}: plot: {e}", svg.display()))?;
     root.present()
         .map_err(|e| format!("{}: cannot write plot: {e}", svg.display()))
+}
+
+/// Encodes the RGB buffer with fast deflate and the `Sub` row filter only.
+/// The `image` crate's defaults (adaptive filters, default compression)
+/// made PNG encoding over half the cost of a plot; measured on 140 calls:
+/// 2.09 s CPU and ~180 kB per plot against 3.3-3.6 s and ~50 kB for
+/// default compression (no filter: 1.2 MB).
+fn write_png(path: &Path, rgb: &[u8]) -> Result<(), png::EncodingError> {
+    let w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(w, PLOT_WIDTH, PLOT_HEIGHT);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::FilterType::Sub);
+    enc.set_adaptive_filter(png::AdaptiveFilterType::NonAdaptive);
+    let mut writer = enc.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()
 }
 
 /// Splits a series at its NaN gaps, so lines do not bridge silence.
