@@ -454,15 +454,15 @@ fn render<DB: DrawingBackend>(
             _ => "?",
         };
         let at = (c.shown_s, SegmentValue::CenterOf(seg(1)));
-        ch.draw_series(std::iter::once(Circle::new(at.clone(), 4, CUE.filled())))?;
-        ch.draw_series(std::iter::once(Text::new(
-            format!("  {} {mark}", rung_label(c.step, c.repeat)),
-            at,
-            font(15)
-                .color(&CUE)
-                .pos(Pos::new(HPos::Left, VPos::Center))
-                .transform(FontTransform::None),
-        )))?;
+        // Marker and label as one element, the label offset in pixels
+        // (SVG collapses leading spaces, so spaces cannot do it).
+        let label = format!("{} {mark}", rung_label(c.step, c.repeat));
+        let style = font(15).color(&CUE).pos(Pos::new(HPos::Left, VPos::Center));
+        ch.draw_series(std::iter::once(
+            EmptyElement::at(at)
+                + Circle::new((0, 0), 4, CUE.filled())
+                + Text::new(label, (9, 0), style),
+        ))?;
     }
     if tl.include_private {
         ch.draw_series(
@@ -472,22 +472,18 @@ fn render<DB: DrawingBackend>(
         )?;
         for &(t, kind) in &tl.nudges {
             let at = (t, SegmentValue::CenterOf(seg(3)));
-            ch.draw_series(std::iter::once(TriangleMarker::new(
-                at.clone(),
-                6,
-                AGENT.filled(),
-            )))?;
             let what = match kind {
-                NudgeKind::RaisedVoice => "   raised voice",
-                NudgeKind::Overtalk => "   overtalk",
+                NudgeKind::RaisedVoice => "raised voice",
+                NudgeKind::Overtalk => "overtalk",
             };
-            ch.draw_series(std::iter::once(Text::new(
-                what,
-                at,
-                font(13)
-                    .color(&AGENT)
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-            )))?;
+            let style = font(13)
+                .color(&AGENT)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            ch.draw_series(std::iter::once(
+                EmptyElement::at(at)
+                    + TriangleMarker::new((0, 0), 6, AGENT.filled())
+                    + Text::new(what, (10, 0), style),
+            ))?;
         }
     }
     Ok(())
