@@ -14,7 +14,8 @@
 //! | `NAME.png`, `NAME.svg` | timeline: loudness and F0 of both voices, shouting shaded, cues marked |
 //! | `NAME.done.json` | the call's summary row and the source's size and mtime, for resuming |
 //!
-//! and `REPORT_DIR/index.html` (one sortable row per call) and
+//! and `REPORT_DIR/index.html` (one sortable row per call; a link ending
+//! in `#sort=N` opens it sorted by column N, `#sort=N-` descending) and
 //! `REPORT_DIR/summary.csv` (the same rows).
 //!
 //! # The agent's private events
