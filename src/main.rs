@@ -555,9 +555,9 @@ fn eval(
 
 fn train(dirs: &[PathBuf], out: &Path, heldout: &[PathBuf]) -> Result<(), AnyError> {
     let mut calls = Vec::new();
-    for d in dirs {
+    for (group, d) in dirs.iter().enumerate() {
         for w in shoutcue::eval::find_wavs(d)? {
-            calls.push(shoutcue::train::load_call(&w)?);
+            calls.push(shoutcue::train::load_call(&w, group)?);
         }
     }
     if calls.is_empty() {
@@ -595,6 +595,16 @@ fn train(dirs: &[PathBuf], out: &Path, heldout: &[PathBuf]) -> Result<(), AnyErr
         report.recall,
         report.f1
     );
+    for (d, f1) in dirs
+        .iter()
+        .zip(shoutcue::train::f1_by_group(&model, &calls))
+    {
+        println!("  training folder {}: segment F1 {f1:.3}", d.display());
+        model
+            .provenance
+            .metrics
+            .insert(format!("train:{}:f1", d.display()), f1);
+    }
     let mut evaluated = Vec::new();
     for d in heldout {
         let m = eval_dir(d, &model)?;

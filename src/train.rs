@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::detector::{SegmentEvent, ShoutModel, Speaker, SpeakerDetector};
+use crate::detector::{SegmentEvent, ShoutModel, Speaker, SpeakerDetector, N_CUES as N};
 use crate::eval::{read_shout_labels, EvalError};
 use crate::features::{FeatureConfig, Features};
 use crate::pipeline::ChannelFeatures;
@@ -30,10 +30,12 @@ pub struct TrainCall {
     pub hops: Vec<Features>,
     /// Labelled shout spans.
     pub labels: Vec<(f64, f64)>,
+    /// Which recording condition (training folder) it came from.
+    pub group: usize,
 }
 
 /// Analyses a labelled recording's customer channel.
-pub fn load_call(wav: &Path) -> Result<TrainCall, EvalError> {
+pub fn load_call(wav: &Path, group: usize) -> Result<TrainCall, EvalError> {
     let labels = read_shout_labels(&wav.with_extension("txt"))?;
     let mut src = WavSource::open(wav, ChannelChoice::Default)?;
     let block = 4096;
@@ -63,6 +65,7 @@ pub fn load_call(wav: &Path) -> Result<TrainCall, EvalError> {
         file: wav.to_path_buf(),
         hops,
         labels,
+        group,
     })
 }
 
@@ -70,11 +73,13 @@ fn in_span(t: f64, spans: &[(f64, f64)]) -> bool {
     spans.iter().any(|&(s, e)| t >= s && t <= e)
 }
 
+/// A voiced hop's smoothed cue rises and whether it lies in a shout span.
+type Sample = ([f32; N], bool);
+/// Detected segments of one call: (start, end) in seconds.
+type Segments = Vec<(f64, f64)>;
+
 /// Voiced hops as (smoothed cue rises, label), plus each call's segments.
-fn run_detector(
-    model: &ShoutModel,
-    calls: &[TrainCall],
-) -> (Vec<([f32; 4], bool)>, Vec<Vec<(f64, f64)>>) {
+fn run_detector(model: &ShoutModel, calls: &[TrainCall]) -> (Vec<Sample>, Vec<Segments>) {
     let hop_s = crate::HOP as f32 / crate::ANALYSIS_RATE as f32;
     let mut samples = Vec::new();
     let mut segments = Vec::new();
@@ -87,7 +92,7 @@ fn run_detector(
             if f.voiced {
                 let c = h.cues;
                 samples.push((
-                    [c.f0_st, c.tilt_db, c.level_db, c.clip_frac],
+                    [c.f0_st, c.tilt_db, c.level_db, c.clip_frac, c.centroid_st],
                     in_span(f.t, &call.labels),
                 ));
             }
@@ -113,8 +118,32 @@ fn run_detector(
     (samples, segments)
 }
 
-/// Segment-level F1 of detections against labels.
-fn segment_f1(calls: &[TrainCall], segments: &[Vec<(f64, f64)>]) -> (f64, f64, f64) {
+/// The training objective: pooled segment precision, recall and F1 over
+/// all training calls.
+fn objective(calls: &[TrainCall], segments: &[Segments]) -> (f64, f64, f64) {
+    let all: Vec<&TrainCall> = calls.iter().collect();
+    segment_f1_of(&all, segments)
+}
+
+/// Segment F1 per recording condition (training folder), for the report.
+pub fn f1_by_group(model: &ShoutModel, calls: &[TrainCall]) -> Vec<f64> {
+    let (_, segments) = run_detector(model, calls);
+    let groups = calls.iter().map(|c| c.group).max().map_or(0, |g| g + 1);
+    (0..groups)
+        .map(|g| {
+            let (c, s): (Vec<&TrainCall>, Vec<Segments>) = calls
+                .iter()
+                .zip(&segments)
+                .filter(|(c, _)| c.group == g)
+                .map(|(c, s)| (c, s.clone()))
+                .unzip();
+            segment_f1_of(&c, &s).2
+        })
+        .collect()
+}
+
+/// Segment-level precision, recall and F1 of detections against labels.
+fn segment_f1_of(calls: &[&TrainCall], segments: &[Segments]) -> (f64, f64, f64) {
     let (mut labelled, mut found, mut detected, mut correct) = (0, 0, 0, 0);
     for (c, segs) in calls.iter().zip(segments) {
         labelled += c.labels.len();
@@ -148,54 +177,56 @@ fn segment_f1(calls: &[TrainCall], segments: &[Vec<(f64, f64)>]) -> (f64, f64, f
 }
 
 /// Fits mean/scale/weights/bias on voiced hops (class-balanced logistic regression).
-fn fit_logistic(samples: &[([f32; 4], bool)], l2: f64) -> ([f32; 4], [f32; 4], [f32; 4], f32) {
+#[allow(clippy::needless_range_loop)]
+fn fit_logistic(samples: &[Sample], l2: f64) -> ([f32; N], [f32; N], [f32; N], f32) {
     let n = samples.len().max(1) as f64;
-    let mut mean = [0f64; 4];
+    let mut mean = [0f64; N];
     for (x, _) in samples {
-        for i in 0..4 {
+        for i in 0..N {
             mean[i] += x[i] as f64 / n;
         }
     }
-    let mut var = [0f64; 4];
+    let mut var = [0f64; N];
     for (x, _) in samples {
-        for i in 0..4 {
+        for i in 0..N {
             var[i] += (x[i] as f64 - mean[i]).powi(2) / n;
         }
     }
-    let scale: [f64; 4] = std::array::from_fn(|i| var[i].sqrt().max(1e-3));
+    let scale: [f64; N] = std::array::from_fn(|i| var[i].sqrt().max(1e-3));
     let pos = samples.iter().filter(|s| s.1).count().max(1) as f64;
     let neg = (samples.len() as f64 - pos).max(1.0);
     let (wp, wn) = (n / (2.0 * pos), n / (2.0 * neg));
-    // Parameters: 4 weights + bias, on standardised inputs.
-    let mut beta = [0f64; 5];
+    // Parameters: N weights + bias (last), on standardised inputs.
+    const P: usize = N + 1;
+    let mut beta = [0f64; P];
     for _ in 0..25 {
-        let mut grad = [0f64; 5];
-        let mut hess = [[0f64; 5]; 5];
+        let mut grad = [0f64; P];
+        let mut hess = [[0f64; P]; P];
         for (x, y) in samples {
-            let z: [f64; 5] = std::array::from_fn(|i| {
-                if i < 4 {
+            let z: [f64; P] = std::array::from_fn(|i| {
+                if i < N {
                     (x[i] as f64 - mean[i]) / scale[i]
                 } else {
                     1.0
                 }
             });
-            let eta: f64 = (0..5).map(|i| beta[i] * z[i]).sum();
+            let eta: f64 = (0..P).map(|i| beta[i] * z[i]).sum();
             let p = 1.0 / (1.0 + (-eta).exp());
             let (w, t) = if *y { (wp, 1.0) } else { (wn, 0.0) };
-            for i in 0..5 {
+            for i in 0..P {
                 grad[i] += w * (p - t) * z[i];
-                for j in 0..5 {
+                for j in 0..P {
                     hess[i][j] += w * p * (1.0 - p) * z[i] * z[j];
                 }
             }
         }
-        for i in 0..4 {
+        for i in 0..N {
             grad[i] += l2 * n * beta[i];
             hess[i][i] += l2 * n;
         }
-        let step = solve5(hess, grad);
+        let step = solve(hess, grad);
         let mut moved = 0.0;
-        for i in 0..5 {
+        for i in 0..P {
             beta[i] -= step[i];
             moved += step[i].abs();
         }
@@ -206,15 +237,15 @@ fn fit_logistic(samples: &[([f32; 4], bool)], l2: f64) -> ([f32; 4], [f32; 4], [
     (
         mean.map(|v| v as f32),
         scale.map(|v| v as f32),
-        [beta[0], beta[1], beta[2], beta[3]].map(|v| v as f32),
-        beta[4] as f32,
+        std::array::from_fn(|i| beta[i] as f32),
+        beta[N] as f32,
     )
 }
 
-/// Gaussian elimination with partial pivoting for the 5×5 Newton step.
-fn solve5(mut a: [[f64; 5]; 5], mut b: [f64; 5]) -> [f64; 5] {
-    for c in 0..5 {
-        let p = (c..5)
+/// Gaussian elimination with partial pivoting for the small Newton step.
+fn solve<const P: usize>(mut a: [[f64; P]; P], mut b: [f64; P]) -> [f64; P] {
+    for c in 0..P {
+        let p = (c..P)
             .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
             .unwrap_or(c);
         a.swap(c, p);
@@ -223,17 +254,18 @@ fn solve5(mut a: [[f64; 5]; 5], mut b: [f64; 5]) -> [f64; 5] {
         if d.abs() < 1e-12 {
             continue;
         }
-        for r in c + 1..5 {
+        for r in c + 1..P {
             let f = a[r][c] / d;
-            for k in c..5 {
-                a[r][k] -= f * a[c][k];
+            let pivot_row = a[c];
+            for (x, p) in a[r][c..].iter_mut().zip(&pivot_row[c..]) {
+                *x -= f * p;
             }
             b[r] -= f * b[c];
         }
     }
-    let mut x = [0f64; 5];
-    for r in (0..5).rev() {
-        let s: f64 = (r + 1..5).map(|k| a[r][k] * x[k]).sum();
+    let mut x = [0f64; P];
+    for r in (0..P).rev() {
+        let s: f64 = (r + 1..P).map(|k| a[r][k] * x[k]).sum();
         x[r] = if a[r][r].abs() < 1e-12 {
             0.0
         } else {
@@ -254,47 +286,88 @@ pub struct TrainReport {
     pub precision: f64,
     /// Segment recall on the training calls.
     pub recall: f64,
-    /// Segment F1 on the training calls.
+    /// Segment F1 on the training calls, pooled.
     pub f1: f64,
 }
 
 /// Fits `start`'s weights and thresholds to `calls`; returns the new model.
 pub fn train(start: &ShoutModel, calls: &[TrainCall]) -> (ShoutModel, TrainReport) {
-    let mut model = start.clone();
-    let mut samples = Vec::new();
-    for _ in 0..3 {
-        samples = run_detector(&model, calls).0;
-        let (mean, scale, weights, bias) = fit_logistic(&samples, 1e-3);
-        model.mean = mean;
-        model.scale = scale;
-        model.weights = weights;
-        model.bias = bias;
-    }
-    // Thresholds: the best segment F1; ties go to the stricter setting
-    // (fewer false cues), so the grid runs from strict to lenient.
-    let mut best = (f64::NEG_INFINITY, model.clone(), (0.0, 0.0, 0.0));
-    for on in [0.85f32, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5] {
-        for min_on in [0.6f32, 0.5, 0.4, 0.3, 0.25, 0.2] {
-            let mut m = model.clone();
-            m.on_threshold = on;
-            m.off_threshold = (on - 0.25).max(0.1);
-            m.min_on_voiced_s = min_on;
-            let (_, segs) = run_detector(&m, calls);
-            let prf = segment_f1(calls, &segs);
-            if prf.2 > best.0 + 1e-9 {
-                best = (prf.2, m, prf);
+    // For each cue-smoothing time: fit the weights, then the thresholds.
+    // Best segment F1 wins; ties go to the stricter setting (fewer false
+    // cues), so every grid runs from strict to lenient.
+    /// (objective, model, (P, R, F1), voiced hops, shout hops)
+    type Best = (f64, ShoutModel, (f64, f64, f64), usize, usize);
+    let mut best: Option<Best> = None;
+    for smoothing in [0.2f32, 0.35, 0.5, 0.8] {
+        let mut model = start.clone();
+        model.smoothing_s = smoothing;
+        let mut samples = Vec::new();
+        for _ in 0..3 {
+            samples = run_detector(&model, calls).0;
+            let (mean, scale, weights, bias) = fit_logistic(&samples, 1e-3);
+            model.mean = mean;
+            model.scale = scale;
+            model.weights = weights;
+            model.bias = bias;
+        }
+        let shout_hops = samples.iter().filter(|s| s.1).count();
+        for on in [0.85f32, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5] {
+            for min_on in [0.6f32, 0.5, 0.4, 0.3, 0.25, 0.2] {
+                let mut m = model.clone();
+                m.on_threshold = on;
+                m.off_threshold = (on - 0.25).max(0.1);
+                m.min_on_voiced_s = min_on;
+                let (_, segs) = run_detector(&m, calls);
+                let prf = objective(calls, &segs);
+                if best.as_ref().is_none_or(|b| prf.2 > b.0 + 1e-9) {
+                    best = Some((prf.2, m, prf, samples.len(), shout_hops));
+                }
             }
         }
     }
-    let model = best.1;
-    let report = TrainReport {
-        hops: samples.len(),
-        shout_hops: samples.iter().filter(|s| s.1).count(),
-        precision: best.2 .0,
-        recall: best.2 .1,
-        f1: best.2 .2,
+    let (mut f1, mut model, mut prf, hops, shout_hops) = best.expect("the grids are not empty");
+    // Then refine weights, bias and thresholds for segment F1 directly by
+    // coordinate search (the hop-level fit is only a proxy for segments).
+    // Each move must gain, so the search stops at a local optimum.
+    let eval = |m: &ShoutModel| {
+        let (_, segs) = run_detector(m, calls);
+        objective(calls, &segs)
     };
-    (model, report)
+    for _round in 0..4 {
+        let mut improved = false;
+        for k in 0..N + 3 {
+            for step in [0.5f32, -0.5, 0.25, -0.25] {
+                let mut m = model.clone();
+                match k {
+                    k if k < N => m.weights[k] += step,
+                    k if k == N => m.bias += step,
+                    k if k == N + 1 => {
+                        m.on_threshold = (m.on_threshold + 0.1 * step).clamp(0.3, 0.95);
+                        m.off_threshold = (m.on_threshold - 0.25).max(0.1);
+                    }
+                    _ => m.min_on_voiced_s = (m.min_on_voiced_s + 0.2 * step).clamp(0.1, 1.5),
+                }
+                let r = eval(&m);
+                if r.2 > f1 + 1e-9 {
+                    (f1, model, prf) = (r.2, m, r);
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    (
+        model,
+        TrainReport {
+            hops,
+            shout_hops,
+            precision: prf.0,
+            recall: prf.1,
+            f1: prf.2,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -312,7 +385,7 @@ mod tests {
         };
         for i in 0..2000 {
             let y = i % 4 == 0;
-            let x = [rnd() + if y { 3.0 } else { 0.0 }, rnd(), rnd(), 0.0];
+            let x = [rnd() + if y { 3.0 } else { 0.0 }, rnd(), rnd(), 0.0, rnd()];
             s.push((x, y));
         }
         let (mean, scale, w, b) = fit_logistic(&s, 1e-3);

@@ -69,6 +69,7 @@ pub fn shout_cues(k: usize) -> Cues {
         tilt_db: 3.0 + 0.5 * k as f32,
         level_db: 2.0,
         clip_frac: 0.0,
+        centroid_st: 2.0,
     }
 }
 

@@ -48,11 +48,16 @@ fn call(rate: u32, secs: f32) -> (Vec<f32>, Vec<f32>) {
         let mut s = 0.0;
         if on {
             for k in 1..16 {
-                s += (2.0 * std::f32::consts::PI * f0 * k as f32 * t).sin() / (k as f32).powf(bright + 0.5);
+                s += (2.0 * std::f32::consts::PI * f0 * k as f32 * t).sin()
+                    / (k as f32).powf(bright + 0.5);
             }
         }
         cust.push(0.2 * s);
-        agent.push(if cycle >= 9.5 && cycle < 11.0 { 0.1 * (2.0 * std::f32::consts::PI * 150.0 * t).sin() } else { 0.0 });
+        agent.push(if (9.5..11.0).contains(&cycle) {
+            0.1 * (2.0 * std::f32::consts::PI * 150.0 * t).sin()
+        } else {
+            0.0
+        });
     }
     (cust, agent)
 }
@@ -61,7 +66,14 @@ fn call(rate: u32, secs: f32) -> (Vec<f32>, Vec<f32>) {
 fn engine_process_allocates_nothing_per_block() {
     for rate in [8000u32, 22050, 48000] {
         let block = 1024;
-        let mut engine = CallEngine::new(rate, block, true, &ShoutModel::builtin(), CoachConfig::default()).unwrap();
+        let mut engine = CallEngine::new(
+            rate,
+            block,
+            true,
+            &ShoutModel::builtin(),
+            CoachConfig::default(),
+        )
+        .unwrap();
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         let (cust, agent) = call(rate, 40.0);
         // Count events seen, so the run is known to exercise the detector and coach.
@@ -77,7 +89,10 @@ fn engine_process_allocates_nothing_per_block() {
             engine.process(c, a, &mut sinks, &mut obs).unwrap();
         }
         let during = ALLOCS.load(Ordering::SeqCst) - before;
-        assert_eq!(during, 0, "{during} allocations in the per-block path at {rate} Hz");
+        assert_eq!(
+            during, 0,
+            "{during} allocations in the per-block path at {rate} Hz"
+        );
         assert!(obs.0 > 0, "the test signal produced no events at {rate} Hz");
     }
 }

@@ -23,6 +23,13 @@ pub struct BaselineConfig {
     pub prior_alpha_db: f32,
     /// Population prior for the voiced level, dBFS.
     pub prior_level_dbfs: f32,
+    /// Population prior for the spectral centroid, Hz.
+    #[serde(default = "default_prior_centroid")]
+    pub prior_centroid_hz: f32,
+}
+
+fn default_prior_centroid() -> f32 {
+    700.0
 }
 
 impl Default for BaselineConfig {
@@ -34,6 +41,7 @@ impl Default for BaselineConfig {
             prior_f0_hz: 160.0,
             prior_alpha_db: -14.0,
             prior_level_dbfs: -26.0,
+            prior_centroid_hz: 700.0,
         }
     }
 }
@@ -103,6 +111,8 @@ pub struct BaselineValues {
     pub alpha_db: f32,
     /// Median voiced level, dBFS.
     pub level_db: f32,
+    /// Median spectral centroid, semitones re 100 Hz.
+    pub centroid_st: f32,
     /// Whether these come from the speaker (true) or from the priors (false).
     pub own: bool,
 }
@@ -114,6 +124,7 @@ pub struct Baseline {
     f0: Hist<96>,
     alpha: Hist<120>,
     level: Hist<100>,
+    centroid: Hist<120>,
     voiced_hops: u32,
     since_refresh: u32,
     min_hops: u32,
@@ -130,6 +141,7 @@ impl Baseline {
             f0: Hist::new(-12.0, 0.5),
             alpha: Hist::new(-50.0, 0.5),
             level: Hist::new(-100.0, 1.0),
+            centroid: Hist::new(0.0, 0.5),
             voiced_hops: 0,
             since_refresh: 0,
             min_hops: (cfg.min_voiced_s / hop_s).round() as u32,
@@ -143,6 +155,7 @@ impl Baseline {
             f0_st: semitones(cfg.prior_f0_hz),
             alpha_db: cfg.prior_alpha_db,
             level_db: cfg.prior_level_dbfs,
+            centroid_st: semitones(cfg.prior_centroid_hz),
             own: false,
         }
     }
@@ -153,13 +166,21 @@ impl Baseline {
     }
 
     /// Teaches one voiced hop, if the speaker is calm (`score` below the gate).
-    pub fn learn(&mut self, f0_st: f32, alpha_db: f32, level_db: f32, score: f32) {
+    pub fn learn(
+        &mut self,
+        f0_st: f32,
+        alpha_db: f32,
+        level_db: f32,
+        centroid_st: f32,
+        score: f32,
+    ) {
         if score >= self.cfg.calm_below {
             return;
         }
         self.f0.add(f0_st);
         self.alpha.add(alpha_db);
         self.level.add(level_db);
+        self.centroid.add(centroid_st);
         self.voiced_hops = self.voiced_hops.saturating_add(1);
         self.since_refresh += 1;
         if self.since_refresh >= REFRESH_EVERY {
@@ -169,11 +190,13 @@ impl Baseline {
                     f0_st: self.f0.quantile(0.5),
                     alpha_db: self.alpha.quantile(0.5),
                     level_db: self.level.quantile(0.5),
+                    centroid_st: self.centroid.quantile(0.5),
                     own: true,
                 };
                 self.f0.decay(self.decay);
                 self.alpha.decay(self.decay);
                 self.level.decay(self.decay);
+                self.centroid.decay(self.decay);
             }
         }
     }
@@ -189,9 +212,15 @@ mod tests {
         assert!(!b.values().own);
         for i in 0..400 {
             let jitter = (i % 7) as f32 - 3.0;
-            b.learn(semitones(120.0) + jitter * 0.2, -20.0 + jitter, -30.0, 0.0);
+            b.learn(
+                semitones(120.0) + jitter * 0.2,
+                -20.0 + jitter,
+                -30.0,
+                semitones(600.0),
+                0.0,
+            );
             // Shouting hops do not move the baseline.
-            b.learn(semitones(300.0), 0.0, -5.0, 0.9);
+            b.learn(semitones(300.0), 0.0, -5.0, semitones(1500.0), 0.9);
         }
         let v = b.values();
         assert!(v.own);

@@ -9,7 +9,7 @@ pub mod model;
 
 use crate::features::Features;
 use baseline::{semitones, Baseline};
-pub use model::ShoutModel;
+pub use model::{ShoutModel, N_CUES};
 
 /// Whose voice a channel carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -35,6 +35,11 @@ pub struct Cues {
     pub level_db: f32,
     /// Fraction of clipped samples in the hop, 0 to 1.
     pub clip_frac: f32,
+    /// Spectral centroid above the baseline, in semitones: a raised voice
+    /// opens the mouth and lifts the first formant, so the spectrum brightens
+    /// even through AGC. The cue that best tells shouting from cheerfulness.
+    #[serde(default)]
+    pub centroid_st: f32,
 }
 
 /// What the detector says about one speaker for one hop.
@@ -111,7 +116,7 @@ pub struct SpeakerDetector {
     baseline: Baseline,
     hop_s: f32,
     alpha: f32,
-    smooth: [f32; 4],
+    smooth: [f32; N_CUES],
     have_smooth: bool,
     score: f32,
     state: State,
@@ -139,7 +144,7 @@ impl SpeakerDetector {
             model: model.clone(),
             hop_s,
             alpha: 1.0 - (-hop_s / tau).exp(),
-            smooth: [0.0; 4],
+            smooth: [0.0; N_CUES],
             have_smooth: false,
             score: 0.0,
             state: State::Calm,
@@ -161,23 +166,29 @@ impl SpeakerDetector {
     }
 
     /// The logistic score of (smoothed) raw cue rises.
-    pub fn score_of(model: &ShoutModel, rises: &[f32; 4]) -> f32 {
+    pub fn score_of(model: &ShoutModel, rises: &[f32; N_CUES]) -> f32 {
         let mut z = model.bias;
-        for i in 0..4 {
-            z += model.weights[i] * (rises[i] - model.mean[i]) / model.scale[i];
+        for (((x, w), m), s) in rises
+            .iter()
+            .zip(&model.weights)
+            .zip(&model.mean)
+            .zip(&model.scale)
+        {
+            z += w * (x - m) / s;
         }
         1.0 / (1.0 + (-z).exp())
     }
 
     /// This hop's cue rises against the baseline (voiced hops only).
-    pub fn rises(&self, f: &Features) -> [f32; 4] {
+    pub fn rises(&self, f: &Features) -> [f32; N_CUES] {
         let b = self.baseline.values();
         let c = self.model.f0_clamp_st;
         [
             (semitones(f.f0_hz) - b.f0_st).clamp(-c, c),
             f.alpha_ratio_db - b.alpha_db,
-            f.rms_dbfs - b.level_db,
+            (f.rms_dbfs - b.level_db).clamp(-self.model.level_clamp_db, self.model.level_clamp_db),
             f.clip_frac,
+            semitones(f.centroid_hz.max(1.0)) - b.centroid_st,
         ]
     }
 
@@ -201,11 +212,13 @@ impl SpeakerDetector {
                 tilt_db: self.smooth[1],
                 level_db: self.smooth[2],
                 clip_frac: self.smooth[3],
+                centroid_st: self.smooth[4],
             };
             self.baseline.learn(
                 semitones(f.f0_hz),
                 f.alpha_ratio_db,
                 f.rms_dbfs,
+                semitones(f.centroid_hz.max(1.0)),
                 if self.state == State::Shouting {
                     1.0
                 } else {
@@ -394,7 +407,13 @@ mod tests {
         let mut out = Vec::new();
         let n = (secs / 0.01).round() as usize;
         for _ in 0..n {
-            let (_, e) = d.process(&hop(*t, f0, alpha, -25.0, speech));
+            let mut h = hop(*t, f0, alpha, -25.0, speech);
+            if alpha > -20.0 {
+                // A raised voice: also louder and brighter, as the cues go together.
+                h.rms_dbfs += 6.0;
+                h.centroid_hz *= 1.6;
+            }
+            let (_, e) = d.process(&h);
             out.extend(e);
             *t += 0.01;
         }

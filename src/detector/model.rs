@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::BaselineConfig;
 
+/// How many cues the model weighs.
+pub const N_CUES: usize = 5;
 /// Cue order in [`ShoutModel::mean`], [`ShoutModel::scale`] and [`ShoutModel::weights`].
-pub const CUE_NAMES: [&str; 4] = ["f0_st", "tilt_db", "level_db", "clip_frac"];
+pub const CUE_NAMES: [&str; N_CUES] = ["f0_st", "tilt_db", "level_db", "clip_frac", "centroid_st"];
 
 /// Where a model came from and what it reached: kept in the file itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,15 +33,20 @@ pub struct ShoutModel {
     /// Cue order of the vectors below.
     pub cues: Vec<String>,
     /// Cue normalisation: subtract `mean`...
-    pub mean: [f32; 4],
+    pub mean: [f32; N_CUES],
     /// ...then divide by `scale`.
-    pub scale: [f32; 4],
+    pub scale: [f32; N_CUES],
     /// Logistic weights on the normalised cues.
-    pub weights: [f32; 4],
+    pub weights: [f32; N_CUES],
     /// Logistic bias.
     pub bias: f32,
     /// Per-hop F0 rise is clamped to ± this many semitones (octave errors).
     pub f0_clamp_st: f32,
+    /// The level change counts up to ± this many dB and no more: level is a weak
+    /// cue (AGC removes it, a closer handset fakes it), so it may support
+    /// F0 and tilt but never carry a decision alone.
+    #[serde(default = "default_level_clamp")]
+    pub level_clamp_db: f32,
     /// Time constant of the cue smoothing over voiced hops, s.
     pub smoothing_s: f32,
     /// Score that starts counting towards a shouting segment.
@@ -57,6 +64,10 @@ pub struct ShoutModel {
     pub baseline: BaselineConfig,
     /// Where this model came from.
     pub provenance: Provenance,
+}
+
+fn default_level_clamp() -> f32 {
+    6.0
 }
 
 /// The model shipped with shoutcue.

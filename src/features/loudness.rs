@@ -34,7 +34,7 @@ type Biquad = ([f64; 3], [f64; 3]);
 /// that any rate (here 8 kHz) gets the same curve as BS.1770's 48 kHz table.
 fn k_weighting(rate: f64) -> [Biquad; 2] {
     use std::f64::consts::PI;
-    let f0 = 1681.974_450_955_533;
+    let f0 = 1_681.974_450_955_533;
     let g = 3.999_843_853_973_347;
     let q = 0.707_175_236_955_419_6;
     let k = (PI * f0 / rate).tan();
@@ -158,7 +158,7 @@ impl LoudnessMeter {
         }
         // BS.1770 gating blocks are full 400 ms windows, every 100 ms.
         if self.hops_seen >= MOMENTARY_HOPS as u64
-            && (self.hops_seen - MOMENTARY_HOPS as u64) % BLOCK_STEP_HOPS as u64 == 0
+            && (self.hops_seen - MOMENTARY_HOPS as u64).is_multiple_of(BLOCK_STEP_HOPS as u64)
         {
             self.add_block(self.window_sum / MOMENTARY_HOPS as f64);
         }
@@ -224,8 +224,8 @@ mod tests {
             -2.691_696_189_406_38,
             1.198_392_810_852_85,
         ];
-        for i in 0..3 {
-            assert!((shelf.0[i] - want_b[i]).abs() < 1e-6, "shelf b{i}");
+        for (i, (got, want)) in shelf.0.iter().zip(want_b).enumerate() {
+            assert!((got - want).abs() < 1e-6, "shelf b{i}");
         }
         assert!((shelf.1[1] - -1.690_659_293_182_41).abs() < 1e-6);
         assert!((shelf.1[2] - 0.732_480_774_215_85).abs() < 1e-6);
