@@ -13,6 +13,8 @@ pub mod detector;
 pub mod eval;
 pub mod features;
 pub mod frames;
+pub mod live;
+pub mod overlay;
 pub mod pipeline;
 pub mod qa;
 pub mod resample;
