@@ -438,20 +438,22 @@ impl WavSource {
             self.consumed += got as u64;
             let have = start + got;
             let frames = have / ba;
-            for f in 0..frames {
-                let frame = &self.buf[f * ba..(f + 1) * ba];
-                let (c, bad_c) = codec::decode(
+            let block = &self.buf[..frames * ba];
+            self.non_finite += codec::decode_channel(
+                self.spec.encoding,
+                block,
+                ba,
+                self.customer * self.sample_bytes,
+                &mut customer[done..done + frames],
+            );
+            if let Some(a) = self.agent {
+                self.non_finite += codec::decode_channel(
                     self.spec.encoding,
-                    &frame[self.customer * self.sample_bytes..],
+                    block,
+                    ba,
+                    a * self.sample_bytes,
+                    &mut agent[done..done + frames],
                 );
-                customer[done + f] = c;
-                self.non_finite += u64::from(bad_c);
-                if let Some(a) = self.agent {
-                    let (v, bad_a) =
-                        codec::decode(self.spec.encoding, &frame[a * self.sample_bytes..]);
-                    agent[done + f] = v;
-                    self.non_finite += u64::from(bad_a);
-                }
             }
             done += frames;
             self.carry = have - frames * ba;
