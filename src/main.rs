@@ -53,6 +53,13 @@ enum Command {
         /// Pace the replay at real time (for demos and the overlay).
         #[arg(long)]
         realtime: bool,
+        /// Serve the agent's overlay page on http://127.0.0.1:PORT/ while
+        /// replaying (needs --realtime); keeps serving after the call until Ctrl-C.
+        #[arg(long, value_name = "PORT", requires = "realtime")]
+        serve: Option<u16>,
+        /// Append the agent's marks from the overlay ("said", "dismiss") to this JSON Lines file.
+        #[arg(long, value_name = "FILE.jsonl", requires = "serve")]
+        feedback: Option<PathBuf>,
         #[command(flatten)]
         setup: CoachArgs,
         #[command(flatten)]
@@ -108,6 +115,11 @@ enum Command {
         #[arg(long)]
         include_private: bool,
     },
+    /// List the sound input devices (id, name, default config) for `live`.
+    Devices,
+    /// Live agent mode: analyse the call audio and the headset mic in real
+    /// time, print JSON Lines events, and serve the overlay page.
+    Live(LiveArgs),
     /// Print the BS.1770 integrated loudness of one channel, as analysed (8 kHz).
     Loudness {
         /// The recording.
@@ -216,6 +228,8 @@ fn main() -> ExitCode {
             format,
             channels,
         } => features(&file, channel, format, channels.choice()),
+        Command::Devices => devices(),
+        Command::Live(args) => live(&args),
         Command::Loudness {
             file,
             channel,
@@ -255,6 +269,8 @@ fn main() -> ExitCode {
             labels_out,
             note_out,
             realtime,
+            serve,
+            feedback,
             setup,
             channels,
         } => replay(
@@ -264,6 +280,8 @@ fn main() -> ExitCode {
                 labels_out,
                 note_out,
                 realtime,
+                serve,
+                feedback,
                 setup,
                 choice: channels.choice(),
             },
@@ -401,6 +419,8 @@ struct ReplayOpts {
     labels_out: Option<PathBuf>,
     note_out: Option<PathBuf>,
     realtime: bool,
+    serve: Option<u16>,
+    feedback: Option<PathBuf>,
     setup: CoachArgs,
     choice: ChannelChoice,
 }
@@ -445,6 +465,14 @@ fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
     } else {
         Pace::Fast
     };
+    let mut served = match o.serve {
+        Some(port) => Some(ServedReplay::start(port, &name, o, &setup)?),
+        None => None,
+    };
+    if let Some(s) = &served {
+        sinks.push(Box::new(StopSink(s.stop.clone())));
+    }
+    let mut observer = OptFeed(served.as_mut().and_then(|s| s.feed.take()));
     let result = replay_call(
         &name,
         &mut src,
@@ -452,10 +480,23 @@ fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
         setup.coach,
         &mut sinks,
         pace,
-        &mut (),
+        &mut observer,
     );
-    // The note is written even when the recording broke off: nothing processed is lost.
-    if let Some(prefix) = &o.note_out {
+    let result = match result {
+        Err(shoutcue::pipeline::CallError::Sink { source, .. }) if is_interrupted(&source) => {
+            Ok(Default::default())
+        }
+        r => r,
+    };
+    if let Some(s) = served {
+        let interrupted = s.stop.load(std::sync::atomic::Ordering::Relaxed);
+        let duration = match &result {
+            Ok(st) if !interrupted => Some(st.duration_s),
+            _ => None,
+        };
+        s.finish(observer.0, duration, o.note_out.as_deref())?;
+    } else if let Some(prefix) = &o.note_out {
+        // The note is written even when the recording broke off: nothing processed is lost.
         let rec = recorder.borrow();
         rec.note()
             .write_json(create(&prefix.with_extension("json"))?)?;
@@ -683,4 +724,294 @@ fn today_utc() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Ctrl-C (SIGINT/SIGTERM) sets the returned flag instead of killing the
+/// process, so a call ends cleanly (`call_end`, note, stats). Set once.
+fn stop_on_ctrl_c() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, AnyError> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    ctrlc::set_handler(move || s.store(true, std::sync::atomic::Ordering::Relaxed))
+        .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    Ok(stop)
+}
+
+/// Fails the replay's sinks once Ctrl-C was pressed, which is how the
+/// replay loop is told to stop; reported as `Interrupted`, not as an error.
+struct StopSink(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Sink for StopSink {
+    fn event(&mut self, _ev: &shoutcue::sinks::Event) -> Result<(), shoutcue::sinks::SinkError> {
+        if self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(shoutcue::sinks::SinkError::Io {
+                sink: "replay (stopped by Ctrl-C)",
+                source: std::io::ErrorKind::Interrupted.into(),
+            });
+        }
+        Ok(())
+    }
+    fn finish(&mut self, _t: f64) -> Result<(), shoutcue::sinks::SinkError> {
+        Ok(())
+    }
+}
+
+fn is_interrupted(e: &shoutcue::sinks::SinkError) -> bool {
+    matches!(e, shoutcue::sinks::SinkError::Io { source, .. } if source.kind() == std::io::ErrorKind::Interrupted)
+}
+
+/// The overlay feed when serving, nothing otherwise.
+struct OptFeed(Option<shoutcue::overlay::OverlayFeed>);
+
+impl shoutcue::pipeline::Observer for OptFeed {
+    fn hop(&mut self, r: &shoutcue::detector::HopReport, c: &Features, a: Option<&Features>) {
+        if let Some(f) = &mut self.0 {
+            f.hop(r, c, a);
+        }
+    }
+    fn event(&mut self, decided_at: f64, ev: &shoutcue::sinks::Event) {
+        if let Some(f) = &mut self.0 {
+            f.event(decided_at, ev);
+        }
+    }
+}
+
+type PublisherThread = std::thread::JoinHandle<std::io::Result<shoutcue::overlay::PublisherReport>>;
+
+/// Overlay server, publisher thread and feed for `replay --realtime --serve`.
+struct ServedReplay {
+    overlay: std::sync::Arc<shoutcue::overlay::Overlay>,
+    feed: Option<shoutcue::overlay::OverlayFeed>,
+    publisher: PublisherThread,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ServedReplay {
+    fn start(port: u16, name: &str, o: &ReplayOpts, setup: &Setup) -> Result<Self, AnyError> {
+        use shoutcue::overlay::{feed_channel, Overlay, OverlayOptions, Publisher, FEED_CAPACITY};
+        let mut opts = OverlayOptions::loopback(port, name);
+        opts.feedback = o.feedback.clone();
+        let overlay = std::sync::Arc::new(Overlay::start(opts)?);
+        eprintln!("shoutcue: overlay at {}", overlay.url());
+        let (feed, rx) = feed_channel(FEED_CAPACITY);
+        let publisher = Publisher::new(
+            setup.script.clone(),
+            o.setup.name.clone(),
+            CallInfo {
+                source: name.to_string(),
+                started_at: o.setup.started_at.clone(),
+            },
+        )
+        .with_overlay(overlay.clone());
+        let publisher = std::thread::Builder::new()
+            .name("shoutcue-publisher".into())
+            .spawn(move || publisher.run(rx))?;
+        Ok(Self {
+            overlay,
+            feed: Some(feed),
+            publisher,
+            stop: stop_on_ctrl_c()?,
+        })
+    }
+
+    /// Ends the call on the page, keeps serving until Ctrl-C (the agent may
+    /// still mark the last cue), then writes the note with the marks.
+    fn finish(
+        self,
+        feed: Option<shoutcue::overlay::OverlayFeed>,
+        duration: Option<f64>,
+        note_out: Option<&Path>,
+    ) -> Result<(), AnyError> {
+        if let Some(mut f) = feed {
+            if let Some(d) = duration {
+                f.end(d);
+            }
+        }
+        let report = self
+            .publisher
+            .join()
+            .map_err(|_| "overlay publisher panicked")??;
+        if !self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "shoutcue: call over; overlay still at {} (Ctrl-C to quit)",
+                self.overlay.url()
+            );
+            while !self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        if let Some(prefix) = note_out {
+            shoutcue::overlay::write_note(prefix, &report.note, &self.overlay.marks())?;
+        }
+        Ok(())
+    }
+}
+
+/// Options of `shoutcue live`.
+#[derive(Args)]
+struct LiveArgs {
+    /// Device carrying the call audio (the customer), e.g. the monitor of
+    /// the output the softphone plays to; ids from `shoutcue devices`.
+    #[arg(long, value_name = "ID")]
+    customer_device: String,
+    /// Device carrying the agent's headset microphone (default: none, or
+    /// the customer device with --channel-map).
+    #[arg(long, value_name = "ID")]
+    agent_device: Option<String>,
+    /// One stereo device carrying both voices: CUSTOMER,AGENT channel
+    /// indices (0 = left), e.g. `1,0`.
+    #[arg(long, value_name = "C,A")]
+    channel_map: Option<String>,
+    /// Overlay page port on 127.0.0.1.
+    #[arg(long, default_value_t = 8377)]
+    port: u16,
+    /// Capture rate, Hz (default: 8000 if the devices offer it, else the customer device's rate).
+    #[arg(long, value_name = "HZ")]
+    rate: Option<u32>,
+    /// Print latency (callback to event sent) p50/p90/p99 and capture health at exit.
+    #[arg(long)]
+    stats: bool,
+    /// End the call after this many seconds (default: at Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Write the incident note as PREFIX.json and PREFIX.md at the end of the call.
+    #[arg(long, value_name = "PREFIX")]
+    note_out: Option<PathBuf>,
+    /// Append the agent's marks ("said", "dismiss") to this JSON Lines file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    feedback: Option<PathBuf>,
+    #[command(flatten)]
+    setup: CoachArgs,
+}
+
+#[cfg(not(feature = "live"))]
+fn devices() -> Result<(), AnyError> {
+    Err("built without live capture: rebuild with `cargo build --features live`".into())
+}
+
+#[cfg(not(feature = "live"))]
+fn live(_args: &LiveArgs) -> Result<(), AnyError> {
+    devices()
+}
+
+#[cfg(feature = "live")]
+fn devices() -> Result<(), AnyError> {
+    let list = shoutcue::live::list_input_devices()?;
+    if list.is_empty() {
+        return Err("no input devices found (is PulseAudio or ALSA running?)".into());
+    }
+    println!("id\tname\tdefault config");
+    for d in list {
+        println!("{}\t{}\t{}", d.id, d.name, d.default_config);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "live")]
+fn live(a: &LiveArgs) -> Result<(), AnyError> {
+    use shoutcue::live::{start_capture, CaptureSetup, LiveAnalysis, Pick, VoiceSource};
+    use shoutcue::overlay::{
+        feed_channel, percentile, Overlay, OverlayOptions, Publisher, FEED_CAPACITY,
+    };
+    use std::sync::atomic::Ordering;
+
+    let setup = a.setup.load()?;
+    let (cust_pick, agent_pick) = match &a.channel_map {
+        Some(m) => {
+            let bad = || {
+                format!("--channel-map {m:?}: expected CUSTOMER,AGENT channel indices such as 1,0")
+            };
+            let (c, g) = m.split_once(',').ok_or_else(bad)?;
+            let c: u16 = c.trim().parse().map_err(|_| bad())?;
+            let g: u16 = g.trim().parse().map_err(|_| bad())?;
+            (Pick::Channel(c), Some(Pick::Channel(g)))
+        }
+        None => (Pick::Mix, a.agent_device.as_ref().map(|_| Pick::Mix)),
+    };
+    let agent = agent_pick.map(|pick| VoiceSource {
+        device: a
+            .agent_device
+            .clone()
+            .unwrap_or_else(|| a.customer_device.clone()),
+        pick,
+    });
+    let source = match &agent {
+        Some(g) => format!("live: customer {} / agent {}", a.customer_device, g.device),
+        None => format!("live: customer {}", a.customer_device),
+    };
+    let stop = stop_on_ctrl_c()?;
+    let (capture, cust_in, agent_in) = start_capture(&CaptureSetup {
+        customer: VoiceSource {
+            device: a.customer_device.clone(),
+            pick: cust_pick,
+        },
+        agent,
+        rate: a.rate,
+        ring_s: 2.0,
+    })?;
+    let rate = capture.rate;
+    let max_block = (rate as usize / 10).max(shoutcue::HOP);
+    let engine = shoutcue::pipeline::CallEngine::new(
+        rate,
+        max_block,
+        agent_in.is_some(),
+        &setup.model,
+        setup.coach,
+    )?;
+    let mut opts = OverlayOptions::loopback(a.port, source.clone());
+    opts.feedback = a.feedback.clone();
+    let overlay = std::sync::Arc::new(Overlay::start(opts)?);
+    eprintln!(
+        "shoutcue: capturing at {rate} Hz; overlay at {} (Ctrl-C ends the call)",
+        overlay.url()
+    );
+    let (mut feed, rx) = feed_channel(FEED_CAPACITY);
+    let publisher = Publisher::new(
+        setup.script.clone(),
+        a.setup.name.clone(),
+        CallInfo {
+            source,
+            started_at: a.setup.started_at.clone(),
+        },
+    )
+    .with_overlay(overlay.clone())
+    .with_output(Box::new(std::io::stdout()));
+    let publisher = std::thread::Builder::new()
+        .name("shoutcue-publisher".into())
+        .spawn(move || publisher.run(rx))?;
+    if let Some(d) = a.duration {
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs_f64(d.max(0.0)));
+            s.store(true, Ordering::Relaxed);
+        });
+    }
+    let analysis = LiveAnalysis::new(engine, rate, max_block, cust_in, agent_in);
+    let stats = analysis.run(&mut feed, &stop)?;
+    drop(capture);
+    let report = publisher
+        .join()
+        .map_err(|_| "overlay publisher panicked")??;
+    if let Some(prefix) = &a.note_out {
+        shoutcue::overlay::write_note(prefix, &report.note, &overlay.marks())?;
+    }
+    if a.stats {
+        let l = &report.latency_ms;
+        let p = |q| percentile(l, q).map_or("n/a".to_string(), |v| format!("{v:.1} ms"));
+        eprintln!(
+            "shoutcue: {:.1} s analysed; {} events; latency callback→event sent over {} events: p50 {} p90 {} p99 {}; overrun samples customer {} agent {}; device lost customer {} agent {}; clock resync dropped {} samples; feed dropped {}",
+            stats.duration_s,
+            report.events,
+            l.len(),
+            p(50.0),
+            p(90.0),
+            p(99.0),
+            report.overrun_samples[0],
+            report.overrun_samples[1],
+            report.device_lost[0],
+            report.device_lost[1],
+            stats.resync_dropped,
+            report.feed_dropped
+        );
+    }
+    Ok(())
 }
