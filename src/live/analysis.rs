@@ -89,6 +89,7 @@ pub struct LiveAnalysis {
     cbuf: Vec<f32>,
     abuf: Vec<f32>,
     last_feed: Option<Instant>,
+    started: bool,
     stats: LiveStats,
 }
 
@@ -109,6 +110,7 @@ impl LiveAnalysis {
             cbuf: vec![0.0; max_block],
             abuf: vec![0.0; max_block],
             last_feed: None,
+            started: false,
             stats: LiveStats::default(),
         }
     }
@@ -123,7 +125,10 @@ impl LiveAnalysis {
     pub fn step(&mut self, feed: &mut OverlayFeed, now: Instant) -> Result<usize, ResampleError> {
         let t = self.call_time();
         let Self {
-            customer, agent, ..
+            customer,
+            agent,
+            started,
+            ..
         } = self;
         for v in std::iter::once(customer).chain(agent.as_mut()) {
             if let Ok(fresh) = v.updates.pop() {
@@ -147,7 +152,7 @@ impl LiveAnalysis {
             let due = v
                 .last_overrun_report
                 .is_none_or(|at| now.duration_since(at) >= OVERRUN_REPORT_EVERY);
-            if over > v.overrun_seen && due {
+            if *started && over > v.overrun_seen && due {
                 feed.status(Status::Overrun {
                     t,
                     channel: v.speaker,
@@ -158,6 +163,25 @@ impl LiveAnalysis {
             }
         }
 
+        if !self.started && !self.customer.was_lost {
+            // The call starts when analysis does: audio queued while the
+            // devices were opened one after the other would put the voices
+            // out of step, so both start from "now".
+            let c = self.customer.input.available();
+            let a = self.agent.as_ref().map(|a| a.input.available());
+            if c > 0 && a.is_none_or(|a| a > 0) {
+                self.customer.input.discard(c);
+                if let (Some(ag), Some(a)) = (&mut self.agent, a) {
+                    ag.input.discard(a);
+                }
+                // Overruns before the call started lost nothing of the call.
+                for v in std::iter::once(&mut self.customer).chain(self.agent.as_mut()) {
+                    v.overrun_seen = v.health.overrun.load(Ordering::Relaxed);
+                }
+                self.started = true;
+            }
+            return Ok(0);
+        }
         let avail = |v: &VoiceInput| (!v.was_lost).then(|| v.input.available());
         let c_av = avail(&self.customer);
         let a_av = self.agent.as_ref().and_then(avail);

@@ -15,6 +15,8 @@ use crate::detector::Speaker;
 
 /// A device that delivered nothing for this long is taken as lost.
 const WATCHDOG: Duration = Duration::from_millis(1000);
+/// How often a working device's presence is checked.
+const PRESENCE: Duration = Duration::from_millis(500);
 /// How often a lost device is looked for again.
 const RETRY: Duration = Duration::from_millis(500);
 
@@ -421,7 +423,17 @@ fn watch_device(
             return;
         }
     };
+    // Watch the device through its own host: a PulseAudio source that is
+    // removed does not always fail its stream (the server may move the
+    // stream to another source), so its presence is checked too.
+    let did = first.id().ok();
+    let host = did.as_ref().and_then(|d| cpal::host_from_id(d.host()).ok());
+    let present = |host: &Option<cpal::Host>| match (host, &did) {
+        (Some(h), Some(d)) => h.device_by_id(d),
+        _ => find_device(id),
+    };
     drop(first);
+    let mut next_presence = Instant::now() + PRESENCE;
     let set_lost = |slots: &[VoiceSlot], lost: bool| {
         for s in slots {
             s.health.lost.store(lost, Ordering::Release);
@@ -445,7 +457,11 @@ fn watch_device(
                 last_progress = now;
             }
             let silent = now.duration_since(last_progress) > WATCHDOG;
-            if failed.swap(false, Ordering::AcqRel) || silent {
+            let gone = now >= next_presence && {
+                next_presence = now + PRESENCE;
+                present(&host).is_none()
+            };
+            if failed.swap(false, Ordering::AcqRel) || silent || gone {
                 stream = None;
                 set_lost(&slots, true);
                 eprintln!("shoutcue: {id}: device lost, retrying");
@@ -453,7 +469,7 @@ fn watch_device(
             }
         } else if now >= next_retry {
             next_retry = now + RETRY;
-            if let Some(d) = find_device(id) {
+            if let Some(d) = present(&host) {
                 failed.store(false, Ordering::Release);
                 if let Ok(s) = open(&d, rate, ring, &opened, &mut slots, &failed) {
                     stream = Some(s);
