@@ -187,6 +187,9 @@ fn choose(id: &str, d: &cpal::Device, rate: u32, need_channels: u16) -> Result<O
     })
 }
 
+/// A device id, the device, and the voices it carries.
+type DeviceGroup = (String, cpal::Device, Vec<(Speaker, Pick)>);
+
 /// One voice of a device, as its watchdog thread holds it.
 struct VoiceSlot {
     pick: Pick,
@@ -329,7 +332,7 @@ pub fn start_capture(
     let ring = ((setup.ring_s.max(0.1) * rate as f32) as usize).max(rate as usize / 10);
 
     // Group voices by device: one stereo device may carry both.
-    let mut groups: Vec<(String, cpal::Device, Vec<(Speaker, Pick)>)> = vec![(
+    let mut groups: Vec<DeviceGroup> = vec![(
         setup.customer.device.clone(),
         cust_dev,
         vec![(Speaker::Customer, setup.customer.pick)],

@@ -169,7 +169,7 @@ impl OverlayFeed {
 impl Observer for OverlayFeed {
     fn hop(&mut self, report: &HopReport, customer: &Features, _agent: Option<&Features>) {
         self.hops = self.hops.wrapping_add(1);
-        if self.hops % METER_EVERY_HOPS != 0 {
+        if !self.hops.is_multiple_of(METER_EVERY_HOPS) {
             return;
         }
         let c = &report.customer;
