@@ -83,7 +83,10 @@ assert [c[:2] for c in r] == [c[:2] for c in l], "cue steps differ"
 assert r, "replay produced no cue: nothing compared"
 diffs = sorted(b[2] - a[2] for a, b in zip(r, l))
 off = diffs[len(diffs) // 2]
-assert -0.5 <= off <= 2.0, f"start offset {off:.2f} s out of range"
+# Live call time starts when the analysis finds audio on both devices, which
+# can be a couple of seconds after "capturing" is printed and paplay starts;
+# the cues' times relative to each other are what must agree.
+assert -3.0 <= off <= 2.0, f"start offset {off:.2f} s out of range"
 worst = max(abs(d - off) for d in diffs)
 print(f"start offset {off:.3f} s, worst cue time difference after it {worst:.3f} s")
 assert worst <= 0.5, "cue times differ by more than 0.5 s"
