@@ -358,6 +358,7 @@ pub fn train(start: &ShoutModel, calls: &[TrainCall]) -> (ShoutModel, TrainRepor
             break;
         }
     }
+    let model = with_learnt_priors(model, calls);
     (
         model,
         TrainReport {
@@ -368,6 +369,48 @@ pub fn train(start: &ShoutModel, calls: &[TrainCall]) -> (ShoutModel, TrainRepor
             f1: prf.2,
         },
     )
+}
+
+/// Sets the population priors (used until a speaker's own baseline exists)
+/// to the medians of the baselines the training calls' speakers ended with.
+fn with_learnt_priors(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel {
+    let hop_s = crate::HOP as f32 / crate::ANALYSIS_RATE as f32;
+    let mut f0 = Vec::new();
+    let mut alpha = Vec::new();
+    let mut level = Vec::new();
+    let mut centroid = Vec::new();
+    for call in calls {
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, hop_s);
+        for f in &call.hops {
+            d.process(f);
+        }
+        let b = d.baseline();
+        if b.own {
+            f0.push(b.f0_st);
+            alpha.push(b.alpha_db);
+            level.push(b.level_db);
+            centroid.push(b.centroid_st);
+        }
+    }
+    let median = |v: &mut Vec<f32>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied()
+    };
+    let hz = |st: f32| 100.0 * 2f32.powf(st / 12.0);
+    let p = &mut model.baseline;
+    if let Some(x) = median(&mut f0) {
+        p.prior_f0_hz = hz(x);
+    }
+    if let Some(x) = median(&mut alpha) {
+        p.prior_alpha_db = x;
+    }
+    if let Some(x) = median(&mut level) {
+        p.prior_level_dbfs = x;
+    }
+    if let Some(x) = median(&mut centroid) {
+        p.prior_centroid_hz = hz(x);
+    }
+    model
 }
 
 #[cfg(test)]

@@ -17,6 +17,18 @@ pub struct BaselineConfig {
     pub half_life_voiced_s: f32,
     /// A hop only teaches the baseline while the shout score is below this.
     pub calm_below: f32,
+    /// While only the priors stand, a hop teaches the baseline unless its
+    /// score reaches this (clearly raised even against the population):
+    /// priors are rough, and a voice that merely differs from them must
+    /// still get its own baseline.
+    #[serde(default = "default_prior_calm_below")]
+    pub prior_calm_below: f32,
+    /// Voiced speech after which the baseline is learnt whatever the score,
+    /// if it still does not exist, s: a voice far from the priors, or a
+    /// customer who shouts from the first word on and for this long (they
+    /// were cued in the meantime).
+    #[serde(default = "default_prior_max_s")]
+    pub prior_max_s: f32,
     /// Population prior for F0 until the baseline exists, Hz.
     pub prior_f0_hz: f32,
     /// Population prior for the alpha ratio, dB.
@@ -26,6 +38,14 @@ pub struct BaselineConfig {
     /// Population prior for the spectral centroid, Hz.
     #[serde(default = "default_prior_centroid")]
     pub prior_centroid_hz: f32,
+}
+
+fn default_prior_calm_below() -> f32 {
+    0.6
+}
+
+fn default_prior_max_s() -> f32 {
+    8.0
 }
 
 fn default_prior_centroid() -> f32 {
@@ -38,6 +58,8 @@ impl Default for BaselineConfig {
             min_voiced_s: 1.5,
             half_life_voiced_s: 60.0,
             calm_below: 0.3,
+            prior_calm_below: 0.6,
+            prior_max_s: 8.0,
             prior_f0_hz: 160.0,
             prior_alpha_db: -14.0,
             prior_level_dbfs: -26.0,
@@ -126,8 +148,10 @@ pub struct Baseline {
     level: Hist<100>,
     centroid: Hist<120>,
     voiced_hops: u32,
+    offered_hops: u32,
     since_refresh: u32,
     min_hops: u32,
+    prior_max_hops: u32,
     decay: f32,
     values: BaselineValues,
 }
@@ -143,8 +167,10 @@ impl Baseline {
             level: Hist::new(-100.0, 1.0),
             centroid: Hist::new(0.0, 0.5),
             voiced_hops: 0,
+            offered_hops: 0,
             since_refresh: 0,
             min_hops: (cfg.min_voiced_s / hop_s).round() as u32,
+            prior_max_hops: (cfg.prior_max_s / hop_s).round() as u32,
             decay: 0.5f32.powf(REFRESH_EVERY as f32 / half_life_hops),
             values: Self::priors(&cfg),
         }
@@ -174,7 +200,15 @@ impl Baseline {
         centroid_st: f32,
         score: f32,
     ) {
-        if score >= self.cfg.calm_below {
+        self.offered_hops = self.offered_hops.saturating_add(1);
+        let gate = if self.values.own {
+            self.cfg.calm_below
+        } else if self.offered_hops > self.prior_max_hops {
+            f32::INFINITY
+        } else {
+            self.cfg.prior_calm_below
+        };
+        if score >= gate {
             return;
         }
         self.f0.add(f0_st);

@@ -66,13 +66,15 @@ impl Vad {
 
     /// Decides one hop from its level (dBFS) and whether it was voiced.
     pub fn process(&mut self, level_db: f32, voiced: bool) -> bool {
-        if self.floor_db.is_nan() || level_db < self.floor_db {
+        if self.floor_db.is_nan() {
+            // Start at the quietest level that can be speech, not at the first
+            // hop's level: a call may open mid-sentence (or mid-shout), and a
+            // floor learnt from speech would hide that speech.
+            self.floor_db = level_db.min(self.cfg.min_level_dbfs);
+        }
+        if level_db < self.floor_db {
             // Fall fast (half way per hop) to a quieter level.
-            self.floor_db = if self.floor_db.is_nan() {
-                level_db
-            } else {
-                self.floor_db + 0.5 * (level_db - self.floor_db)
-            };
+            self.floor_db += 0.5 * (level_db - self.floor_db);
         } else {
             self.floor_db += self.cfg.floor_rise_db;
         }
