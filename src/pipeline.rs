@@ -236,11 +236,7 @@ impl Observer for () {}
 /// allocates nothing (the sinks it drives may, unless they are real-time ones).
 pub struct CallEngine {
     feats: CallFeatures,
-    detector: Detector,
-    coach: Coach,
-    coach_out: CoachEvents,
-    sink_err: Option<SinkError>,
-    last_t: f64,
+    decide: Decide,
     samples_in: u64,
     rate: u32,
 }
@@ -268,11 +264,13 @@ impl CallEngine {
         let hop_s = crate::HOP as f32 / crate::ANALYSIS_RATE as f32;
         Ok(Self {
             feats: CallFeatures::new(input_rate, max_block, has_agent, FeatureConfig::default())?,
-            detector: Detector::new(model, hop_s, has_agent),
-            coach: Coach::new(coach_cfg)?,
-            coach_out: CoachEvents::new(),
-            sink_err: None,
-            last_t: 0.0,
+            decide: Decide {
+                detector: Detector::new(model, hop_s, has_agent),
+                coach: Coach::new(coach_cfg)?,
+                coach_out: CoachEvents::new(),
+                sink_err: None,
+                last_t: 0.0,
+            },
             samples_in: 0,
             rate: input_rate,
         })
@@ -288,23 +286,8 @@ impl CallEngine {
         observe: &mut O,
     ) -> Result<(), ResampleError> {
         self.samples_in += customer.len() as u64;
-        let Self {
-            feats,
-            detector,
-            coach,
-            coach_out,
-            sink_err,
-            last_t,
-            ..
-        } = self;
-        let mut st = HopCtx {
-            detector,
-            coach,
-            coach_out,
-            sink_err,
-            last_t,
-        };
-        feats.process(customer, agent, |c, a| st.hop(c, a, sinks, observe))
+        let Self { feats, decide, .. } = self;
+        feats.process(customer, agent, |c, a| decide.hop(c, a, sinks, observe))
     }
 
     /// Ends the call: drains the channels, closes open segments, finishes the
@@ -314,42 +297,27 @@ impl CallEngine {
         sinks: &mut S,
         observe: &mut O,
     ) -> Result<f64, ResampleError> {
-        let Self {
-            feats,
-            detector,
-            coach,
-            coach_out,
-            sink_err,
-            last_t,
-            ..
-        } = self;
-        let mut st = HopCtx {
-            detector,
-            coach,
-            coach_out,
-            sink_err,
-            last_t,
-        };
-        feats.finish(|c, a| st.hop(c, a, sinks, observe))?;
-        let t = *st.last_t;
-        for s in st.detector.finish(t).into_iter().flatten() {
-            st.emit(Event::Segment(s), t, sinks, observe);
+        let Self { feats, decide, .. } = self;
+        feats.finish(|c, a| decide.hop(c, a, sinks, observe))?;
+        let t = decide.last_t;
+        for s in decide.detector.finish(t).into_iter().flatten() {
+            decide.emit(Event::Segment(s), t, sinks, observe);
         }
         let duration_s = self.samples_in as f64 / self.rate as f64;
         if let Err(e) = sinks.finish(duration_s) {
-            self.sink_err.get_or_insert(e);
+            self.decide.sink_err.get_or_insert(e);
         }
         Ok(duration_s)
     }
 
     /// The first error any sink returned, taken (so it is reported once).
     pub fn take_sink_error(&mut self) -> Option<SinkError> {
-        self.sink_err.take()
+        self.decide.sink_err.take()
     }
 
     /// Whether a sink has failed (stop feeding: the output is broken).
     pub fn sink_failed(&self) -> bool {
-        self.sink_err.is_some()
+        self.decide.sink_err.is_some()
     }
 
     /// Integrated loudness of the customer channel so far, LUFS.
@@ -358,16 +326,17 @@ impl CallEngine {
     }
 }
 
-/// Borrowed per-hop state, so the feature callback can drive detector and coach.
-struct HopCtx<'a> {
-    detector: &'a mut Detector,
-    coach: &'a mut Coach,
-    coach_out: &'a mut CoachEvents,
-    sink_err: &'a mut Option<SinkError>,
-    last_t: &'a mut f64,
+/// The deciding half of the engine: detector, coach, and the first sink error.
+/// Kept apart from the features so the feature callback can drive it.
+struct Decide {
+    detector: Detector,
+    coach: Coach,
+    coach_out: CoachEvents,
+    sink_err: Option<SinkError>,
+    last_t: f64,
 }
 
-impl HopCtx<'_> {
+impl Decide {
     fn hop<S: Sink + ?Sized, O: Observer>(
         &mut self,
         c: &Features,
@@ -377,10 +346,10 @@ impl HopCtx<'_> {
     ) {
         let (report, segs) = self.detector.process(c, a);
         observe.hop(&report, c, a);
-        *self.last_t = report.t;
+        self.last_t = report.t;
         let segs: arrayvec::ArrayVec<_, 2> = segs.into_iter().flatten().collect();
         self.coach_out.clear();
-        self.coach.process(&report, &segs, self.coach_out);
+        self.coach.process(&report, &segs, &mut self.coach_out);
         for s in &segs {
             self.emit(Event::Segment(*s), report.t, sinks, observe);
         }
