@@ -389,7 +389,7 @@ mod tests {
             voicing: 0.9,
             voiced: speech,
             alpha_ratio_db: alpha,
-            centroid_hz: 1000.0,
+            centroid_hz: 350.0,
             clip_frac: 0.0,
             speech,
         }
@@ -407,7 +407,7 @@ mod tests {
         let mut out = Vec::new();
         let n = (secs / 0.01).round() as usize;
         for _ in 0..n {
-            let mut h = hop(*t, f0, alpha, -25.0, speech);
+            let mut h = hop(*t, f0, alpha, -32.0, speech);
             if alpha > -20.0 {
                 // A raised voice: also louder and brighter, as the cues go together.
                 h.rms_dbfs += 6.0;
