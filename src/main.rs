@@ -998,7 +998,7 @@ fn live(a: &LiveArgs) -> Result<(), AnyError> {
         let l = &report.latency_ms;
         let p = |q| percentile(l, q).map_or("n/a".to_string(), |v| format!("{v:.1} ms"));
         eprintln!(
-            "shoutcue: {:.1} s analysed; {} events; latency callback→event sent over {} events: p50 {} p90 {} p99 {}; overrun samples customer {} agent {}; device lost customer {} agent {}; clock resync dropped {} samples; feed dropped {}",
+            "shoutcue: {:.1} s analysed; {} events; latency callback→event sent over {} events: p50 {} p90 {} p99 {}; overrun samples customer {} agent {}; device lost customer {} agent {}; clock resync dropped {} agent samples, padded {} agent samples with silence; feed dropped {}",
             stats.duration_s,
             report.events,
             l.len(),
@@ -1010,6 +1010,7 @@ fn live(a: &LiveArgs) -> Result<(), AnyError> {
             report.device_lost[0],
             report.device_lost[1],
             stats.resync_dropped,
+            stats.agent_padded,
             report.feed_dropped
         );
     }

@@ -62,6 +62,9 @@ pub struct LiveStats {
     pub samples: u64,
     /// Samples dropped to bring two devices' clocks back in line.
     pub resync_dropped: u64,
+    /// Agent samples replaced by silence because the agent's device lagged
+    /// (the customer's audio is never held back for it for long).
+    pub agent_padded: u64,
     /// Call length, s.
     pub duration_s: f64,
 }
@@ -91,6 +94,10 @@ pub struct LiveAnalysis {
     last_feed: Option<Instant>,
     started: bool,
     stats: LiveStats,
+    /// Agent samples owed: the agent's device lagged, the customer's audio
+    /// went on with silence in the agent's place, so this many late agent
+    /// samples are dropped when they come, to keep the voices aligned.
+    agent_debt: usize,
 }
 
 impl LiveAnalysis {
@@ -112,6 +119,7 @@ impl LiveAnalysis {
             last_feed: None,
             started: false,
             stats: LiveStats::default(),
+            agent_debt: 0,
         }
     }
 
@@ -182,23 +190,39 @@ impl LiveAnalysis {
             }
             return Ok(0);
         }
+        if self.agent_debt > 0 {
+            if let Some(ag) = &mut self.agent {
+                if !ag.was_lost {
+                    let paid = ag.input.discard(self.agent_debt.min(ag.input.available()));
+                    self.agent_debt -= paid;
+                }
+            }
+        }
         let avail = |v: &VoiceInput| (!v.was_lost).then(|| v.input.available());
         let c_av = avail(&self.customer);
         let a_av = self.agent.as_ref().and_then(avail);
         let max_block = self.cbuf.len();
+        // Devices differ in latency, so the voices are taken in lockstep and
+        // the earlier one waits, but never longer than half a second: past
+        // that, the customer's audio goes on and the agent's missing part is
+        // silence (paid back from the agent's late samples). The customer's
+        // audio is never thrown away; an agent ahead of it is trimmed.
+        let slack = (self.rate / 2) as usize;
+        let mut agent_pad = 0usize;
         let n = match (c_av, a_av, self.agent.is_some()) {
             (Some(c), Some(a), _) => {
-                // Two devices' clocks drift apart over a shift: keep the
-                // fuller ring within half a second of the other.
-                let slack = self.rate as usize / 2;
-                if c > a + slack {
-                    self.stats.resync_dropped += self.customer.input.discard(c - a) as u64;
-                } else if a > c + slack {
+                if a > c + slack {
                     if let Some(ag) = &mut self.agent {
                         self.stats.resync_dropped += ag.input.discard(a - c) as u64;
                     }
+                    c
+                } else if c > a + slack {
+                    let n = c.min(max_block);
+                    agent_pad = n.saturating_sub(a);
+                    n
+                } else {
+                    c.min(a)
                 }
-                c.min(a)
             }
             (Some(c), None, _) => c,
             (None, Some(a), _) => a,
@@ -232,7 +256,11 @@ impl LiveAnalysis {
         }
         if let Some(a) = &mut self.agent {
             if a_av.is_some() {
-                a.input.read_into(&mut self.abuf[..n]);
+                let real = n - agent_pad;
+                a.input.read_into(&mut self.abuf[..real]);
+                self.abuf[real..n].fill(0.0);
+                self.agent_debt += agent_pad;
+                self.stats.agent_padded += agent_pad as u64;
             } else {
                 self.abuf[..n].fill(0.0);
             }
