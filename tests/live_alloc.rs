@@ -5,7 +5,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,18 +18,39 @@ use shoutcue::source::{ChannelChoice, WavSource};
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by this thread. Per thread, because the test harness's
+    /// own thread allocates (to report another test's result) at any moment;
+    /// the callback and the analysis step run on the test's thread.
+    static ALLOCS_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Allocations made so far by the calling thread.
+struct ThreadCount;
+
+impl ThreadCount {
+    fn load(&self, _: Ordering) -> usize {
+        ALLOCS_HERE.with(|c| c.get())
+    }
+}
+
+static ALLOCS: ThreadCount = ThreadCount;
+
+fn count() {
+    // `try_with`: during thread teardown the slot may be gone; nothing to count then.
+    let _ = ALLOCS_HERE.try_with(|c| c.set(c.get() + 1));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.realloc(p, l, n) }
     }
 }
