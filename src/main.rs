@@ -946,7 +946,7 @@ fn live(a: &LiveArgs) -> Result<(), AnyError> {
         },
         agent,
         rate: a.rate,
-        ring_s: 2.0,
+        ring_s: 4.0,
     })?;
     let rate = capture.rate;
     let max_block = (rate as usize / 10).max(shoutcue::HOP);

@@ -16,6 +16,14 @@ use crate::sinks::{Event, Sink, SinkError};
 /// How long the analysis thread sleeps when no audio is waiting.
 const IDLE: Duration = Duration::from_millis(2);
 
+/// Longest the customer's audio waits for a lagging agent device, s. Two
+/// devices differ in latency, and under load a PulseAudio monitor can run
+/// more than half a second behind for the whole call: the customer's audio
+/// waits that long (its cues come that much later) rather than the agent's
+/// speech being lost, which would hide every delivered line from the coach.
+/// Past this the agent's device counts as stalled and gets silence.
+pub const MAX_AGENT_WAIT_S: f32 = 2.0;
+
 /// Least time between two overrun reports for one voice, so a stalled
 /// machine yields one event a second, not one per callback.
 const OVERRUN_REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -203,11 +211,13 @@ impl LiveAnalysis {
         let a_av = self.agent.as_ref().and_then(avail);
         let max_block = self.cbuf.len();
         // Devices differ in latency, so the voices are taken in lockstep and
-        // the earlier one waits, but never longer than half a second: past
+        // the earlier one waits, but never longer than MAX_AGENT_WAIT_S: past
         // that, the customer's audio goes on and the agent's missing part is
-        // silence (paid back from the agent's late samples). The customer's
+        // silence (paid back from the agent's late samples, so after a stall
+        // the voices line up again; a device that runs more than that behind
+        // all the time would stay silent, as good as lost). The customer's
         // audio is never thrown away; an agent ahead of it is trimmed.
-        let slack = (self.rate / 2) as usize;
+        let slack = (self.rate as f32 * MAX_AGENT_WAIT_S) as usize;
         let mut agent_pad = 0usize;
         let n = match (c_av, a_av, self.agent.is_some()) {
             (Some(c), Some(a), _) => {

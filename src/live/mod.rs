@@ -22,7 +22,7 @@ mod capture;
 #[cfg(feature = "live")]
 mod device;
 
-pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput};
+pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput, MAX_AGENT_WAIT_S};
 pub use capture::{
     capture_block, channel_ring, CaptureRoute, ChannelHealth, ChannelInput, InputSample, Pick,
     Stamp,

@@ -114,6 +114,14 @@ pub struct FeedReceiver {
     dropped: Arc<AtomicU64>,
 }
 
+impl FeedReceiver {
+    /// The next message, if one is waiting (for callers that publish
+    /// elsewhere than [`Publisher`], e.g. tests).
+    pub fn pop(&mut self) -> Option<FeedMsg> {
+        self.rx.pop().ok()
+    }
+}
+
 /// A feed holding up to `capacity` messages.
 pub fn feed_channel(capacity: usize) -> (OverlayFeed, FeedReceiver) {
     let (tx, rx) = rtrb::RingBuffer::new(capacity.max(2));
