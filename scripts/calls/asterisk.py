@@ -22,12 +22,19 @@ RATE = 8000
 CALL_S = 300.0
 PAUSE_S = (0.5, 1.0)
 LEAD_S = 0.5
+#: Prompts that are not calm speech, left out of the false-alarm set. The
+#: one there is: ``tt-monkeys.wav`` is 16 s of screeching monkeys (Asterisk's
+#: joke "all circuits busy" prompt); the detector cues on it, which is no
+#: false alarm on calm speech. Both figures are in the README.
+NOT_CALM_SPEECH = {"tt-monkeys.wav": "screeching monkeys, not speech"}
 
 
 def build(root: Path, out: Path) -> dict:
     """Write out/asterisk_<n>.wav (+ empty .txt). Returns the manifest section."""
     root = Path(root)
-    files = sorted(p for p in root.rglob("*.wav") if p.is_file())
+    every = sorted(p for p in root.rglob("*.wav") if p.is_file())
+    files = [p for p in every if p.name not in NOT_CALM_SPEECH]
+    excluded = {p.name: NOT_CALM_SPEECH[p.name] for p in every if p.name in NOT_CALM_SPEECH}
     if not files:
         raise InputError(f"{root}: no .wav prompts found (apt-get install -y asterisk-core-sounds-en-wav)")
     rng = np.random.default_rng(SEED)
@@ -67,4 +74,5 @@ def build(root: Path, out: Path) -> dict:
                         "rate": RATE, "channels": 1, "encoding": "pcm16", "duration_s": round(dur, 3),
                         "shout_s": 0.0, "clipped_samples": clipped})
     return {"source": str(root), "prompts": len(files) - len(skipped), "skipped_silent": skipped,
+            "excluded_not_calm_speech": excluded,
             "calls": entries, "total_minutes": round(total / 60, 2)}
