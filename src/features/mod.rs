@@ -196,10 +196,14 @@ impl FeatureExtractor {
         }
         let shape = self.shape.process(&self.power);
         let k_mean_square = reduce::dot(&self.power, &self.k_gains);
-        let _ = self
-            .inv
-            .process_with_scratch(&mut self.spec, &mut self.acf, &mut self.scratch_inv);
-        let pitch = self.pitch.process(&self.acf, peak);
+        let pitch = if self.pitch.needs_acf(peak) {
+            let _ =
+                self.inv
+                    .process_with_scratch(&mut self.spec, &mut self.acf, &mut self.scratch_inv);
+            self.pitch.decide(&self.acf, peak)
+        } else {
+            pitch::Pitch::default()
+        };
 
         let clipped = frame.hop.iter().filter(|x| x.abs() >= CLIP_LEVEL).count();
         let loudness = self.loudness.process(k_mean_square as f64);

@@ -137,9 +137,44 @@ impl PitchTracker {
     /// Decides one frame from its raw autocorrelation `acf` (lag 0 first, at
     /// least [`Self::lags_needed`] lags) and the frame's absolute peak.
     pub fn process(&mut self, acf: &[f32], local_peak: f32) -> Pitch {
+        if !self.needs_acf(local_peak) {
+            return Pitch::default();
+        }
+        self.decide(acf, local_peak)
+    }
+
+    /// First half of [`Self::process`]: takes the frame's peak into the
+    /// running peak and says whether the frame can be voiced at all. A
+    /// candidate's score is at most 1 (strength ≤ 1; the octave cost as
+    /// configured only subtracts, and a positive one's bonus is bounded), so a frame quiet enough against the running peak that the
+    /// unvoiced candidate scores above 1 is unvoiced whatever its
+    /// autocorrelation: the caller can skip the inverse FFT (in a call each
+    /// voice is mostly quiet while the other talks). Such frames report
+    /// voicing 0.
+    pub fn needs_acf(&mut self, local_peak: f32) -> bool {
         self.running_peak = (self.running_peak * self.peak_decay)
             .max(local_peak)
             .max(self.cfg.peak_floor);
+        let least_unvoiced = self.unvoiced_score(local_peak) - self.cfg.voiced_unvoiced_cost.abs();
+        let best_possible =
+            1.0 + self.cfg.octave_cost.max(0.0) * (self.cfg.max_hz / self.cfg.min_hz).log2();
+        if least_unvoiced >= best_possible || local_peak < 1e-4 {
+            self.prev_voiced = false;
+            return false;
+        }
+        true
+    }
+
+    /// Praat's unvoiced candidate: quiet frames (against the running peak)
+    /// lean unvoiced.
+    fn unvoiced_score(&self, local_peak: f32) -> f32 {
+        let vt = self.cfg.voicing_threshold;
+        let rel = local_peak / self.running_peak.max(1e-9);
+        vt + (2.0 - rel / (self.cfg.silence_threshold / (1.0 + vt))).max(0.0)
+    }
+
+    /// Second half of [`Self::process`], after [`Self::needs_acf`] said yes.
+    pub fn decide(&mut self, acf: &[f32], local_peak: f32) -> Pitch {
         let r0 = acf[0];
         // Digital silence or near it: no voicing (a documented result, not an error).
         if r0 <= 1e-10 || local_peak < 1e-4 {
@@ -196,10 +231,7 @@ impl PitchTracker {
                 best = (f0, score, strength);
             }
         }
-        // Praat's unvoiced candidate: quiet frames (against the running peak) lean unvoiced.
-        let vt = self.cfg.voicing_threshold;
-        let rel = local_peak / self.running_peak.max(1e-9);
-        let unvoiced = vt + (2.0 - rel / (self.cfg.silence_threshold / (1.0 + vt))).max(0.0);
+        let unvoiced = self.unvoiced_score(local_peak);
         let hysteresis = if self.prev_voiced {
             -self.cfg.voiced_unvoiced_cost
         } else {
@@ -221,5 +253,51 @@ impl PitchTracker {
                 voiced: false,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The skip in [`PitchTracker::needs_acf`] is exact: whenever it says a
+    /// frame cannot be voiced, the full decision on the most voiced-looking
+    /// autocorrelations (perfect pulse trains at every period in range,
+    /// after a voiced frame and after an unvoiced one) says so too; and it
+    /// does skip the quiet frames.
+    #[test]
+    fn skipped_frames_are_exactly_the_ones_that_cannot_be_voiced() {
+        let rate = 8000;
+        let window: Vec<f32> = (0..320)
+            .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / 320.0).cos())
+            .collect();
+        let base = PitchTracker::new(PitchConfig::default(), rate, &window, 0.01);
+        let mut skipped = 0;
+        for prev_voiced in [false, true] {
+            for period in base.lag_min..=base.lag_max {
+                let acf: Vec<f32> = (0..base.lags_needed() + 1)
+                    .map(|lag| if lag % period == 0 { 1.0 } else { 0.0 })
+                    .collect();
+                for peak in [0.001f32, 0.01, 0.03, 0.05, 0.07, 0.08, 0.1, 0.2, 0.5] {
+                    let mut t = base.clone();
+                    t.running_peak = 1.0;
+                    t.prev_voiced = prev_voiced;
+                    t.prev_f0 = rate as f32 / period as f32;
+                    let mut full = t.clone();
+                    full.running_peak = (full.running_peak * full.peak_decay)
+                        .max(peak)
+                        .max(full.cfg.peak_floor);
+                    let decided = full.decide(&acf, peak);
+                    if !t.needs_acf(peak) {
+                        skipped += 1;
+                        assert!(
+                            !decided.voiced,
+                            "period {period}, peak {peak}: skipped but voiced"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(skipped > 0, "nothing was skipped");
     }
 }
