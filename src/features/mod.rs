@@ -3,19 +3,15 @@
 //!
 //! One forward FFT of the windowed frame serves both the spectral shape and,
 //! through the power spectrum and one inverse FFT, the autocorrelation that
-//! pitch needs (Wiener-Khinchin). Everything is sized in [`FeatureExtractor::new`];
+//! pitch needs (Wiener-Khinchin); [`spectrum`] holds both transforms. Everything is sized in [`FeatureExtractor::new`];
 //! [`FeatureExtractor::process`] allocates nothing.
 
 pub mod loudness;
 pub mod pitch;
 mod reduce;
 pub mod spectral;
+pub mod spectrum;
 pub mod vad;
-
-use std::sync::Arc;
-
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::frames::Frame;
 use crate::{ANALYSIS_RATE, HOP, WINDOW};
@@ -95,15 +91,14 @@ pub struct FeatureConfig {
 
 /// Turns analysis frames of one channel into [`Features`].
 pub struct FeatureExtractor {
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
+    fwd: spectrum::PowerSpectrum,
+    inv: spectrum::Autocorrelation,
     taper: [f32; WINDOW],
     time: Vec<f32>,
-    spec: Vec<Complex<f32>>,
     power: Vec<f32>,
+    /// The power spectrum compressed by `exponent`, for the autocorrelation.
+    compressed: Vec<f32>,
     acf: Vec<f32>,
-    scratch_fwd: Vec<Complex<f32>>,
-    scratch_inv: Vec<Complex<f32>>,
     loudness: loudness::LoudnessMeter,
     /// Per-bin K-weighting gains, scaled so that their dot product with the
     /// power spectrum is the hop's K-weighted mean square.
@@ -117,9 +112,6 @@ pub struct FeatureExtractor {
 impl FeatureExtractor {
     /// Plans the FFTs and sizes every buffer.
     pub fn new(cfg: FeatureConfig) -> Self {
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(FFT_LEN);
-        let inv = planner.plan_fft_inverse(FFT_LEN);
         let mut taper = [0.0f32; WINDOW];
         for (i, w) in taper.iter_mut().enumerate() {
             // Hann, symmetric over the window, as Praat's ac method uses.
@@ -133,14 +125,12 @@ impl FeatureExtractor {
             HOP as f32 / ANALYSIS_RATE as f32,
         );
         Self {
-            time: fwd.make_input_vec(),
-            spec: fwd.make_output_vec(),
+            time: vec![0.0; FFT_LEN],
             power: vec![0.0; FFT_LEN / 2 + 1],
-            acf: inv.make_output_vec(),
-            scratch_fwd: fwd.make_scratch_vec(),
-            scratch_inv: inv.make_scratch_vec(),
-            fwd,
-            inv,
+            compressed: vec![0.0; FFT_LEN / 2 + 1],
+            acf: vec![0.0; FFT_LEN],
+            fwd: spectrum::PowerSpectrum::new(FFT_LEN),
+            inv: spectrum::Autocorrelation::new(FFT_LEN),
             taper,
             loudness: loudness::LoudnessMeter::new(),
             k_gains: loudness::k_weighted_bin_gains(ANALYSIS_RATE, FFT_LEN, HANN_SQ_OLA, HOP),
@@ -176,30 +166,24 @@ impl FeatureExtractor {
             SILENCE_DBFS
         };
 
-        // Sizes match by construction, so the FFTs cannot fail here.
-        let _ =
-            self.fwd
-                .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_fwd);
-        let exponent = self.exponent;
-        for (p, c) in self.power.iter_mut().zip(self.spec.iter_mut()) {
-            *p = c.norm_sqr();
-            // The power spectrum, as a spectrum, is the autocorrelation's
-            // transform; compressed, it gives the generalised autocorrelation.
-            let g = if exponent == 0.5 {
-                p.sqrt()
-            } else if exponent == 1.0 {
-                *p
-            } else {
-                p.powf(exponent)
-            };
-            *c = Complex::new(g, 0.0);
-        }
+        // Sizes match by construction, so the transforms cannot fail here.
+        let _ = self.fwd.process(&self.time, &mut self.power);
         let shape = self.shape.process(&self.power);
         let k_mean_square = reduce::dot(&self.power, &self.k_gains);
         let pitch = if self.pitch.needs_acf(peak) {
-            let _ =
-                self.inv
-                    .process_with_scratch(&mut self.spec, &mut self.acf, &mut self.scratch_inv);
+            // The power spectrum, as a spectrum, is the autocorrelation's
+            // transform; compressed, it gives the generalised autocorrelation.
+            // One loop per case, so that the common square root vectorises.
+            let pairs = self.compressed.iter_mut().zip(&self.power);
+            if self.exponent == 0.5 {
+                pairs.for_each(|(g, p)| *g = p.sqrt());
+            } else if self.exponent == 1.0 {
+                pairs.for_each(|(g, p)| *g = *p);
+            } else {
+                let e = self.exponent;
+                pairs.for_each(|(g, p)| *g = p.powf(e));
+            }
+            let _ = self.inv.process(&self.compressed, &mut self.acf);
             self.pitch.decide(&self.acf, peak)
         } else {
             pitch::Pitch::default()
