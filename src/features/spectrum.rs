@@ -78,10 +78,13 @@ pub struct PowerSpectrum {
 }
 
 impl PowerSpectrum {
-    /// Plans the half-length FFT for frames of `len` samples (even, ≥ 4).
+    /// Plans the half-length FFT for frames of `len` samples.
+    ///
+    /// # Panics
+    /// If `len` is odd or under 4: a fixed size chosen in code, not input.
     pub fn new(len: usize) -> Self {
         assert!(
-            len >= 4 && len % 2 == 0,
+            len >= 4 && len.is_multiple_of(2),
             "frame length must be even and ≥ 4"
         );
         let fft = FftPlanner::new().plan_fft_forward(len / 2);
@@ -165,10 +168,13 @@ pub struct Autocorrelation {
 }
 
 impl Autocorrelation {
-    /// Plans the half-length inverse FFT for N = `len` lags (even, ≥ 4).
+    /// Plans the half-length inverse FFT for N = `len` lags.
+    ///
+    /// # Panics
+    /// If `len` is odd or under 4: a fixed size chosen in code, not input.
     pub fn new(len: usize) -> Self {
         assert!(
-            len >= 4 && len % 2 == 0,
+            len >= 4 && len.is_multiple_of(2),
             "transform length must be even and ≥ 4"
         );
         let fft = FftPlanner::new().plan_fft_inverse(len / 2);
