@@ -52,7 +52,11 @@ pub fn taper(x: &[f32], offset: f32, w: &[f32], out: &mut [f32]) -> (f32, f32) {
         for l in 0..LANES {
             let v = x[l] - offset;
             sq[l] += v * v;
-            pk[l] = pk[l].max(v.abs());
+            // A plain compare, not f32::max: its NaN rules cost a dependency
+            // chain of five ops per lane, and the decoder has already turned
+            // NaN samples into silence.
+            let a = v.abs();
+            pk[l] = if a > pk[l] { a } else { pk[l] };
             o[l] = v * w[l];
         }
     }

@@ -131,11 +131,14 @@ impl PowerSpectrum {
         while k + LANES <= half + 1 {
             let (mut ar, mut ai, mut br, mut bi) =
                 ([0f32; LANES], [0f32; LANES], [0f32; LANES], [0f32; LANES]);
+            // Bins k..k+8 forward, and their mirrors M-k-7..=M-k read backward;
+            // fixed-size slices, so that no index is checked inside the lanes.
+            let (fwd, rev) = (&z[k..k + LANES], &z[m + 1 - k - LANES..=m - k]);
             for l in 0..LANES {
-                ar[l] = z[k + l].re;
-                ai[l] = z[k + l].im;
-                br[l] = z[m - k - l].re;
-                bi[l] = z[m - k - l].im;
+                ar[l] = fwd[l].re;
+                ai[l] = fwd[l].im;
+                br[l] = rev[LANES - 1 - l].re;
+                bi[l] = rev[LANES - 1 - l].im;
             }
             let c = &self.cos[k..k + LANES];
             let s = &self.sin[k..k + LANES];
@@ -144,8 +147,9 @@ impl PowerSpectrum {
                 (lo[l], hi[l]) = unpack(ar[l], ai[l], br[l], bi[l], c[l], s[l]);
             }
             power[k..k + LANES].copy_from_slice(&lo);
+            let mirror = &mut power[m + 1 - k - LANES..=m - k];
             for l in 0..LANES {
-                power[m - k - l] = hi[l];
+                mirror[LANES - 1 - l] = hi[l];
             }
             k += LANES;
         }
@@ -203,16 +207,19 @@ impl Autocorrelation {
         let mut k = 1;
         while k + LANES <= quarter + 1 {
             let (mut lo, mut hi) = ([Complex::default(); LANES], [Complex::default(); LANES]);
+            let (fwd, rev) = (&g[k..k + LANES], &g[m + 1 - k - LANES..=m - k]);
+            let (cos, sin) = (&self.cos[k..k + LANES], &self.sin[k..k + LANES]);
             for l in 0..LANES {
-                let (p, q) = (g[k + l], g[m - k - l]);
+                let (p, q) = (fwd[l], rev[LANES - 1 - l]);
                 let (ev, d) = (p + q, p - q);
-                let (c, s) = (self.cos[k + l], self.sin[k + l]);
+                let (c, s) = (cos[l], sin[l]);
                 lo[l] = Complex::new(ev - d * s, d * c);
                 hi[l] = Complex::new(ev + d * s, d * c);
             }
             buf[k..k + LANES].copy_from_slice(&lo);
+            let mirror = &mut buf[m + 1 - k - LANES..=m - k];
             for l in 0..LANES {
-                buf[m - k - l] = hi[l];
+                mirror[LANES - 1 - l] = hi[l];
             }
             k += LANES;
         }
