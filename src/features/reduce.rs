@@ -52,9 +52,8 @@ pub fn taper(x: &[f32], offset: f32, w: &[f32], out: &mut [f32]) -> (f32, f32) {
         for l in 0..LANES {
             let v = x[l] - offset;
             sq[l] += v * v;
-            // A plain compare, not f32::max: its NaN rules cost a dependency
-            // chain of five ops per lane, and the decoder has already turned
-            // NaN samples into silence.
+            // A plain compare, not f32::max, whose NaN handling costs a chain
+            // of five ops per lane; a NaN still never wins (the compare is false).
             let a = v.abs();
             pk[l] = if a > pk[l] { a } else { pk[l] };
             o[l] = v * w[l];
