@@ -86,6 +86,9 @@ pub struct PitchTracker {
     lag_max: usize,
     /// 1 / normalised window autocorrelation, for lags 0..=lag_max+1.
     window_ac_inv: Vec<f32>,
+    /// The frame's normalised autocorrelation, lags 0..=lag_max+1: filled in
+    /// one pass that vectorises, before the branchy peak scan reads it.
+    norm: Vec<f32>,
     prev_f0: f32,
     prev_voiced: bool,
     running_peak: f32,
@@ -99,7 +102,7 @@ impl PitchTracker {
         let lag_min = (rate_f / cfg.max_hz).floor().max(2.0) as usize;
         let lag_max = ((rate_f / cfg.min_hz).ceil() as usize).min(window.len() / 2);
         let r0: f64 = window.iter().map(|w| (*w as f64) * (*w as f64)).sum();
-        let window_ac_inv = (0..=lag_max + 1)
+        let window_ac_inv: Vec<f32> = (0..=lag_max + 1)
             .map(|lag| {
                 let r: f64 = window[..window.len() - lag]
                     .iter()
@@ -114,6 +117,7 @@ impl PitchTracker {
             rate: rate_f,
             lag_min,
             lag_max,
+            norm: vec![0.0; window_ac_inv.len()],
             window_ac_inv,
             prev_f0: 0.0,
             prev_voiced: false,
@@ -182,7 +186,10 @@ impl PitchTracker {
             return Pitch::default();
         }
         let inv_r0 = 1.0 / r0;
-        let norm = |lag: usize| acf[lag] * inv_r0 * self.window_ac_inv[lag];
+        for ((o, a), w) in self.norm.iter_mut().zip(acf).zip(&self.window_ac_inv) {
+            *o = a * inv_r0 * w;
+        }
+        let norm = |lag: usize| self.norm[lag];
         let mut cands = [(0.0f32, 0.0f32); MAX_CANDIDATES]; // (f0, raw strength)
         let mut n = 0;
         let floor = 0.5 * self.cfg.voicing_threshold;
