@@ -431,7 +431,7 @@ Built by the same script from `../shared/data/emodb` (CI regenerates them):
 
 ```sh
 .venv/bin/python scripts/make_calls.py --emodb ../shared/data/emodb --fixtures fixtures --eval out/eval \\
-    --asterisk /usr/share/asterisk/sounds/en      # --only fixtures|eval|asterisk to build one part
+    --asterisk /usr/share/asterisk/sounds/en_US_f_Allison      # --only fixtures|eval|asterisk to build one part
 ```
 
 - **Speaker split, fixed**: `dev` = 03, 08, 10, 13 (train and tune on these); `heldout` = 11 (m), 09 (f):
