@@ -76,6 +76,14 @@ enum Command {
         /// Held-out folders to evaluate the fitted model on (never fitted to).
         #[arg(long)]
         heldout: Vec<PathBuf>,
+        /// Model to start from: its cue limits, baseline settings and priors
+        /// are kept, its weights and thresholds refitted. Default: the built-in one.
+        #[arg(long, value_name = "MODEL.json")]
+        init: Option<PathBuf>,
+        /// Cues the model may weigh, comma-separated (default: all); the
+        /// others keep weight 0. For ablations: which cue earns its place.
+        #[arg(long, value_delimiter = ',', value_name = "CUE,...")]
+        cues: Vec<String>,
     },
     /// Score the model on a folder of WAVs with Audacity label tracks
     /// (`shout` spans); files without labels count as calls without shouting.
@@ -235,7 +243,13 @@ fn main() -> ExitCode {
             channel,
             channels,
         } => loudness(&file, channel, channels.choice()),
-        Command::Train { dirs, out, heldout } => train(&dirs, &out, &heldout),
+        Command::Train {
+            dirs,
+            out,
+            heldout,
+            init,
+            cues,
+        } => train(&dirs, &out, &heldout, init.as_deref(), &cues),
         Command::Qa {
             dir,
             out,
@@ -594,7 +608,24 @@ fn eval(
     Ok(())
 }
 
-fn train(dirs: &[PathBuf], out: &Path, heldout: &[PathBuf]) -> Result<(), AnyError> {
+fn train(
+    dirs: &[PathBuf],
+    out: &Path,
+    heldout: &[PathBuf],
+    init: Option<&Path>,
+    cue_names: &[String],
+) -> Result<(), AnyError> {
+    let names = shoutcue::detector::model::CUE_NAMES;
+    let mut cues = [cue_names.is_empty(); shoutcue::detector::N_CUES];
+    for c in cue_names {
+        let i = names.iter().position(|n| n == c).ok_or_else(|| {
+            format!(
+                "--cues: no cue named {c:?}; expected some of {}",
+                names.join(",")
+            )
+        })?;
+        cues[i] = true;
+    }
     let mut calls = Vec::new();
     for (group, d) in dirs.iter().enumerate() {
         for w in shoutcue::eval::find_wavs(d)? {
@@ -604,8 +635,11 @@ fn train(dirs: &[PathBuf], out: &Path, heldout: &[PathBuf]) -> Result<(), AnyErr
     if calls.is_empty() {
         return Err("no labelled .wav files found to train on".into());
     }
-    let start = ShoutModel::builtin();
-    let (mut model, report) = shoutcue::train::train(&start, &calls);
+    let start = match init {
+        Some(p) => ShoutModel::load(p)?,
+        None => ShoutModel::builtin(),
+    };
+    let (mut model, report) = shoutcue::train::train(&start, &calls, &cues);
     let p = &mut model.provenance;
     p.trained_on = format!(
         "{} calls in {}",

@@ -176,9 +176,61 @@ fn segment_f1_of(calls: &[&TrainCall], segments: &[Segments]) -> (f64, f64, f64)
     (p, r, f1)
 }
 
-/// Fits mean/scale/weights/bias on voiced hops (class-balanced logistic regression).
+/// A cue that never moves in the training calls (clipping: the fixtures
+/// leave headroom) cannot be fitted; it keeps the starting model's
+/// normalisation and weight rather than a weight fitted to nothing.
+fn keep_unseen_cues(
+    model: &mut ShoutModel,
+    start: &ShoutModel,
+    samples: &[Sample],
+    cues: &[bool; N],
+) {
+    for i in (0..N).filter(|&i| cues[i]) {
+        let seen = samples.iter().filter(|(x, _)| x[i].abs() > 1e-4).count();
+        if seen * 1000 < samples.len() {
+            model.mean[i] = start.mean[i];
+            model.scale[i] = start.scale[i];
+            model.weights[i] = start.weights[i].max(0.0);
+        }
+    }
+}
+
+/// Fits mean/scale/weights/bias on voiced hops (class-balanced logistic
+/// regression) with every weight non-negative.
+///
+/// Every cue is a rise against the speaker's own voice, and a rise is never
+/// evidence *against* shouting: a negative weight only means two cues overlap
+/// (the wide and the telephone-band tilt) and the fit trades one against the
+/// other, which holds on the training voices and nowhere else. So a cue whose
+/// weight comes out negative is dropped (weight 0) and the rest refitted.
+fn fit_logistic(
+    samples: &[Sample],
+    l2: f64,
+    cues: &[bool; N],
+) -> ([f32; N], [f32; N], [f32; N], f32) {
+    let mut active = *cues;
+    loop {
+        let (mean, scale, weights, bias) = fit_logistic_on(samples, l2, &active);
+        let mut dropped = false;
+        for (a, w) in active.iter_mut().zip(weights) {
+            if *a && w < 0.0 {
+                *a = false;
+                dropped = true;
+            }
+        }
+        if !dropped {
+            return (mean, scale, weights, bias);
+        }
+    }
+}
+
+/// [`fit_logistic`] with the weights of inactive cues held at 0.
 #[allow(clippy::needless_range_loop)]
-fn fit_logistic(samples: &[Sample], l2: f64) -> ([f32; N], [f32; N], [f32; N], f32) {
+fn fit_logistic_on(
+    samples: &[Sample],
+    l2: f64,
+    active: &[bool; N],
+) -> ([f32; N], [f32; N], [f32; N], f32) {
     let n = samples.len().max(1) as f64;
     let mut mean = [0f64; N];
     for (x, _) in samples {
@@ -205,6 +257,9 @@ fn fit_logistic(samples: &[Sample], l2: f64) -> ([f32; N], [f32; N], [f32; N], f
         for (x, y) in samples {
             let z: [f64; P] = std::array::from_fn(|i| {
                 if i < N {
+                    if !active[i] {
+                        return 0.0;
+                    }
                     (x[i] as f64 - mean[i]) / scale[i]
                 } else {
                     1.0
@@ -224,6 +279,8 @@ fn fit_logistic(samples: &[Sample], l2: f64) -> ([f32; N], [f32; N], [f32; N], f
             grad[i] += l2 * n * beta[i];
             hess[i][i] += l2 * n;
         }
+        // An inactive cue's input is 0, so its row is the ridge alone: its
+        // weight stays at 0.
         let step = solve(hess, grad);
         let mut moved = 0.0;
         for i in 0..P {
@@ -291,7 +348,14 @@ pub struct TrainReport {
 }
 
 /// Fits `start`'s weights and thresholds to `calls`; returns the new model.
-pub fn train(start: &ShoutModel, calls: &[TrainCall]) -> (ShoutModel, TrainReport) {
+///
+/// `cues` says which cues may carry weight (an ablation: `false` holds that
+/// cue's weight at 0).
+pub fn train(
+    start: &ShoutModel,
+    calls: &[TrainCall],
+    cues: &[bool; N],
+) -> (ShoutModel, TrainReport) {
     // For each cue-smoothing time: fit the weights, then the thresholds.
     // Best segment F1 wins; ties go to the stricter setting (fewer false
     // cues), so every grid runs from strict to lenient.
@@ -304,11 +368,12 @@ pub fn train(start: &ShoutModel, calls: &[TrainCall]) -> (ShoutModel, TrainRepor
         let mut samples = Vec::new();
         for _ in 0..3 {
             samples = run_detector(&model, calls).0;
-            let (mean, scale, weights, bias) = fit_logistic(&samples, 1e-3);
+            let (mean, scale, weights, bias) = fit_logistic(&samples, 1e-3, cues);
             model.mean = mean;
             model.scale = scale;
             model.weights = weights;
             model.bias = bias;
+            keep_unseen_cues(&mut model, start, &samples, cues);
         }
         let shout_hops = samples.iter().filter(|s| s.1).count();
         for on in [0.85f32, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5] {
@@ -335,11 +400,11 @@ pub fn train(start: &ShoutModel, calls: &[TrainCall]) -> (ShoutModel, TrainRepor
     };
     for _round in 0..4 {
         let mut improved = false;
-        for k in 0..N + 3 {
+        for k in (0..N + 3).filter(|&k| k >= N || cues[k]) {
             for step in [0.5f32, -0.5, 0.25, -0.25] {
                 let mut m = model.clone();
                 match k {
-                    k if k < N => m.weights[k] += step,
+                    k if k < N => m.weights[k] = (m.weights[k] + step).max(0.0),
                     k if k == N => m.bias += step,
                     k if k == N + 1 => {
                         m.on_threshold = (m.on_threshold + 0.1 * step).clamp(0.3, 0.95);
@@ -410,6 +475,7 @@ fn with_learnt_priors(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel 
     if let Some(x) = median(&mut centroid) {
         p.prior_centroid_hz = hz(x);
     }
+
     model
 }
 
@@ -431,7 +497,7 @@ mod tests {
             let x = [rnd() + if y { 3.0 } else { 0.0 }, rnd(), rnd(), 0.0, rnd()];
             s.push((x, y));
         }
-        let (mean, scale, w, b) = fit_logistic(&s, 1e-3);
+        let (mean, scale, w, b) = fit_logistic(&s, 1e-3, &[true; N]);
         assert!(w[0] > 2.0 * w[1].abs(), "weights {w:?}");
         let p = |x: f32| {
             1.0 / (1.0
@@ -439,5 +505,52 @@ mod tests {
                     .exp())
         };
         assert!(p(3.0) > 0.9 && p(0.0) < 0.1, "{} {}", p(3.0), p(0.0));
+    }
+
+    #[test]
+    fn overlapping_cues_never_get_a_negative_weight() {
+        // Cue 1 is cue 0 plus a little noise (two measures of one thing, like
+        // the wide and a narrow tilt); unconstrained, the fit trades them
+        // against each other. Cue 4 falls as cue 0 rises in this data only.
+        let mut s = Vec::new();
+        let mut seed = 11u32;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for i in 0..4000 {
+            let y = i % 3 == 0;
+            let a = rnd() * 2.0 + if y { 2.0 } else { 0.0 };
+            let b = 1.3 * a + 0.2 * rnd();
+            s.push(([a, b, rnd(), 0.0, -0.5 * a + rnd()], y));
+        }
+        let (_, _, free, _) = fit_logistic_on(&s, 1e-3, &[true; N]);
+        assert!(
+            free.iter().any(|&x| x < 0.0),
+            "the data must provoke one: {free:?}"
+        );
+        let (_, _, w, _) = fit_logistic(&s, 1e-3, &[true; N]);
+        assert!(w.iter().all(|&x| x >= 0.0), "weights {w:?}");
+        assert!(w[0] + w[1] > 1.0, "the real cue still carries: {w:?}");
+        // An ablated cue keeps weight 0 even where it would help.
+        let (_, _, w, _) = fit_logistic(&s, 1e-3, &[false, true, true, true, true]);
+        assert_eq!(w[0], 0.0);
+        assert!(w[1] > 1.0, "{w:?}");
+    }
+
+    #[test]
+    fn a_cue_the_training_calls_never_show_keeps_the_starting_weight() {
+        let start = ShoutModel::builtin();
+        let mut m = start.clone();
+        m.weights[3] = -4.0;
+        m.scale[3] = 0.001;
+        let samples: Vec<Sample> = (0..1000)
+            .map(|i| ([i as f32 * 0.01, 0.0, 0.0, 0.0, 0.0], i % 2 == 0))
+            .collect();
+        keep_unseen_cues(&mut m, &start, &samples, &[true; N]);
+        assert_eq!(m.weights[3], start.weights[3].max(0.0));
+        assert_eq!(m.scale[3], start.scale[3]);
+        // A cue that does move is left as fitted.
+        assert_eq!(m.weights[0], start.weights[0]);
     }
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Speaker-fold cross-validation of `shoutcue train`: a steadier figure than
+one held-out split of two speakers.
+
+The six EmoDB speakers are split into three folds of two (03+08, 10+13,
+09+11). For each fold the model is trained, with the real `shoutcue train`,
+on the other four speakers' calls in every variant, then scored with
+`shoutcue eval` on the fold's calls and on the calm asterisk prompts.
+Counts are pooled over the folds, so each variant's F1 rests on 72 shout
+spans instead of 24. Folders of symlinks go to out/cv/ (gitignored).
+
+Needs out/eval from scripts/make_calls.py (--only eval and --only asterisk)
+and a release build.
+
+    python3 scripts/crossval.py [--init models/shout-v1.json] [--cues f0_st,tilt_db,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+FOLDS = [("03", "08"), ("10", "13"), ("09", "11")]
+VARIANTS = ["clean", "agc", "mulaw8k", "noisy"]
+COUNTS = ["labelled", "found", "detected", "correct", "false_cues", "hours"]
+
+
+def make_folds(eval_dir: Path, out: Path) -> None:
+    for k, test in enumerate(FOLDS):
+        for v in VARIANTS:
+            for f in sorted(eval_dir.glob(f"*/{v}/*")):
+                if f.suffix not in (".wav", ".txt"):
+                    continue
+                part = "test" if f.name[:2] in test else "train"
+                dst = out / f"f{k}" / part / v / f.name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if not dst.exists():
+                    dst.symlink_to(f.resolve())
+
+
+def run_json(cmd: list[str]) -> dict:
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    return json.loads(r.stdout)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--eval", default="out/eval", type=Path)
+    ap.add_argument("--out", default="out/cv", type=Path)
+    ap.add_argument("--bin", default="target/release/shoutcue")
+    ap.add_argument("--init", help="model to start from (train --init)")
+    ap.add_argument("--cues", help="cues the model may weigh (train --cues)")
+    a = ap.parse_args()
+    if not (a.eval / "asterisk").is_dir():
+        sys.exit(f"{a.eval}: no eval sets; run scripts/make_calls.py --only eval and --only asterisk")
+    make_folds(a.eval, a.out)
+    agg = {v: dict.fromkeys(COUNTS, 0.0) for v in VARIANTS + ["asterisk"]}
+    for k in range(len(FOLDS)):
+        model = a.out / f"model_f{k}.json"
+        cmd = [a.bin, "train", *[str(a.out / f"f{k}" / "train" / v) for v in VARIANTS], "--out", str(model)]
+        if a.init:
+            cmd += ["--init", a.init]
+        if a.cues:
+            cmd += ["--cues", a.cues]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"fold {k}: train failed:\n{r.stderr}")
+        for v in VARIANTS:
+            j = run_json([a.bin, "eval", str(a.out / f"f{k}" / "test" / v), "--model", str(model), "--json"])
+            for c in COUNTS:
+                agg[v][c] += j[c]
+        j = run_json([a.bin, "eval", str(a.eval / "asterisk"), "--model", str(model), "--json"])
+        for c in COUNTS:
+            agg["asterisk"][c] += j[c]
+    print(f"speaker folds {', '.join('+'.join(f) for f in FOLDS)}; counts pooled over the folds")
+    for v in VARIANTS:
+        s = agg[v]
+        p = s["correct"] / s["detected"] if s["detected"] else 1.0
+        r = s["found"] / s["labelled"] if s["labelled"] else 1.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        print(f"  {v:8s} F1 {f1:.3f}  P {p:.3f}  R {r:.3f}  spans {int(s['labelled'])}  "
+              f"false cues {s['false_cues'] / s['hours']:.1f}/h")
+    s = agg["asterisk"]
+    print(f"  asterisk calm prompts: {int(s['false_cues'])} false cues in {len(FOLDS)} models x "
+          f"{s['hours'] / len(FOLDS) * 60:.1f} min ({s['false_cues'] / s['hours']:.2f}/h)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
