@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 FOLDS = [("03", "08"), ("10", "13"), ("09", "11")]
-VARIANTS = ["clean", "agc", "mulaw8k", "noisy"]
+VARIANTS = ["clean", "agc", "mulaw8k", "noisy", "levels"]
 COUNTS = ["labelled", "found", "detected", "correct", "false_cues", "hours"]
 
 
@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--bin", default="target/release/shoutcue")
     ap.add_argument("--init", help="model to start from (train --init)")
     ap.add_argument("--cues", help="cues the model may weigh (train --cues)")
+    ap.add_argument("--train-variants", default="clean,agc,mulaw8k,noisy",
+                    help="variants to train on, comma-separated (default: the four the shipped model was trained on)")
     a = ap.parse_args()
     if not (a.eval / "asterisk").is_dir():
         sys.exit(f"{a.eval}: no eval sets; run scripts/make_calls.py --only eval and --only asterisk")
@@ -62,7 +64,8 @@ def main() -> int:
     agg = {v: dict.fromkeys(COUNTS, 0.0) for v in VARIANTS + ["asterisk"]}
     for k in range(len(FOLDS)):
         model = a.out / f"model_f{k}.json"
-        cmd = [a.bin, "train", *[str(a.out / f"f{k}" / "train" / v) for v in VARIANTS], "--out", str(model)]
+        train_on = a.train_variants.split(",")
+        cmd = [a.bin, "train", *[str(a.out / f"f{k}" / "train" / v) for v in train_on], "--out", str(model)]
         if a.init:
             cmd += ["--init", a.init]
         if a.cues:

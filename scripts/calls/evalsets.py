@@ -27,6 +27,7 @@ VARIANT_NOTES = {
     "agc": "16-bit PCM; every utterance at -20 dBFS RMS, gain ramped over 50 ms (line AGC): level carries nothing",
     "mulaw8k": "the clean call band-limited 300-3400 Hz, G.711 mu-law WAV (format tag 7)",
     "noisy": "clean + stationary pink noise at 20 dB SNR vs the mean power of all speech",
+    "levels": "16-bit PCM; calm sentences at -34 dBFS +-4 dB, anger sentences 0 to 12 dB above -34 (uniform): level no longer tells them apart",
 }
 
 
@@ -127,7 +128,7 @@ def write(calls: list[dict], out: Path) -> dict:
             emotions[u.clip.emotion] = emotions.get(u.clip.emotion, 0) + 1
         for variant in VARIANTS:
             rel = Path(item["split"]) / variant / f"{item['speaker']}_{item['n']}.wav"
-            rng = _rng("noise", item["speaker"], str(item["n"])) if variant == "noisy" else None
+            rng = _rng("noise" if variant == "noisy" else variant, item["speaker"], str(item["n"])) if variant in ("noisy", "levels") else None
             stats = call.write(out / rel, RATE, variant, rng)
             dur, shout = call.duration(RATE), call.shout_seconds(RATE)
             e = {"path": str(rel), "labels": str(rel.with_suffix(".txt")), "split": item["split"],

@@ -451,6 +451,9 @@ Built by the same script from `../shared/data/emodb` (CI regenerates them):
   - `mulaw8k`: `clean` band-limited 300-3400 Hz, stored as G.711 mu-law WAV (format tag 7);
   - `noisy`: `clean` plus stationary pink noise at 20 dB SNR against the mean power of all the
     speech (so 12.5-14 dB against the calm sentences).
+  - `levels`: 16-bit PCM, every calm sentence at -34 dBFS ± 4 dB and every anger sentence 0 to
+    12 dB above -34 (uniform, seeded): shouting that is sometimes no louder than calm speech, which
+    wanders, so level tells them apart only in part.
 - **Layout**: `out/eval/<split>/<variant>/<speaker>_<n>.wav` + `.txt`; `out/eval/manifest.json` lists
   every file with split, variant, speaker, duration, shout seconds, emotion counts and (for `clean`)
   every utterance with its clip, times and level, plus a per split/variant summary.

@@ -2,7 +2,7 @@
 
 A call is a list of utterances (which clip, which channel, when, at what
 gain). Every variant is rendered from the same list, so labels, clips and
-timing are identical across clean / AGC / mu-law / noisy.
+timing are identical across clean / AGC / mu-law / noisy / levels.
 """
 
 from __future__ import annotations
@@ -44,7 +44,13 @@ AGC_PEAK = 0.98
 #: Noisy variant: pink noise this many dB below the mean power of the speech.
 NOISE_SNR_DB = 20.0
 
-VARIANTS = ("clean", "agc", "mulaw8k", "noisy")
+#: Levels variant: each calm utterance this many dB about CALM_DB (uniform),
+#: each shouted one this far above CALM_DB: some shouting is no louder than
+#: calm speech (a distant or AGC-levelled caller), calm speech wanders.
+LEVELS_CALM_DB = (-4.0, 4.0)
+LEVELS_SHOUT_DB = (0.0, 12.0)
+
+VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels")
 
 
 @dataclass
@@ -129,6 +135,20 @@ class Call:
                 y[a:b] += u.gain(rate) * u.audio(rate)
         return y
 
+    def _levels(self, ch: str, rate: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Each utterance at a level drawn around its role: calm ones scattered
+        about ``CALM_DB``, shouted ones anywhere from ``CALM_DB`` up to the
+        clean render's step, so that level alone cannot tell them apart."""
+        y = np.zeros(n)
+        for u in sorted((u for u in self.utts if u.channel == ch), key=lambda u: u.start):
+            a, b = u.span(rate)
+            lo, hi = LEVELS_SHOUT_DB if u.label == "shout" else LEVELS_CALM_DB
+            x = u.audio(rate)
+            level = CALM_DB + float(rng.uniform(lo, hi))
+            g = min(db_to_gain(level - rms_db(x)), PEAK_CEILING / float(np.max(np.abs(x))))
+            y[a:b] += g * x
+        return y
+
     def _agc(self, ch: str, rate: int, n: int, stats: dict) -> np.ndarray:
         """Each utterance to ``AGC_TARGET_DB`` RMS; the gain ramps from the
         previous utterance's value over ``AGC_RAMP_S``, as a line AGC slews."""
@@ -164,6 +184,10 @@ class Call:
         stats: dict = {}
         if variant == "agc":
             chans = [self._agc(ch, rate, n, stats) for ch in self.channels]
+        elif variant == "levels":
+            if rng is None:
+                raise ValueError("levels variant needs an rng")
+            chans = [self._levels(ch, rate, n, rng) for ch in self.channels]
         else:
             chans = [self._clean(ch, rate, n) for ch in self.channels]
         x = np.vstack(chans)
