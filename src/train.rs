@@ -483,15 +483,19 @@ fn with_learnt_priors(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel 
 mod tests {
     use super::*;
 
+    /// Seeded uniform numbers in -0.5..0.5 (an LCG: tests need no crate for it).
+    fn uniform(mut seed: u32) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
+
     #[test]
     fn logistic_fit_separates_a_shifted_class() {
         // Class 1 has cue 0 raised by 3 units; cue 1 is noise.
         let mut s = Vec::new();
-        let mut seed = 7u32;
-        let mut rnd = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut rnd = uniform(7);
         for i in 0..2000 {
             let y = i % 4 == 0;
             let x = [rnd() + if y { 3.0 } else { 0.0 }, rnd(), rnd(), 0.0, rnd()];
@@ -513,11 +517,7 @@ mod tests {
         // the wide and a narrow tilt); unconstrained, the fit trades them
         // against each other. Cue 4 falls as cue 0 rises in this data only.
         let mut s = Vec::new();
-        let mut seed = 11u32;
-        let mut rnd = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut rnd = uniform(11);
         for i in 0..4000 {
             let y = i % 3 == 0;
             let a = rnd() * 2.0 + if y { 2.0 } else { 0.0 };
