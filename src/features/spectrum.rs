@@ -214,19 +214,29 @@ impl Autocorrelation {
             let (cos, sin) = (&self.cos[k..k + LANES], &self.sin[k..k + LANES]);
             // Plain f32 lanes first, interleaved after: built as complex
             // values directly, the arithmetic stayed scalar.
+            let (mut p, mut q) = ([0f32; LANES], [0f32; LANES]);
+            for l in 0..LANES {
+                (p[l], q[l]) = (fwd[l], rev[LANES - 1 - l]);
+            }
             let (mut lo_re, mut im, mut hi_re) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
             for l in 0..LANES {
-                let (p, q) = (fwd[l], rev[LANES - 1 - l]);
-                let (ev, d) = (p + q, p - q);
+                let (ev, d) = (p[l] + q[l], p[l] - q[l]);
                 let (c, s) = (cos[l], sin[l]);
                 (lo_re[l], im[l], hi_re[l]) = (ev - d * s, d * c, ev + d * s);
             }
-            for (l, z) in buf[k..k + LANES].iter_mut().enumerate() {
-                *z = Complex::new(lo_re[l], im[l]);
+            // Interleaved as plain floats (a shuffle), then stored whole.
+            let (mut lo, mut hi) = ([0f32; 2 * LANES], [0f32; 2 * LANES]);
+            for l in 0..LANES {
+                (lo[2 * l], lo[2 * l + 1]) = (lo_re[l], im[l]);
+                let r = LANES - 1 - l;
+                (hi[2 * r], hi[2 * r + 1]) = (hi_re[l], im[l]);
+            }
+            for (z, x) in buf[k..k + LANES].iter_mut().zip(lo.chunks_exact(2)) {
+                *z = Complex::new(x[0], x[1]);
             }
             let mirror = &mut buf[m + 1 - k - LANES..=m - k];
-            for l in 0..LANES {
-                mirror[LANES - 1 - l] = Complex::new(hi_re[l], im[l]);
+            for (z, x) in mirror.iter_mut().zip(hi.chunks_exact(2)) {
+                *z = Complex::new(x[0], x[1]);
             }
             k += LANES;
         }
