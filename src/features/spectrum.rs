@@ -10,6 +10,14 @@
 //! spectrum, compressed), so the packing for the half-length inverse is a few
 //! real multiplies per bin instead of complex ones. The unit tests check both
 //! against realfft. Scaling is realfft's: forward and inverse unnormalised.
+//!
+//! On CPUs with AVX the packing code runs compiled for AVX (eight-float lanes
+//! instead of SSE2's four; detected at run time, the binary runs on any
+//! x86_64): on a QA batch the two transforms' own code took ~45 % fewer
+//! instructions. The floats are the same either way: Rust neither reorders
+//! float arithmetic nor fuses multiply-adds (FMA is not enabled), so wider
+//! vectors do the same per-lane operations (checked: features, replay and QA
+//! outputs byte-identical with and without).
 
 use std::sync::Arc;
 
@@ -75,6 +83,8 @@ pub struct PowerSpectrum {
     scratch: Vec<Complex<f32>>,
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// Whether to run the AVX build of `process` (see the module notes).
+    avx: bool,
 }
 
 impl PowerSpectrum {
@@ -94,6 +104,7 @@ impl PowerSpectrum {
             cos: twiddles(len).iter().map(|t| t.0).collect(),
             sin: twiddles(len).iter().map(|t| t.1).collect(),
             fft,
+            avx: crate::has_avx(),
         }
     }
 
@@ -109,6 +120,22 @@ impl PowerSpectrum {
 
     /// Writes the power spectrum of `input` (N samples) into `power` (N/2 + 1).
     pub fn process(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx {
+            // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
+            return unsafe { self.process_avx(input, power) };
+        }
+        self.process_any(input, power)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn process_avx(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
+        self.process_any(input, power)
+    }
+
+    #[inline(always)]
+    fn process_any(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
         let m = self.buf.len();
         check("frame", 2 * m, input.len())?;
         check("power spectrum", m + 1, power.len())?;
@@ -169,6 +196,8 @@ pub struct Autocorrelation {
     scratch: Vec<Complex<f32>>,
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// Whether to run the AVX build of `process` (see the module notes).
+    avx: bool,
 }
 
 impl Autocorrelation {
@@ -188,6 +217,7 @@ impl Autocorrelation {
             cos: twiddles(len).iter().map(|t| t.0).collect(),
             sin: twiddles(len).iter().map(|t| t.1).collect(),
             fft,
+            avx: crate::has_avx(),
         }
     }
 
@@ -195,6 +225,26 @@ impl Autocorrelation {
     /// n in 0..`output.len()`: all N lags, or fewer when only the first are
     /// needed (pitch reads about a fifth of them), which saves the copy out.
     pub fn process(&mut self, spectrum: &[f32], output: &mut [f32]) -> Result<(), LengthError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx {
+            // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
+            return unsafe { self.process_avx(spectrum, output) };
+        }
+        self.process_any(spectrum, output)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn process_avx(
+        &mut self,
+        spectrum: &[f32],
+        output: &mut [f32],
+    ) -> Result<(), LengthError> {
+        self.process_any(spectrum, output)
+    }
+
+    #[inline(always)]
+    fn process_any(&mut self, spectrum: &[f32], output: &mut [f32]) -> Result<(), LengthError> {
         let m = self.buf.len();
         check("spectrum", m + 1, spectrum.len())?;
         if output.len() > 2 * m {
@@ -330,6 +380,28 @@ mod tests {
             let mut first = vec![0.0; n];
             inv.process(&g, &mut first).unwrap();
             assert_eq!(first[..], all[..n], "{n} lags");
+        }
+    }
+
+    /// The AVX build (where the CPU has it) gives the very floats of the
+    /// SSE2 one, both transforms.
+    #[test]
+    fn avx_and_sse2_builds_agree_bit_for_bit() {
+        for seed in 1..20 {
+            let x = signal(512, seed);
+            let (mut a, mut b) = (vec![0.0; 257], vec![0.0; 257]);
+            let mut p = PowerSpectrum::new(512);
+            p.process(&x, &mut a).unwrap();
+            p.avx = false;
+            p.process(&x, &mut b).unwrap();
+            assert!(a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()));
+            let g: Vec<f32> = a.iter().map(|v| v.sqrt()).collect();
+            let (mut c, mut d) = (vec![0.0; 512], vec![0.0; 512]);
+            let mut inv = Autocorrelation::new(512);
+            inv.process(&g, &mut c).unwrap();
+            inv.avx = false;
+            inv.process(&g, &mut d).unwrap();
+            assert!(c.iter().zip(&d).all(|(u, v)| u.to_bits() == v.to_bits()));
         }
     }
 

@@ -139,6 +139,8 @@ pub(super) struct FftResampler {
     scratch: Vec<Complex<f32>>,
     /// The tail of the previous block's convolution (overlap-add).
     overlap: Vec<f32>,
+    /// Whether this CPU has AVX (see [`FftResampler::process`]).
+    avx: bool,
 }
 
 impl FftResampler {
@@ -190,6 +192,7 @@ impl FftResampler {
             time_out: vec![Complex::default(); n_out],
             scratch: vec![Complex::default(); scratch_len],
             overlap: vec![0.0; n_out],
+            avx: crate::has_avx(),
             fwd,
             inv,
         }
@@ -201,7 +204,27 @@ impl FftResampler {
     }
 
     /// Resamples one block: `input` is n_in frames, `output` n_out frames.
+    ///
+    /// Compiled for AVX too and run so where the CPU has it, as the
+    /// feature transforms are (same floats: see `features::spectrum`).
     pub(super) fn process(&mut self, input: &[f32], output: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx {
+            // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
+            unsafe { self.process_avx(input, output) };
+            return;
+        }
+        self.process_any(input, output);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn process_avx(&mut self, input: &[f32], output: &mut [f32]) {
+        self.process_any(input, output);
+    }
+
+    #[inline(always)]
+    fn process_any(&mut self, input: &[f32], output: &mut [f32]) {
         let (n, p) = (self.n_in, self.n_out);
         let input = &input[..n];
         let output = &mut output[..p];
@@ -235,6 +258,7 @@ impl FftResampler {
 
     /// realfft's unpacking of the bins the output keeps, times the filter,
     /// into `spec_out` (zero above).
+    #[inline(always)]
     fn filter_and_cut(&mut self) {
         let n = self.n_in;
         let keep = if n < self.n_out { n + 1 } else { self.n_out };
@@ -292,6 +316,7 @@ impl FftResampler {
     }
 
     /// realfft's inverse real FFT of `spec_out` into `time_out`.
+    #[inline(always)]
     fn inverse(&mut self) {
         let p = self.n_out;
         let s = &mut self.spec_out;
@@ -371,6 +396,10 @@ mod tests {
             let (n_in, n_out) = (theirs.fft_size_in(), theirs.fft_size_out());
             assert_eq!((n_in, theirs.input_frames_next()), (chunk, chunk));
             let mut ours = FftResampler::new(n_in, n_out);
+            // The SSE2 build too, where the CPU would take the AVX one.
+            let mut sse2 = FftResampler::new(n_in, n_out);
+            sse2.avx = false;
+            let mut c = vec![0.0f32; n_out];
             let mut seed = rate as u32;
             let mut block = vec![0.0f32; n_in];
             let (mut a, mut b) = (vec![0.0f32; n_out], vec![0.0f32; n_out]);
@@ -401,6 +430,8 @@ mod tests {
                     .process_into_buffer(&input, &mut out, Some(&idx))
                     .unwrap();
                 ours.process(&block, &mut b);
+                sse2.process(&block, &mut c);
+                assert!(b.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()));
                 for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                     assert_eq!(
                         x.to_bits(),
