@@ -34,3 +34,17 @@ pub const ANALYSIS_RATE: u32 = 8000;
 pub const HOP: usize = 80;
 /// Analysis window, in samples at [`ANALYSIS_RATE`] (40 ms: three periods of 75 Hz, as Praat uses).
 pub const WINDOW: usize = 320;
+
+/// Whether the CPU has AVX, for the hot paths that have an AVX build
+/// (the feature transforms, the resampler's block): detected at run time, because
+/// the binary must run on any x86_64.
+pub(crate) fn has_avx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

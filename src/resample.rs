@@ -2,14 +2,15 @@
 //!
 //! The ratio is fixed for a call, so rubato's synchronous `Fft` resampler
 //! fits: high quality (its anti-alias filter removes everything above
-//! 4 kHz before decimation) and cheap. This wrapper adds what a streaming
+//! 4 kHz before decimation) and cheap. Its per-block work runs in [`fft`],
+//! rubato's algorithm re-implemented bit for bit for speed (see there why).
+//! This wrapper adds what a streaming
 //! pipeline needs and rubato leaves to the caller: any block length up to
 //! a bound fixed at construction, the filter delay trimmed so output time
 //! lines up with input time, and a `flush` that makes the total length
 //! exactly `round(input_len * ratio)`.
 
-use audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Indexing, Resampler as _};
+mod fft;
 
 use crate::ANALYSIS_RATE;
 
@@ -70,23 +71,11 @@ pub enum ResampleError {
         /// Frames the slice holds.
         got: usize,
     },
-    /// rubato refused the rate pair or chunk size.
-    #[error("cannot build resampler from {rate} Hz: {source}")]
-    Construction {
-        /// Input rate asked for.
-        rate: u32,
-        /// rubato's reason.
-        source: rubato::ResamplerConstructionError,
-    },
-    /// rubato failed on a block (a bug here if it ever happens: buffers are
-    /// sized from rubato's own figures).
-    #[error("resampler failed: {0}")]
-    Process(#[from] rubato::ResampleError),
 }
 
-/// The rubato side: chunk staging and delay trimming.
+/// The FFT resampler with chunk staging and delay trimming.
 struct Engine {
-    fft: Fft<f32>,
+    fft: fft::FftResampler,
     chunk_in: usize,
     chunk_out: usize,
     delay: usize,
@@ -103,29 +92,18 @@ impl Engine {
     /// Runs the staged chunk (`partial`: how many staged frames are real,
     /// `None` = all); copies the trimmed result to `output`, truncated to its
     /// length, and returns the frames copied.
-    fn run_chunk(
-        &mut self,
-        partial: Option<usize>,
-        output: &mut [f32],
-    ) -> Result<usize, ResampleError> {
-        let input = InterleavedSlice::new(&self.pending[..], 1, self.chunk_in)
-            .expect("staging buffer is sized to chunk_in");
-        let mut out = InterleavedSlice::new_mut(&mut self.out[..], 1, self.chunk_out)
-            .expect("output scratch is sized to chunk_out");
-        let indexing = Indexing {
-            input_offset: 0,
-            output_offset: 0,
-            partial_len: partial,
-            active_channels_mask: None,
-        };
-        let (_, produced) = self
-            .fft
-            .process_into_buffer(&input, &mut out, Some(&indexing))?;
+    fn run_chunk(&mut self, partial: Option<usize>, output: &mut [f32]) -> usize {
+        if let Some(real) = partial {
+            // rubato zero-pads a partial chunk.
+            self.pending[real.min(self.chunk_in)..].fill(0.0);
+        }
+        self.fft.process(&self.pending, &mut self.out);
+        let produced = self.chunk_out;
         let skip = self.trim.min(produced);
         self.trim -= skip;
         let n = (produced - skip).min(output.len());
         output[..n].copy_from_slice(&self.out[skip..skip + n]);
-        Ok(n)
+        n
     }
 }
 
@@ -163,21 +141,15 @@ impl Resampler {
         let engine = if input_rate == ANALYSIS_RATE {
             None
         } else {
-            let fft = Fft::<f32>::new(
-                input_rate as usize,
-                ANALYSIS_RATE as usize,
-                chunk_size(input_rate as usize),
-                1,
-                FixedSync::Both,
-            )
-            .map_err(|source| ResampleError::Construction {
-                rate: input_rate,
-                source,
-            })?;
-            let chunk_in = fft.input_frames_next();
-            let chunk_out = fft.output_frames_next();
-            let delay = fft.output_delay();
-            debug_assert!(fft.fft_size_in() % 2 == 0 && fft.fft_size_out() % 2 == 0);
+            // rubato's `Fft::new(rate, 8000, chunk, 1, FixedSync::Both)`:
+            // one FFT block per chunk, `chunk_in` frames in, `chunk_out` out.
+            let rate = input_rate as usize;
+            let g = gcd(rate, ANALYSIS_RATE as usize);
+            let chunk_in = chunk_size(rate);
+            let chunk_out = chunk_in / (rate / g) * (ANALYSIS_RATE as usize / g);
+            let fft = fft::FftResampler::new(chunk_in, chunk_out);
+            // rubato's `output_delay`.
+            let delay = chunk_out / 2;
             Some(Engine {
                 fft,
                 chunk_in,
@@ -265,7 +237,7 @@ impl Resampler {
             e.fill += take;
             rest = &rest[take..];
             if e.fill == e.chunk_in {
-                written += e.run_chunk(None, &mut output[written..])?;
+                written += e.run_chunk(None, &mut output[written..]);
                 e.fill = 0;
             }
         }
@@ -297,7 +269,7 @@ impl Resampler {
             // silence, until the signal's tail has come through the filter.
             let staged = e.fill;
             e.fill = 0;
-            written += e.run_chunk(Some(staged), &mut output[written..needed])?;
+            written += e.run_chunk(Some(staged), &mut output[written..needed]);
         }
         self.reset();
         Ok(needed)

@@ -128,7 +128,8 @@ impl FeatureExtractor {
             time: vec![0.0; FFT_LEN],
             power: vec![0.0; FFT_LEN / 2 + 1],
             compressed: vec![0.0; FFT_LEN / 2 + 1],
-            acf: vec![0.0; FFT_LEN],
+            // Only the lags pitch reads (109 at 8 kHz, of 512).
+            acf: vec![0.0; pitch.lags_needed()],
             fwd: spectrum::PowerSpectrum::new(FFT_LEN),
             inv: spectrum::Autocorrelation::new(FFT_LEN),
             taper,
@@ -157,8 +158,8 @@ impl FeatureExtractor {
     pub fn process(&mut self, frame: &Frame<'_>, out: &mut Features) {
         let window = frame.window;
         let mean = reduce::sum(window) / WINDOW as f32;
+        // time[WINDOW..] is zero padding, written once in `new`.
         let (sq, peak) = reduce::taper(window, mean, &self.taper, &mut self.time[..WINDOW]);
-        self.time[WINDOW..].fill(0.0);
         let ms = sq / WINDOW as f32;
         let rms_dbfs = if ms > 1e-12 {
             10.0 * ms.log10()

@@ -10,6 +10,14 @@
 //! spectrum, compressed), so the packing for the half-length inverse is a few
 //! real multiplies per bin instead of complex ones. The unit tests check both
 //! against realfft. Scaling is realfft's: forward and inverse unnormalised.
+//!
+//! On CPUs with AVX the packing code runs compiled for AVX (eight-float lanes
+//! instead of SSE2's four; detected at run time, the binary runs on any
+//! x86_64): on a QA batch the two transforms' own code took ~45 % fewer
+//! instructions. The floats are the same either way: Rust neither reorders
+//! float arithmetic nor fuses multiply-adds (FMA is not enabled), so wider
+//! vectors do the same per-lane operations (checked: features, replay and QA
+//! outputs byte-identical with and without).
 
 use std::sync::Arc;
 
@@ -75,6 +83,8 @@ pub struct PowerSpectrum {
     scratch: Vec<Complex<f32>>,
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// Whether to run the AVX build of `process` (see the module notes).
+    avx: bool,
 }
 
 impl PowerSpectrum {
@@ -94,6 +104,7 @@ impl PowerSpectrum {
             cos: twiddles(len).iter().map(|t| t.0).collect(),
             sin: twiddles(len).iter().map(|t| t.1).collect(),
             fft,
+            avx: crate::has_avx(),
         }
     }
 
@@ -109,6 +120,22 @@ impl PowerSpectrum {
 
     /// Writes the power spectrum of `input` (N samples) into `power` (N/2 + 1).
     pub fn process(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx {
+            // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
+            return unsafe { self.process_avx(input, power) };
+        }
+        self.process_any(input, power)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn process_avx(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
+        self.process_any(input, power)
+    }
+
+    #[inline(always)]
+    fn process_any(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
         let m = self.buf.len();
         check("frame", 2 * m, input.len())?;
         check("power spectrum", m + 1, power.len())?;
@@ -169,6 +196,8 @@ pub struct Autocorrelation {
     scratch: Vec<Complex<f32>>,
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// Whether to run the AVX build of `process` (see the module notes).
+    avx: bool,
 }
 
 impl Autocorrelation {
@@ -188,14 +217,39 @@ impl Autocorrelation {
             cos: twiddles(len).iter().map(|t| t.0).collect(),
             sin: twiddles(len).iter().map(|t| t.1).collect(),
             fft,
+            avx: crate::has_avx(),
         }
     }
 
-    /// Writes `x[n] = Σ_k G[k]·e^(2πikn/N)` over all N bins (G even), n in 0..N.
+    /// Writes `x[n] = Σ_k G[k]·e^(2πikn/N)` over all N bins (G even), for
+    /// n in 0..`output.len()`: all N lags, or fewer when only the first are
+    /// needed (pitch reads about a fifth of them), which saves the copy out.
     pub fn process(&mut self, spectrum: &[f32], output: &mut [f32]) -> Result<(), LengthError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx {
+            // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
+            return unsafe { self.process_avx(spectrum, output) };
+        }
+        self.process_any(spectrum, output)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn process_avx(
+        &mut self,
+        spectrum: &[f32],
+        output: &mut [f32],
+    ) -> Result<(), LengthError> {
+        self.process_any(spectrum, output)
+    }
+
+    #[inline(always)]
+    fn process_any(&mut self, spectrum: &[f32], output: &mut [f32]) -> Result<(), LengthError> {
         let m = self.buf.len();
         check("spectrum", m + 1, spectrum.len())?;
-        check("autocorrelation", 2 * m, output.len())?;
+        if output.len() > 2 * m {
+            check("autocorrelation", 2 * m, output.len())?;
+        }
         let g = spectrum;
         // The even samples' spectrum is G[k] + G[k+M] = G[k] + G[M-k] (G even);
         // the odd ones' is (G[k] - G[M-k])·e^(2πik/N). Pack Z = Ev + i·Od.
@@ -206,20 +260,33 @@ impl Autocorrelation {
         let quarter = m / 2;
         let mut k = 1;
         while k + LANES <= quarter + 1 {
-            let (mut lo, mut hi) = ([Complex::default(); LANES], [Complex::default(); LANES]);
             let (fwd, rev) = (&g[k..k + LANES], &g[m + 1 - k - LANES..=m - k]);
             let (cos, sin) = (&self.cos[k..k + LANES], &self.sin[k..k + LANES]);
+            // Plain f32 lanes first, interleaved after: built as complex
+            // values directly, the arithmetic stayed scalar.
+            let (mut p, mut q) = ([0f32; LANES], [0f32; LANES]);
             for l in 0..LANES {
-                let (p, q) = (fwd[l], rev[LANES - 1 - l]);
-                let (ev, d) = (p + q, p - q);
-                let (c, s) = (cos[l], sin[l]);
-                lo[l] = Complex::new(ev - d * s, d * c);
-                hi[l] = Complex::new(ev + d * s, d * c);
+                (p[l], q[l]) = (fwd[l], rev[LANES - 1 - l]);
             }
-            buf[k..k + LANES].copy_from_slice(&lo);
-            let mirror = &mut buf[m + 1 - k - LANES..=m - k];
+            let (mut lo_re, mut im, mut hi_re) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
             for l in 0..LANES {
-                mirror[LANES - 1 - l] = hi[l];
+                let (ev, d) = (p[l] + q[l], p[l] - q[l]);
+                let (c, s) = (cos[l], sin[l]);
+                (lo_re[l], im[l], hi_re[l]) = (ev - d * s, d * c, ev + d * s);
+            }
+            // Interleaved as plain floats (a shuffle), then stored whole.
+            let (mut lo, mut hi) = ([0f32; 2 * LANES], [0f32; 2 * LANES]);
+            for l in 0..LANES {
+                (lo[2 * l], lo[2 * l + 1]) = (lo_re[l], im[l]);
+                let r = LANES - 1 - l;
+                (hi[2 * r], hi[2 * r + 1]) = (hi_re[l], im[l]);
+            }
+            for (z, x) in buf[k..k + LANES].iter_mut().zip(lo.chunks_exact(2)) {
+                *z = Complex::new(x[0], x[1]);
+            }
+            let mirror = &mut buf[m + 1 - k - LANES..=m - k];
+            for (z, x) in mirror.iter_mut().zip(hi.chunks_exact(2)) {
+                *z = Complex::new(x[0], x[1]);
             }
             k += LANES;
         }
@@ -232,9 +299,14 @@ impl Autocorrelation {
         }
         self.fft
             .process_with_scratch(&mut self.buf, &mut self.scratch);
-        for (x, z) in output.chunks_exact_mut(2).zip(&self.buf) {
+        let odd_last = self.buf.get(output.len() / 2).map_or(0.0, |z| z.re);
+        let mut pairs = output.chunks_exact_mut(2);
+        for (x, z) in (&mut pairs).zip(&self.buf) {
             x[0] = z.re;
             x[1] = z.im;
+        }
+        if let [x] = pairs.into_remainder() {
+            *x = odd_last;
         }
         Ok(())
     }
@@ -299,6 +371,41 @@ mod tests {
     }
 
     #[test]
+    fn the_first_lags_alone_are_the_same_floats() {
+        let g: Vec<f32> = signal(257, 3).iter().map(|v| v.abs()).collect();
+        let mut all = vec![0.0; 512];
+        let mut inv = Autocorrelation::new(512);
+        inv.process(&g, &mut all).unwrap();
+        for n in [0usize, 1, 2, 109, 110, 511] {
+            let mut first = vec![0.0; n];
+            inv.process(&g, &mut first).unwrap();
+            assert_eq!(first[..], all[..n], "{n} lags");
+        }
+    }
+
+    /// The AVX build (where the CPU has it) gives the very floats of the
+    /// SSE2 one, both transforms.
+    #[test]
+    fn avx_and_sse2_builds_agree_bit_for_bit() {
+        for seed in 1..20 {
+            let x = signal(512, seed);
+            let (mut a, mut b) = (vec![0.0; 257], vec![0.0; 257]);
+            let mut p = PowerSpectrum::new(512);
+            p.process(&x, &mut a).unwrap();
+            p.avx = false;
+            p.process(&x, &mut b).unwrap();
+            assert!(a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()));
+            let g: Vec<f32> = a.iter().map(|v| v.sqrt()).collect();
+            let (mut c, mut d) = (vec![0.0; 512], vec![0.0; 512]);
+            let mut inv = Autocorrelation::new(512);
+            inv.process(&g, &mut c).unwrap();
+            inv.avx = false;
+            inv.process(&g, &mut d).unwrap();
+            assert!(c.iter().zip(&d).all(|(u, v)| u.to_bits() == v.to_bits()));
+        }
+    }
+
+    #[test]
     fn wrong_lengths_are_typed_errors() {
         let mut p = PowerSpectrum::new(8);
         let err = p.process(&[0.0; 6], &mut [0.0; 5]).unwrap_err();
@@ -306,7 +413,7 @@ mod tests {
         let err = p.process(&[0.0; 8], &mut [0.0; 4]).unwrap_err();
         assert_eq!((err.expected, err.got), (5, 4));
         let mut a = Autocorrelation::new(8);
-        let err = a.process(&[0.0; 5], &mut [0.0; 7]).unwrap_err();
-        assert_eq!((err.what, err.expected, err.got), ("autocorrelation", 8, 7));
+        let err = a.process(&[0.0; 5], &mut [0.0; 9]).unwrap_err();
+        assert_eq!((err.what, err.expected, err.got), ("autocorrelation", 8, 9));
     }
 }
