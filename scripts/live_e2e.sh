@@ -107,6 +107,13 @@ limit = float(os.environ.get("LIVE_E2E_MAX_P99_MS", "20"))
 assert float(m[3]) <= limit, f"latency p99 above {limit} ms"
 PY
 [ -s "$work/live_note.json" ] && ok "incident note written at the end of the live call" || bad "no incident note"
+python3 - "$work/live_note.json" <<'PY' && ok "the live note carries the call's wall-clock start" || bad "live note without its start time"
+import datetime, json, sys
+at = json.load(open(sys.argv[1]))["call"]["started_at"]
+start = datetime.datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+age = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
+assert 0 <= age < 600, f"started_at {at} is not this call's start"
+PY
 
 # --- 3. the agent's device unplugged mid-call and back -----------------------
 split fixtures/sustained_shout.wav ss

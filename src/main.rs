@@ -155,7 +155,8 @@ struct CoachArgs {
     /// Name to put into the script's {name} placeholder.
     #[arg(long)]
     name: Option<String>,
-    /// Wall-clock start of the call, for the incident note.
+    /// Wall-clock start of the call, for the incident note (live: the time
+    /// the call starts, unless given here).
     #[arg(long)]
     started_at: Option<String>,
 }
@@ -743,21 +744,12 @@ fn qa(opts: shoutcue::qa::QaOptions) -> Result<(), AnyError> {
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 fn today_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    now_utc()[..10].to_string()
+}
+
+/// The wall clock now, UTC, to the second (RFC 3339), e.g. `2026-12-01T11:21:26Z`.
+fn now_utc() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// Ctrl-C (SIGINT/SIGTERM) sets the returned flag instead of killing the
@@ -1004,7 +996,8 @@ fn live(a: &LiveArgs) -> Result<(), AnyError> {
         a.setup.name.clone(),
         CallInfo {
             source,
-            started_at: a.setup.started_at.clone(),
+            // A live call starts now: the note gets the wall clock unless told otherwise.
+            started_at: Some(a.setup.started_at.clone().unwrap_or_else(now_utc)),
         },
     )
     .with_overlay(overlay.clone())
