@@ -13,6 +13,7 @@ Needs out/eval from scripts/make_calls.py (--only eval and --only asterisk)
 and a release build.
 
     python3 scripts/crossval.py [--init models/shout-v1.json] [--cues f0_st,tilt_db,...]
+        [--floors clean=0.90,agc=0.62]   # exit 1 if a pooled F1 falls below its floor
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main() -> int:
     ap.add_argument("--bin", default="target/release/shoutcue")
     ap.add_argument("--init", help="model to start from (train --init)")
     ap.add_argument("--cues", help="cues the model may weigh (train --cues)")
+    ap.add_argument("--floors", default="",
+                    help="VARIANT=F1,...: fail (exit 1) when a variant's pooled F1 is below its floor")
     ap.add_argument("--train-variants", default="clean,agc,mulaw8k,noisy",
                     help="variants to train on, comma-separated (default: the four the shipped model was trained on)")
     a = ap.parse_args()
@@ -80,7 +83,14 @@ def main() -> int:
         j = run_json([a.bin, "eval", str(a.eval / "asterisk"), "--model", str(model), "--json"])
         for c in COUNTS:
             agg["asterisk"][c] += j[c]
+    floors = {}
+    for item in filter(None, a.floors.split(",")):
+        name, _, value = item.partition("=")
+        if name not in VARIANTS or not value:
+            sys.exit(f"--floors: expected VARIANT=F1 with a variant of {', '.join(VARIANTS)}, got {item!r}")
+        floors[name] = float(value)
     print(f"speaker folds {', '.join('+'.join(f) for f in FOLDS)}; counts pooled over the folds")
+    failed = []
     for v in VARIANTS:
         s = agg[v]
         p = s["correct"] / s["detected"] if s["detected"] else 1.0
@@ -88,10 +98,14 @@ def main() -> int:
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         print(f"  {v:8s} F1 {f1:.3f}  P {p:.3f}  R {r:.3f}  spans {int(s['labelled'])}  "
               f"false cues {s['false_cues'] / s['hours']:.1f}/h")
+        if v in floors and f1 < floors[v]:
+            failed.append(f"{v} F1 {f1:.3f} < floor {floors[v]:.3f}")
     s = agg["asterisk"]
     print(f"  asterisk calm prompts: {int(s['false_cues'])} false cues in {len(FOLDS)} models x "
           f"{s['hours'] / len(FOLDS) * 60:.1f} min ({s['false_cues'] / s['hours']:.2f}/h)")
-    return 0
+    for f in failed:
+        print(f"crossval: {f}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
