@@ -66,12 +66,19 @@ fn windowed_sinc(npoints: usize, cutoff: f32) -> Vec<f32> {
 /// length): `a = Z[k]`, `b = Z[N-k]`, `tw` = half the twiddle of k.
 #[inline(always)]
 fn r2c_low(a: Complex<f32>, b: Complex<f32>, tw: Complex<f32>) -> Complex<f32> {
+    let (half_sum_re, half_diff_im, re, im) = r2c_parts(a, b, tw);
+    Complex::new(half_sum_re + re, half_diff_im + im)
+}
+
+/// The four terms realfft's unpacking combines for bins k and N-k.
+#[inline(always)]
+fn r2c_parts(a: Complex<f32>, b: Complex<f32>, tw: Complex<f32>) -> (f32, f32, f32, f32) {
     let (sum, diff) = (a + b, a - b);
     let half_sum_re = 0.5 * sum.re;
     let half_diff_im = 0.5 * diff.im;
     let re = sum.im * tw.re + diff.re * tw.im;
     let im = sum.im * tw.im - diff.re * tw.re;
-    Complex::new(half_sum_re + re, half_diff_im + im)
+    (half_sum_re, half_diff_im, re, im)
 }
 
 /// [`r2c_low`] then [`mul`] by the filter bin `(fr, fi)`, on plain floats
@@ -97,11 +104,7 @@ fn r2c_low_mul(
 /// The same for the mirrored bin N-k (`a`, `b`, `tw` as for bin k).
 #[inline(always)]
 fn r2c_high(a: Complex<f32>, b: Complex<f32>, tw: Complex<f32>) -> Complex<f32> {
-    let (sum, diff) = (a + b, a - b);
-    let half_sum_re = 0.5 * sum.re;
-    let half_diff_im = 0.5 * diff.im;
-    let re = sum.im * tw.re + diff.re * tw.im;
-    let im = sum.im * tw.im - diff.re * tw.re;
+    let (half_sum_re, half_diff_im, re, im) = r2c_parts(a, b, tw);
     Complex::new(half_sum_re - re, im - half_diff_im)
 }
 
