@@ -200,8 +200,9 @@ fn keep_unseen_cues(
 ///
 /// Every cue is a rise against the speaker's own voice, and a rise is never
 /// evidence *against* shouting: a negative weight only means two cues overlap
-/// (the wide and the telephone-band tilt) and the fit trades one against the
-/// other, which holds on the training voices and nowhere else. So a cue whose
+/// (the alpha ratio and the centroid both measure brightness) and the fit
+/// trades one against the other, which holds on the training voices and
+/// nowhere else. So a cue whose
 /// weight comes out negative is dropped (weight 0) and the rest refitted.
 fn fit_logistic(
     samples: &[Sample],
@@ -475,7 +476,6 @@ fn with_learnt_priors(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel 
     if let Some(x) = median(&mut centroid) {
         p.prior_centroid_hz = hz(x);
     }
-
     model
 }
 
@@ -514,7 +514,7 @@ mod tests {
     #[test]
     fn overlapping_cues_never_get_a_negative_weight() {
         // Cue 1 is cue 0 plus a little noise (two measures of one thing, like
-        // the wide and a narrow tilt); unconstrained, the fit trades them
+        // the alpha ratio and the centroid); unconstrained, the fit trades them
         // against each other. Cue 4 falls as cue 0 rises in this data only.
         let mut s = Vec::new();
         let mut rnd = uniform(11);
@@ -542,6 +542,7 @@ mod tests {
     fn a_cue_the_training_calls_never_show_keeps_the_starting_weight() {
         let start = ShoutModel::builtin();
         let mut m = start.clone();
+        m.weights[0] = 2.5;
         m.weights[3] = -4.0;
         m.scale[3] = 0.001;
         let samples: Vec<Sample> = (0..1000)
@@ -551,6 +552,6 @@ mod tests {
         assert_eq!(m.weights[3], start.weights[3].max(0.0));
         assert_eq!(m.scale[3], start.scale[3]);
         // A cue that does move is left as fitted.
-        assert_eq!(m.weights[0], start.weights[0]);
+        assert_eq!(m.weights[0], 2.5);
     }
 }
