@@ -42,6 +42,14 @@ def make_folds(eval_dir: Path, out: Path) -> None:
                     dst.symlink_to(f.resolve())
 
 
+def median(v: list[float]) -> float:
+    """Same rule as `shoutcue eval`: the element at round((n - 1) / 2)."""
+    if not v:
+        return float("nan")
+    s = sorted(v)
+    return s[int((len(s) - 1) * 0.5 + 0.5)]
+
+
 def run_json(cmd: list[str]) -> dict:
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -65,6 +73,7 @@ def main() -> int:
         sys.exit(f"{a.eval}: no eval sets; run scripts/make_calls.py --only eval and --only asterisk")
     make_folds(a.eval, a.out)
     agg = {v: dict.fromkeys(COUNTS, 0.0) for v in VARIANTS + ["asterisk"]}
+    lat: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for k in range(len(FOLDS)):
         model = a.out / f"model_f{k}.json"
         train_on = a.train_variants.split(",")
@@ -80,6 +89,7 @@ def main() -> int:
             j = run_json([a.bin, "eval", str(a.out / f"f{k}" / "test" / v), "--model", str(model), "--json"])
             for c in COUNTS:
                 agg[v][c] += j[c]
+            lat[v] += j["latencies_s"]
         j = run_json([a.bin, "eval", str(a.eval / "asterisk"), "--model", str(model), "--json"])
         for c in COUNTS:
             agg["asterisk"][c] += j[c]
@@ -97,7 +107,7 @@ def main() -> int:
         r = s["found"] / s["labelled"] if s["labelled"] else 1.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         print(f"  {v:8s} F1 {f1:.3f}  P {p:.3f}  R {r:.3f}  spans {int(s['labelled'])}  "
-              f"false cues {s['false_cues'] / s['hours']:.1f}/h")
+              f"false cues {s['false_cues'] / s['hours']:.1f}/h  latency p50 {median(lat[v]):.2f} s")
         if v in floors and f1 < floors[v]:
             failed.append(f"{v} F1 {f1:.3f} < floor {floors[v]:.3f}")
     s = agg["asterisk"]

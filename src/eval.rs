@@ -252,14 +252,36 @@ pub struct Metrics {
     pub false_cues: usize,
     /// false_cues per hour of audio.
     pub false_cues_per_hour: f64,
-    /// Decision time minus labelled onset, median, s.
+    /// Decision time minus the onset of each detected outburst (labelled
+    /// spans less than [`ONSET_GAP_S`] apart are one outburst), median, s.
     pub latency_p50_s: f64,
-    /// Decision time minus labelled onset, 90th percentile, s.
+    /// The same, 90th percentile, s.
     pub latency_p90_s: f64,
+    /// Every outburst's latency, s, sorted (for pooling across folders).
+    pub latencies_s: Vec<f64>,
     /// Cue time after the customer's speech stopped, median, s.
     pub cue_after_pause_p50_s: f64,
     /// Cue time after the customer's speech stopped, 90th percentile, s.
     pub cue_after_pause_p90_s: f64,
+}
+
+/// Labelled spans closer than this are one outburst for latency, s: a
+/// breath between shouted sentences is not a new onset.
+pub const ONSET_GAP_S: f64 = 0.5;
+
+/// Index ranges of `labels` (in time order) that form one outburst each.
+fn onset_runs(labels: &[(f64, f64)]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=labels.len() {
+        if i == labels.len() || labels[i].0 - labels[i - 1].1 >= ONSET_GAP_S {
+            if i > start {
+                runs.push(start..i);
+            }
+            start = i;
+        }
+    }
+    runs
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
@@ -284,14 +306,26 @@ pub fn score(calls: &[CallResult]) -> Metrics {
         m.labelled += c.labels.len();
         m.detected += c.detections.len();
         for &l in &c.labels {
-            let hits: Vec<_> = c
+            if c.detections.iter().any(|d| overlaps((d.0, d.1), l)) {
+                m.found += 1;
+            }
+        }
+        // Latency counts once per outburst, from its onset: a sentence that
+        // continues a shout already detected is not a new detection, and
+        // its (negative) decision-minus-start would flatter the figure.
+        for run in onset_runs(&c.labels) {
+            let first = c
                 .detections
                 .iter()
-                .filter(|d| overlaps((d.0, d.1), l))
-                .collect();
-            if let Some(first) = hits.iter().map(|d| d.2).min_by(|a, b| a.total_cmp(b)) {
-                m.found += 1;
-                latencies.push(first - l.0);
+                .filter(|d| {
+                    c.labels[run.clone()]
+                        .iter()
+                        .any(|&l| overlaps((d.0, d.1), l))
+                })
+                .map(|d| d.2)
+                .min_by(|a, b| a.total_cmp(b));
+            if let Some(first) = first {
+                latencies.push(first - c.labels[run.start].0);
             }
         }
         m.correct += c
@@ -332,6 +366,7 @@ pub fn score(calls: &[CallResult]) -> Metrics {
     };
     m.latency_p50_s = quantile(&mut latencies, 0.5);
     m.latency_p90_s = quantile(&mut latencies, 0.9);
+    m.latencies_s = latencies;
     m.cue_after_pause_p50_s = quantile(&mut pauses, 0.5);
     m.cue_after_pause_p90_s = quantile(&mut pauses, 0.9);
     m
@@ -372,6 +407,26 @@ mod tests {
         assert_eq!(m.false_cues, 2); // 51.5 (after an unlabelled detection) and 100.0
         assert!((m.false_cues_per_hour - 1.0).abs() < 1e-9);
         assert!((m.latency_p50_s - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn latency_counts_each_outburst_once_from_its_onset() {
+        // Three shouted sentences 0.2 s apart, one detection decided 1.2 s
+        // into the first; then a lone sentence detected 0.8 s in.
+        let labels = vec![(10.0, 12.0), (12.2, 14.0), (14.2, 16.0), (30.0, 32.0)];
+        let m = score(&[call(
+            labels,
+            vec![(10.3, 16.0, 11.2), (30.2, 32.0, 30.8)],
+            vec![],
+        )]);
+        assert_eq!((m.labelled, m.found), (4, 4));
+        // Two latencies (1.2 and 0.8), not four with two negative ones.
+        assert!((m.latency_p50_s - 1.2).abs() < 1e-9, "{}", m.latency_p50_s);
+        assert!((m.latency_p90_s - 1.2).abs() < 1e-9);
+        assert_eq!(
+            onset_runs(&[(0.0, 1.0), (1.4, 2.0), (2.6, 3.0)]),
+            vec![0..2, 2..3]
+        );
     }
 
     #[test]
