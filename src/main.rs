@@ -102,6 +102,9 @@ enum Command {
         /// Fail (exit 1) if false cues per hour exceed this.
         #[arg(long)]
         max_false_cues_per_hour: Option<f64>,
+        /// Fail (exit 1) if the median detection latency (per outburst) exceeds this, s.
+        #[arg(long)]
+        max_latency_p50: Option<f64>,
     },
     /// QA batch review: every call in DIR (recursively) into REPORT_DIR:
     /// per-call events, labels, incident note and timeline plot, plus a
@@ -271,12 +274,16 @@ fn main() -> ExitCode {
             json,
             min_f1,
             max_false_cues_per_hour,
+            max_latency_p50,
         } => eval(
             &dir,
             model.as_deref(),
             json,
-            min_f1,
-            max_false_cues_per_hour,
+            Gates {
+                min_f1,
+                max_fph: max_false_cues_per_hour,
+                max_latency_p50,
+            },
         ),
         Command::Replay {
             file,
@@ -569,13 +576,19 @@ fn print_metrics(label: &str, m: &shoutcue::eval::Metrics) {
     );
 }
 
-fn eval(
-    dir: &Path,
-    model: Option<&Path>,
-    json: bool,
+/// Limits `eval` enforces (exit 1 when missed).
+struct Gates {
     min_f1: Option<f64>,
     max_fph: Option<f64>,
-) -> Result<(), AnyError> {
+    max_latency_p50: Option<f64>,
+}
+
+fn eval(dir: &Path, model: Option<&Path>, json: bool, gates: Gates) -> Result<(), AnyError> {
+    let Gates {
+        min_f1,
+        max_fph,
+        max_latency_p50,
+    } = gates;
     let model = match model {
         Some(p) => ShoutModel::load(p)?,
         None => ShoutModel::builtin(),
@@ -602,6 +615,23 @@ fn eval(
                 "{}: {:.2} false cues per hour, more than the allowed {max}",
                 dir.display(),
                 m.false_cues_per_hour
+            )
+            .into());
+        }
+    }
+    if let Some(max) = max_latency_p50 {
+        if m.latency_p50_s.is_nan() {
+            return Err(format!(
+                "{}: no labelled outburst was detected, so there is no latency to check",
+                dir.display()
+            )
+            .into());
+        }
+        if m.latency_p50_s > max {
+            return Err(format!(
+                "{}: median detection latency {:.2} s, more than the allowed {max} s",
+                dir.display(),
+                m.latency_p50_s
             )
             .into());
         }
