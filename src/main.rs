@@ -41,7 +41,8 @@ enum Command {
     Replay {
         /// The recording (stereo: agent left, customer right; mono: customer).
         file: PathBuf,
-        /// Print a human timeline instead of JSON Lines.
+        /// Print a human timeline instead of JSON Lines, in time order (with
+        /// --realtime, line by line as decided).
         #[arg(long)]
         pretty: bool,
         /// Write detections and cues as an Audacity label track.
@@ -463,6 +464,9 @@ fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
         let mut s = PrettySink::new(stdout, setup.script.clone());
         if let Some(n) = &o.setup.name {
             s = s.with_name(n.clone());
+        }
+        if !o.realtime {
+            s = s.time_ordered();
         }
         sinks.push(Box::new(s));
     } else {

@@ -171,3 +171,29 @@ fn every_fixture_gives_its_expected_events() {
         failures.join("\n")
     );
 }
+
+/// `--pretty` runs the clock forwards; the JSON Lines stream, in decision
+/// order, does not (a cue at the pause is decided before the shout's end,
+/// which is stamped back at the last shouted word).
+#[test]
+fn pretty_timeline_is_in_time_order_where_the_stream_is_not() {
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/continued_shout.wav");
+    let stream: Vec<f64> = replay(&wav)
+        .iter()
+        .map(|e| e["t"].as_f64().unwrap())
+        .collect();
+    assert!(stream.windows(2).any(|w| w[1] < w[0]), "{stream:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_shoutcue"))
+        .args(["replay", "--pretty"])
+        .arg(&wav)
+        .output()
+        .expect("shoutcue runs");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let t: Vec<f64> = text
+        .lines()
+        .map(|l| l[..2].parse::<f64>().unwrap() * 60.0 + l[3..7].parse::<f64>().unwrap())
+        .collect();
+    assert_eq!(t.len(), stream.len(), "{text}");
+    assert!(t.windows(2).all(|w| w[1] >= w[0]), "{text}");
+}

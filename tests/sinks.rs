@@ -171,6 +171,38 @@ fn pretty_timeline_reads_as_clock_and_text() {
 }
 
 #[test]
+fn pretty_timeline_can_run_in_time_order() {
+    let call = eventful_call();
+    // Decision order stamps some events earlier than the one before (a
+    // shout's end after the cue at its pause); here, to be sure of it, the
+    // whole stream runs backwards. `fixtures_replay.rs` checks a real call.
+    let mut events = stream(&call);
+    events.reverse();
+    let times = |text: &str| -> Vec<f64> {
+        text.lines()
+            .map(|l| l[..2].parse::<f64>().unwrap() * 60.0 + l[3..7].parse::<f64>().unwrap())
+            .collect()
+    };
+    // As decided, some line is stamped earlier than the one before it ...
+    let mut sink = PrettySink::new(Vec::new(), Script::english());
+    feed(&mut sink, &events, call.dur);
+    let decided = String::from_utf8(sink.into_inner()).unwrap();
+    let t = times(&decided);
+    assert!(t.windows(2).any(|w| w[1] < w[0]), "{decided}");
+    // ... and time-ordered, the same lines run forwards.
+    let mut sink = PrettySink::new(Vec::new(), Script::english()).time_ordered();
+    feed(&mut sink, &events, call.dur);
+    let ordered = String::from_utf8(sink.into_inner()).unwrap();
+    let t = times(&ordered);
+    assert!(t.windows(2).all(|w| w[1] >= w[0]), "{ordered}");
+    let mut a: Vec<&str> = decided.lines().collect();
+    let mut b: Vec<&str> = ordered.lines().collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b);
+}
+
+#[test]
 fn label_track_is_audacity_format_without_nudges() {
     let call = eventful_call();
     let events = stream(&call);

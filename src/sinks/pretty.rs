@@ -15,6 +15,9 @@ pub struct PrettySink<W: Write> {
     w: W,
     script: Script,
     name: Option<String>,
+    /// Lines held back to be written in time order at the end (see
+    /// [`PrettySink::time_ordered`]); `None` writes each line as decided.
+    held: Option<Vec<(f64, String)>>,
 }
 
 fn rung_label(r: Rung) -> String {
@@ -32,7 +35,19 @@ impl<W: Write> PrettySink<W> {
             w,
             script,
             name: None,
+            held: None,
         }
+    }
+
+    /// Writes the timeline in time order when the call ends, instead of
+    /// line by line as decided. Events are decided after the moment they
+    /// stamp (a shout's end is known only once the pause has lasted), so in
+    /// decision order a cue at 15.6 s can come before the shout end stamped
+    /// 15.4 s; a reader of a finished call wants the clock to run forwards.
+    /// Not for live pacing, where a held line would be a late line.
+    pub fn time_ordered(mut self) -> Self {
+        self.held = Some(Vec::new());
+        self
     }
 
     /// Fills `{name}` in the script lines with this name.
@@ -122,11 +137,23 @@ impl<W: Write> Sink for PrettySink<W> {
                 format!("nudge  \"{}\"  (private)", self.say(Line::Nudge(kind)))
             }
         };
+        if let Some(held) = &mut self.held {
+            held.push((ev.t(), what));
+            return Ok(());
+        }
         writeln!(self.w, "{}  {what}", clock(ev.t()))
             .map_err(|source| SinkError::Io { sink: NAME, source })
     }
 
     fn finish(&mut self, call_end_t: f64) -> Result<(), SinkError> {
+        if let Some(mut held) = self.held.take() {
+            // Stable: events stamped alike keep their decision order.
+            held.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (t, what) in held {
+                writeln!(self.w, "{}  {what}", clock(t))
+                    .map_err(|source| SinkError::Io { sink: NAME, source })?;
+            }
+        }
         writeln!(self.w, "{}  call end", clock(call_end_t))
             .and_then(|_| self.w.flush())
             .map_err(|source| SinkError::Io { sink: NAME, source })
