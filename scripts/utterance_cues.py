@@ -24,16 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from level_free_ceiling import auc  # same Mann-Whitney AUC as the ceiling figures
+
 FOLDS = [("03", "08"), ("10", "13"), ("09", "11")]
 CUES = ["f0_st", "tilt_db", "centroid_st", "level_db"]
-
-
-def auc(y: np.ndarray, s: np.ndarray) -> float:
-    pos, neg = s[y], s[~y]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
 
 
 def main() -> int:
