@@ -28,6 +28,7 @@ VARIANT_NOTES = {
     "mulaw8k": "the clean call band-limited 300-3400 Hz, G.711 mu-law WAV (format tag 7)",
     "noisy": "clean + stationary pink noise at 20 dB SNR vs the mean power of all speech",
     "levels": "16-bit PCM; calm sentences at -34 dBFS +-4 dB, anger sentences 0 to 12 dB above -34 (uniform): level no longer tells them apart",
+    "peak": "16-bit PCM; every utterance peaking at -3 dBFS, as the peak-normalised clips come: no level step, anger's power below calm",
 }
 
 

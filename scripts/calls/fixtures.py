@@ -454,6 +454,8 @@ Built by the same script from `../shared/data/emodb` (CI regenerates them):
   - `levels`: 16-bit PCM, every calm sentence at -34 dBFS ± 4 dB and every anger sentence 0 to
     12 dB above -34 (uniform, seeded): shouting that is sometimes no louder than calm speech, which
     wanders, so level tells them apart only in part.
+  - `peak`: 16-bit PCM, every utterance scaled to peak at -3 dBFS, as EmoDB ships its clips: no
+    level step at all, and a shouted sentence, peakier, carries less power than a calm one.
 - **Layout**: `out/eval/<split>/<variant>/<speaker>_<n>.wav` + `.txt`; `out/eval/manifest.json` lists
   every file with split, variant, speaker, duration, shout seconds, emotion counts and (for `clean`)
   every utterance with its clip, times and level, plus a per split/variant summary.

@@ -50,7 +50,11 @@ NOISE_SNR_DB = 20.0
 LEVELS_CALM_DB = (-4.0, 4.0)
 LEVELS_SHOUT_DB = (0.0, 12.0)
 
-VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels")
+#: Peak variant: every utterance peaks here, dBFS, whatever its loudness:
+#: the clips as EmoDB ships them (peak-normalised), no level step at all.
+PEAK_DB = -3.0
+
+VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak")
 
 
 @dataclass
@@ -149,6 +153,17 @@ class Call:
             y[a:b] += g * x
         return y
 
+    def _peak(self, ch: str, rate: int, n: int) -> np.ndarray:
+        """Each utterance scaled to peak at ``PEAK_DB``: a shouted sentence,
+        peakier than a calm one, ends up with less power than it."""
+        y = np.zeros(n)
+        for u in self.utts:
+            if u.channel == ch:
+                a, b = u.span(rate)
+                x = u.audio(rate)
+                y[a:b] += db_to_gain(PEAK_DB) / float(np.max(np.abs(x))) * x
+        return y
+
     def _agc(self, ch: str, rate: int, n: int, stats: dict) -> np.ndarray:
         """Each utterance to ``AGC_TARGET_DB`` RMS; the gain ramps from the
         previous utterance's value over ``AGC_RAMP_S``, as a line AGC slews."""
@@ -184,6 +199,8 @@ class Call:
         stats: dict = {}
         if variant == "agc":
             chans = [self._agc(ch, rate, n, stats) for ch in self.channels]
+        elif variant == "peak":
+            chans = [self._peak(ch, rate, n) for ch in self.channels]
         elif variant == "levels":
             if rng is None:
                 raise ValueError("levels variant needs an rng")
