@@ -12,7 +12,7 @@ spans instead of 24. Folders of symlinks go to out/cv/ (gitignored).
 Needs out/eval from scripts/make_calls.py (--only eval and --only asterisk)
 and a release build.
 
-    python3 scripts/crossval.py [--init models/shout-v1.json] [--cues f0_st,tilt_db,...]
+    python3 scripts/crossval.py [--init MODEL] [--train-variants clean,agc,...] [--cues f0_st,tilt_db,...]
         [--floors clean=0.90,agc=0.62]   # exit 1 if a pooled F1 falls below its floor
 """
 
@@ -62,12 +62,13 @@ def main() -> int:
     ap.add_argument("--eval", default="out/eval", type=Path)
     ap.add_argument("--out", default="out/cv", type=Path)
     ap.add_argument("--bin", default="target/release/shoutcue")
-    ap.add_argument("--init", help="model to start from (train --init)")
+    ap.add_argument("--init", default="models/init/shout-v1-2026-11-22.json",
+                    help="model to start from (train --init; default: the one the shipped model was trained from)")
     ap.add_argument("--cues", help="cues the model may weigh (train --cues)")
     ap.add_argument("--floors", default="",
                     help="VARIANT=F1,...: fail (exit 1) when a variant's pooled F1 is below its floor")
-    ap.add_argument("--train-variants", default="clean,agc,mulaw8k,noisy",
-                    help="variants to train on, comma-separated (default: the four the shipped model was trained on)")
+    ap.add_argument("--train-variants", default="clean,agc,mulaw8k,noisy,levels,peak",
+                    help="variants to train on, comma-separated (default: the six the shipped model was trained on)")
     a = ap.parse_args()
     if not (a.eval / "asterisk").is_dir():
         sys.exit(f"{a.eval}: no eval sets; run scripts/make_calls.py --only eval and --only asterisk")

@@ -424,7 +424,7 @@ pub fn train(
             break;
         }
     }
-    let model = with_learnt_priors(model, calls);
+    let model = with_prior_threshold(with_learnt_priors(model, calls), calls);
     (
         model,
         TrainReport {
@@ -435,6 +435,53 @@ pub fn train(
             f1: prf.2,
         },
     )
+}
+
+/// The calm opening of a training call, for [`with_prior_threshold`]: voiced
+/// hops before the first labelled shout and within this many seconds.
+const OPENING_S: f64 = 10.0;
+/// Share of calm-opening hops, scored against the priors alone, that stay
+/// below `prior_on_threshold`.
+const PRIOR_ON_QUANTILE: f64 = 0.99;
+
+/// Sets `prior_on_threshold` from how high calm voices score against the
+/// population priors: each training call's calm opening is scored with the
+/// priors alone (as if the caller's own baseline never formed), and the
+/// threshold is put at the 99th percentile of those scores, never below
+/// `on_threshold` and never above 0.95. The priors are the training voices'
+/// own medians, so this still underrates how far an unseen voice or line
+/// can sit from them; it is a floor, not a guarantee.
+fn with_prior_threshold(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel {
+    let hop_s = crate::HOP as f32 / crate::ANALYSIS_RATE as f32;
+    let mut priors_only = model.clone();
+    priors_only.baseline.min_voiced_s = f32::INFINITY;
+    priors_only.prior_on_threshold = None;
+    let mut scores = Vec::new();
+    for call in calls {
+        let first_shout = call
+            .labels
+            .iter()
+            .map(|l| l.0)
+            .fold(f64::INFINITY, f64::min);
+        let mut d = SpeakerDetector::new(Speaker::Customer, &priors_only, hop_s);
+        for f in &call.hops {
+            let (h, _) = d.process(f);
+            if f.t >= first_shout.min(OPENING_S) {
+                break;
+            }
+            if f.voiced {
+                scores.push(h.score);
+            }
+        }
+    }
+    if scores.is_empty() {
+        model.prior_on_threshold = None;
+        return model;
+    }
+    scores.sort_by(|a, b| a.total_cmp(b));
+    let q = scores[((scores.len() - 1) as f64 * PRIOR_ON_QUANTILE).round() as usize];
+    model.prior_on_threshold = Some(q.clamp(model.on_threshold, 0.95));
+    model
 }
 
 /// Sets the population priors (used until a speaker's own baseline exists)

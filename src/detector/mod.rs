@@ -241,7 +241,15 @@ impl SpeakerDetector {
         let mut event = None;
         match self.state {
             State::Calm => {
-                if f.voiced && self.score >= m.on_threshold {
+                let on = if self.baseline.values().own {
+                    m.on_threshold
+                } else {
+                    m.prior_on_threshold.unwrap_or(m.on_threshold)
+                };
+                // Shouting raises F0: a voice well below its yardstick is
+                // brighter or odder, not raised (a line, a new speaker).
+                let f0_ok = self.cues.f0_st >= m.min_f0_rise_st;
+                if f.voiced && self.score >= on && f0_ok {
                     if self.evidence_s == 0.0 {
                         self.evidence_start = f.t;
                     }
@@ -448,5 +456,65 @@ mod tests {
         );
         // The baseline did not learn the shouting.
         assert!((d.baseline().f0_st - semitones(120.0)).abs() < 1.0);
+    }
+
+    /// Five calm turns, so that the speaker's own baseline exists.
+    fn calm_start(d: &mut SpeakerDetector, t: &mut f64) {
+        for _ in 0..5 {
+            assert!(feed(d, t, 1.5, 120.0, -20.0, true).is_empty());
+            assert!(feed(d, t, 0.6, 0.0, 0.0, false).is_empty());
+        }
+        assert!(d.baseline().own);
+    }
+
+    #[test]
+    fn a_brighter_louder_voice_with_f0_well_down_is_not_shouting() {
+        // Louder and much brighter, but 8 semitones *lower*: a new line or
+        // another speaker, not a raised voice.
+        for (gate, expect_shout) in [(-6.0, false), (f32::NEG_INFINITY, true)] {
+            let mut model = ShoutModel::builtin();
+            model.min_f0_rise_st = gate;
+            model.weights[0] = 0.0; // F0 alone must not already hold it down
+            let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+            let mut t = 0.0;
+            calm_start(&mut d, &mut t);
+            let ev = feed(&mut d, &mut t, 2.0, 75.0, 0.0, true);
+            let shout = ev
+                .iter()
+                .any(|e| matches!(e, SegmentEvent::ShoutStart { .. }));
+            assert_eq!(shout, expect_shout, "gate {gate}: {ev:?}");
+        }
+    }
+
+    #[test]
+    fn before_the_own_baseline_only_a_clearer_rise_counts() {
+        // A call that opens with shouting: scored against the priors alone.
+        let shout_at_once = |prior_on: Option<f32>| {
+            let mut model = ShoutModel::builtin();
+            model.prior_on_threshold = prior_on;
+            let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+            let mut t = 0.0;
+            let ev = feed(&mut d, &mut t, 2.0, 400.0, 0.0, true);
+            assert!(!d.baseline().own);
+            ev.iter()
+                .any(|e| matches!(e, SegmentEvent::ShoutStart { .. }))
+        };
+        assert!(shout_at_once(None));
+        assert!(shout_at_once(Some(0.9)));
+        // No score reaches an impossible threshold: nothing starts.
+        assert!(!shout_at_once(Some(1.0)));
+        // Once the caller's own baseline exists, the stricter threshold is
+        // out of the way.
+        let mut model = ShoutModel::builtin();
+        model.prior_on_threshold = Some(1.0);
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+        let mut t = 0.0;
+        calm_start(&mut d, &mut t);
+        let ev = feed(&mut d, &mut t, 2.0, 240.0, -10.0, true);
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, SegmentEvent::ShoutStart { .. })),
+            "{ev:?}"
+        );
     }
 }

@@ -51,6 +51,21 @@ pub struct ShoutModel {
     pub smoothing_s: f32,
     /// Score that starts counting towards a shouting segment.
     pub on_threshold: f32,
+    /// Score that starts counting while the caller's own baseline does not
+    /// exist yet (the first 1.5 s of their calm voice), when the cues are
+    /// measured against population priors: a rougher yardstick, off by a
+    /// whole voice for a high voice or a bright line, so only a clearer
+    /// rise counts. `None`: the same as `on_threshold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_on_threshold: Option<f32>,
+    /// A hop counts towards a shouting segment only if its (smoothed) F0
+    /// rise is at least this, semitones. Shouting raises F0 by many
+    /// semitones; a voice half an octave *below* its yardstick that still
+    /// scores high is bright for another reason (a tinny line, an HF radio,
+    /// another speaker). Deep enough not to block a man shouting at the
+    /// start of a call, measured against priors nearer a woman's voice.
+    #[serde(default = "default_min_f0_rise")]
+    pub min_f0_rise_st: f32,
     /// Score below which shouting fades.
     pub off_threshold: f32,
     /// Voiced time above `on_threshold` needed to start a segment, s:
@@ -64,6 +79,10 @@ pub struct ShoutModel {
     pub baseline: BaselineConfig,
     /// Where this model came from.
     pub provenance: Provenance,
+}
+
+fn default_min_f0_rise() -> f32 {
+    -6.0
 }
 
 fn default_level_clamp() -> f32 {
@@ -121,6 +140,20 @@ impl ShoutModel {
                 "need 0 <= off_threshold <= on_threshold <= 1, got off {} on {}",
                 self.off_threshold, self.on_threshold
             ));
+        }
+        if !self.min_f0_rise_st.is_finite() {
+            return Err(format!(
+                "min_f0_rise_st must be finite, got {}",
+                self.min_f0_rise_st
+            ));
+        }
+        if let Some(p) = self.prior_on_threshold {
+            if !(self.on_threshold..=1.0).contains(&p) {
+                return Err(format!(
+                    "need on_threshold <= prior_on_threshold <= 1, got {p} with on {}",
+                    self.on_threshold
+                ));
+            }
         }
         for (name, v) in [
             ("smoothing_s", self.smoothing_s),
