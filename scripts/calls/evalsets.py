@@ -29,6 +29,7 @@ VARIANT_NOTES = {
     "noisy": "clean + stationary pink noise at 20 dB SNR vs the mean power of all speech",
     "levels": "16-bit PCM; calm sentences at -34 dBFS +-4 dB, anger sentences 0 to 12 dB above -34 (uniform): level no longer tells them apart",
     "peak": "16-bit PCM; every utterance peaking at -3 dBFS, as the peak-normalised clips come: no level step, anger's power below calm",
+    "step": "16-bit PCM; the peak render with every calm sentence 10 to 20 dB (uniform) below the anger ones: the data README's level step on the clips as shipped",
 }
 
 
@@ -129,7 +130,7 @@ def write(calls: list[dict], out: Path) -> dict:
             emotions[u.clip.emotion] = emotions.get(u.clip.emotion, 0) + 1
         for variant in VARIANTS:
             rel = Path(item["split"]) / variant / f"{item['speaker']}_{item['n']}.wav"
-            rng = _rng("noise" if variant == "noisy" else variant, item["speaker"], str(item["n"])) if variant in ("noisy", "levels") else None
+            rng = _rng("noise" if variant == "noisy" else variant, item["speaker"], str(item["n"])) if variant in ("noisy", "levels", "step") else None
             stats = call.write(out / rel, RATE, variant, rng)
             dur, shout = call.duration(RATE), call.shout_seconds(RATE)
             e = {"path": str(rel), "labels": str(rel.with_suffix(".txt")), "split": item["split"],

@@ -456,6 +456,8 @@ Built by the same script from `../shared/data/emodb` (CI regenerates them):
     wanders, so level tells them apart only in part.
   - `peak`: 16-bit PCM, every utterance scaled to peak at -3 dBFS, as EmoDB ships its clips: no
     level step at all, and a shouted sentence, peakier, carries less power than a calm one.
+  - `step`: the `peak` render with every calm sentence 10 to 20 dB (uniform, seeded) below the
+    shouted ones: the data README's "level step of +10 to +20 dB" on the clips as EmoDB ships them.
 - **Layout**: `out/eval/<split>/<variant>/<speaker>_<n>.wav` + `.txt`; `out/eval/manifest.json` lists
   every file with split, variant, speaker, duration, shout seconds, emotion counts and (for `clean`)
   every utterance with its clip, times and level, plus a per split/variant summary.

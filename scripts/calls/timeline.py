@@ -54,7 +54,11 @@ LEVELS_SHOUT_DB = (0.0, 12.0)
 #: the clips as EmoDB ships them (peak-normalised), no level step at all.
 PEAK_DB = -3.0
 
-VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak")
+#: Step variant: the peak-normalised clips again, every anger sentence this
+#: many dB louder (uniform, seeded): the data README's recipe taken literally.
+STEP_DB = (10.0, 20.0)
+
+VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step")
 
 
 @dataclass
@@ -164,6 +168,17 @@ class Call:
                 y[a:b] += db_to_gain(PEAK_DB) / float(np.max(np.abs(x))) * x
         return y
 
+    def _step(self, ch: str, rate: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The ``peak`` render with every shouted utterance ``STEP_DB`` louder
+        (calm ones turned down by as much, so nothing clips)."""
+        y = np.zeros(n)
+        for u in sorted((u for u in self.utts if u.channel == ch), key=lambda u: u.start):
+            a, b = u.span(rate)
+            x = u.audio(rate)
+            down = 0.0 if u.label == "shout" else float(rng.uniform(*STEP_DB))
+            y[a:b] += db_to_gain(PEAK_DB - down) / float(np.max(np.abs(x))) * x
+        return y
+
     def _agc(self, ch: str, rate: int, n: int, stats: dict) -> np.ndarray:
         """Each utterance to ``AGC_TARGET_DB`` RMS; the gain ramps from the
         previous utterance's value over ``AGC_RAMP_S``, as a line AGC slews."""
@@ -199,6 +214,10 @@ class Call:
         stats: dict = {}
         if variant == "agc":
             chans = [self._agc(ch, rate, n, stats) for ch in self.channels]
+        elif variant == "step":
+            if rng is None:
+                raise ValueError("step variant needs an rng")
+            chans = [self._step(ch, rate, n, rng) for ch in self.channels]
         elif variant == "peak":
             chans = [self._peak(ch, rate, n) for ch in self.channels]
         elif variant == "levels":
