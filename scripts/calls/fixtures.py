@@ -447,7 +447,7 @@ Built by the same script from `../shared/data/emodb` (CI regenerates them):
   - `clean`: 16-bit PCM, every anger sentence at -22 dBFS RMS, every other one at -34 (a 12 dB step;
     four very peaky anger clips of speaker 10 are held to a 0.9 peak, 0.4-2.7 dB below that level);
   - `agc`: every utterance at -20 dBFS RMS, the gain ramping over 50 ms from one utterance's value
-    to the next (a line AGC), with a peak limit at 0.98: level carries nothing, F0 and tilt must;
+    to the next (a line AGC), with a peak limit at 0.95: level carries nothing, F0 and tilt must;
   - `mulaw8k`: `clean` band-limited 300-3400 Hz, stored as G.711 mu-law WAV (format tag 7);
   - `noisy`: `clean` plus stationary pink noise at 20 dB SNR against the mean power of all the
     speech (so 12.5-14 dB against the calm sentences).

@@ -40,7 +40,7 @@ PEAK_CEILING = 0.9
 AGC_TARGET_DB = -20.0
 AGC_RAMP_S = 0.050
 #: AGC variant: peak ceiling (limiter), linear.
-AGC_PEAK = 0.98
+AGC_PEAK = 0.95
 #: Noisy variant: pink noise this many dB below the mean power of the speech.
 NOISE_SNR_DB = 20.0
 
