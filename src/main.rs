@@ -77,8 +77,9 @@ enum Command {
         /// Held-out folders to evaluate the fitted model on (never fitted to).
         #[arg(long)]
         heldout: Vec<PathBuf>,
-        /// Model to start from: its cue limits, baseline settings and priors
-        /// are kept, its weights and thresholds refitted. Default: the built-in one.
+        /// Model to start from: its cue limits, F0 floor and baseline settings
+        /// are kept; its weights, thresholds and priors are refitted. Default:
+        /// the built-in one.
         #[arg(long, value_name = "MODEL.json")]
         init: Option<PathBuf>,
         /// Cues the model may weigh, comma-separated (default: all); the

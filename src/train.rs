@@ -366,6 +366,10 @@ pub fn train(
     for smoothing in [0.2f32, 0.35, 0.5, 0.8] {
         let mut model = start.clone();
         model.smoothing_s = smoothing;
+        // Set afresh at the end (`with_prior_threshold`); a start model's
+        // value would otherwise shape the fit and clash with the grid's
+        // on-thresholds.
+        model.prior_on_threshold = None;
         let mut samples = Vec::new();
         for _ in 0..3 {
             samples = run_detector(&model, calls).0;
