@@ -30,7 +30,7 @@ for tool in pulseaudio pactl paplay python3 node npm /usr/bin/chromium; do
   command -v "$tool" >/dev/null || { bad "missing $tool (apt-get install -y pulseaudio pulseaudio-utils chromium python3 nodejs npm)"; finish; exit 1; }
 done
 
-cargo build --features live --quiet
+cargo build -p shoutcue --features live --quiet
 bin=${SHOUTCUE_BIN:-${CARGO_TARGET_DIR:-target}/debug/shoutcue}
 
 # PulseAudio: a private server for this run, so it works as root and beside a desktop's.

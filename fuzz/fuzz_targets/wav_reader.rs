@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
-use shoutcue::source::{ChannelChoice, WavSource};
+use shoutcue_core::source::{ChannelChoice, WavSource};
 
 fuzz_target!(|data: &[u8]| {
     // Every way of choosing channels, so each role path meets every header.

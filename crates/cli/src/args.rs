@@ -1,0 +1,123 @@
+//! Argument types shared by several subcommands, and what they load.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use shoutcue_core::coach::{CoachConfig, Script};
+use shoutcue_core::detector::ShoutModel;
+use shoutcue_core::source::ChannelChoice;
+use shoutcue_core::Speaker;
+
+use crate::AnyError;
+
+/// Model, coach timing and script.
+#[derive(Args, Clone)]
+pub struct CoachArgs {
+    /// Shout model (JSON); default: the built-in models/shout-v1.json.
+    #[arg(long, value_name = "FILE.json")]
+    pub model: Option<PathBuf>,
+    /// Coach timing (TOML); default: the documented defaults.
+    #[arg(long, value_name = "FILE.toml")]
+    pub coach_config: Option<PathBuf>,
+    /// Script lines (TOML, e.g. models/script-de.toml); default: English.
+    #[arg(long, value_name = "FILE.toml")]
+    pub script: Option<PathBuf>,
+    /// Name to put into the script's {name} placeholder.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Wall-clock start of the call, for the incident note (live: the time
+    /// the call starts, unless given here).
+    #[arg(long)]
+    pub started_at: Option<String>,
+}
+
+/// What [`CoachArgs`] name, loaded.
+pub struct Setup {
+    /// The shout model.
+    pub model: ShoutModel,
+    /// The coach's timing.
+    pub coach: CoachConfig,
+    /// The script's lines.
+    pub script: Script,
+}
+
+impl CoachArgs {
+    /// Loads the files named, or the built-in defaults.
+    pub fn load(&self) -> Result<Setup, AnyError> {
+        Ok(Setup {
+            model: load_model(self.model.as_deref())?,
+            coach: match &self.coach_config {
+                Some(p) => CoachConfig::from_file(p)?,
+                None => CoachConfig::default(),
+            },
+            script: match &self.script {
+                Some(p) => Script::from_file(p)?,
+                None => Script::english(),
+            },
+        })
+    }
+}
+
+/// The model file named, or the built-in one.
+pub fn load_model(path: Option<&std::path::Path>) -> Result<ShoutModel, AnyError> {
+    Ok(match path {
+        Some(p) => ShoutModel::load(p)?,
+        None => ShoutModel::builtin(),
+    })
+}
+
+/// Which file channel carries whom.
+#[derive(Args, Clone, Copy)]
+pub struct ChannelArgs {
+    /// Stereo files default to agent = left, customer = right; this swaps them.
+    #[arg(long)]
+    pub swap_channels: bool,
+    /// Pick the customer's channel by index (0 = left); needed for files with more than 2 channels.
+    #[arg(long)]
+    pub customer_channel: Option<u16>,
+    /// Pick the agent's channel by index; with --customer-channel only.
+    #[arg(long, requires = "customer_channel")]
+    pub agent_channel: Option<u16>,
+}
+
+impl ChannelArgs {
+    /// The reader's channel choice.
+    pub fn choice(&self) -> ChannelChoice {
+        match (self.customer_channel, self.swap_channels) {
+            (Some(customer), _) => ChannelChoice::Explicit {
+                customer,
+                agent: self.agent_channel,
+            },
+            (None, true) => ChannelChoice::Swapped,
+            (None, false) => ChannelChoice::Default,
+        }
+    }
+}
+
+/// Whose voice to analyse.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The caller.
+    Customer,
+    /// The agent.
+    Agent,
+}
+
+impl From<Role> for Speaker {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Customer => Speaker::Customer,
+            Role::Agent => Speaker::Agent,
+        }
+    }
+}
+
+/// Output format of `features`.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON object per hop.
+    Jsonl,
+}

@@ -1,0 +1,81 @@
+//! `shoutcue eval`: scores the model on a folder of labelled calls, with
+//! optional gates that fail the run (for CI).
+
+use std::path::Path;
+
+use shoutcue_core::coach::CoachConfig;
+use shoutcue_core::detector::ShoutModel;
+use shoutcue_lab::eval::{find_wavs, run_call, score, Metrics};
+
+use crate::AnyError;
+
+/// Limits `eval` enforces (exit 1 when missed).
+pub struct Gates {
+    /// Lowest F1 that passes.
+    pub min_f1: Option<f64>,
+    /// Most false cues per hour that pass.
+    pub max_fph: Option<f64>,
+    /// Longest median latency per outburst that passes, s.
+    pub max_latency_p50: Option<f64>,
+}
+
+/// Every call under `dir`, replayed and scored.
+pub fn eval_dir(dir: &Path, model: &ShoutModel) -> Result<Metrics, AnyError> {
+    let wavs = find_wavs(dir, None)?;
+    if wavs.is_empty() {
+        return Err(format!("{}: no .wav files found", dir.display()).into());
+    }
+    let mut results = Vec::with_capacity(wavs.len());
+    for w in &wavs {
+        results.push(run_call(w, model, CoachConfig::default())?);
+    }
+    Ok(score(&results))
+}
+
+/// One line of figures, as `eval` and `train` print them.
+pub fn print_metrics(label: &str, m: &Metrics) {
+    println!(
+        "{label}: {} calls, {:.2} h | shout spans {} found {} | detections {} correct {} | P {:.3} R {:.3} F1 {:.3} | false cues {} ({:.2}/h) | latency p50 {:.2} s p90 {:.2} s | cue after pause p50 {:.2} s p90 {:.2} s",
+        m.calls, m.hours, m.labelled, m.found, m.detected, m.correct, m.precision, m.recall, m.f1,
+        m.false_cues, m.false_cues_per_hour, m.latency_p50_s, m.latency_p90_s,
+        m.cue_after_pause_p50_s, m.cue_after_pause_p90_s
+    );
+}
+
+/// Scores `dir` and applies the gates.
+pub fn run(dir: &Path, model: Option<&Path>, json: bool, gates: Gates) -> Result<(), AnyError> {
+    let model = crate::args::load_model(model)?;
+    let m = eval_dir(dir, &model)?;
+    if json {
+        println!("{}", serde_json::to_string(&m)?);
+    } else {
+        print_metrics(&dir.display().to_string(), &m);
+    }
+    let d = dir.display();
+    let mut failures = Vec::new();
+    if let Some(min) = gates.min_f1.filter(|&min| m.f1 < min) {
+        failures.push(format!("{d}: F1 {:.3} is below the required {min}", m.f1));
+    }
+    if let Some(max) = gates.max_fph.filter(|&max| m.false_cues_per_hour > max) {
+        failures.push(format!(
+            "{d}: {:.2} false cues per hour, more than the allowed {max}",
+            m.false_cues_per_hour
+        ));
+    }
+    if let Some(max) = gates.max_latency_p50 {
+        if m.latency_p50_s.is_nan() {
+            failures.push(format!(
+                "{d}: no labelled outburst was detected, so there is no latency to check"
+            ));
+        } else if m.latency_p50_s > max {
+            failures.push(format!(
+                "{d}: median detection latency {:.2} s, more than the allowed {max} s",
+                m.latency_p50_s
+            ));
+        }
+    }
+    match failures.into_iter().next() {
+        Some(first) => Err(first.into()),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,25 @@
+//! `shoutcue loudness`: BS.1770 integrated loudness of one channel.
+
+use std::path::Path;
+
+use shoutcue_core::source::ChannelChoice;
+
+use crate::args::Role;
+use crate::AnyError;
+
+/// Prints one JSON line: the channel's integrated loudness and duration.
+pub fn run(file: &Path, role: Role, choice: ChannelChoice) -> Result<(), AnyError> {
+    let mut hops = 0u64;
+    let chain = super::channel_hops(file, role, choice, |_| {
+        hops += 1;
+        Ok(())
+    })?;
+    let line = serde_json::json!({
+        "file": file.display().to_string(),
+        "channel": if role == Role::Agent { "agent" } else { "customer" },
+        "integrated_lufs": chain.integrated_loudness(),
+        "duration_s": hops as f64 * shoutcue_core::HOP as f64 / shoutcue_core::ANALYSIS_RATE as f64,
+    });
+    println!("{line}");
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! `shoutcue replay`: a recorded call through detector and coach, as events.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use shoutcue_core::detector::HopReport;
+use shoutcue_core::engine::{replay_call, CallError, Event, Observer, Pace, Sink, SinkError};
+use shoutcue_core::features::Features;
+use shoutcue_core::sinks::{AudacityLabels, CallInfo, IncidentRecorder, JsonlSink, PrettySink};
+use shoutcue_core::source::{ChannelChoice, WavSource};
+use shoutcue_live::overlay::{OverlayFeed, OverlayOptions, Publisher, ServedCall};
+
+use super::{create, stop_on_ctrl_c, warn_non_finite};
+use crate::args::{CoachArgs, Setup};
+use crate::AnyError;
+
+/// What `replay` was asked to do besides printing events.
+pub struct ReplayOpts {
+    /// A human timeline instead of JSON Lines.
+    pub pretty: bool,
+    /// Audacity label track to write.
+    pub labels_out: Option<PathBuf>,
+    /// Incident note prefix.
+    pub note_out: Option<PathBuf>,
+    /// Pace at real time.
+    pub realtime: bool,
+    /// Serve the overlay on this port.
+    pub serve: Option<u16>,
+    /// Marks file for the overlay.
+    pub feedback: Option<PathBuf>,
+    /// Model, coach timing, script.
+    pub setup: CoachArgs,
+    /// Which channel is whose.
+    pub choice: ChannelChoice,
+}
+
+/// Replays `file`; Ctrl-C ends the call early, cleanly, with its note.
+pub fn run(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
+    let setup = o.setup.load()?;
+    let mut src = WavSource::open(file, o.choice)?;
+    let name = file.display().to_string();
+    let stdout: Box<dyn Write> = Box::new(std::io::LineWriter::new(std::io::stdout()));
+    let events: Box<dyn Sink> = if o.pretty {
+        let mut s = PrettySink::new(stdout, setup.script.clone());
+        if let Some(n) = &o.setup.name {
+            s = s.with_name(n.clone());
+        }
+        if !o.realtime {
+            s = s.time_ordered();
+        }
+        Box::new(s)
+    } else {
+        let mut s = JsonlSink::new(stdout, setup.script.clone());
+        if let Some(n) = &o.setup.name {
+            s = s.with_name(n.clone());
+        }
+        Box::new(s)
+    };
+    let mut sinks = ReplaySinks {
+        events,
+        labels: match &o.labels_out {
+            Some(p) => Some(AudacityLabels::new(create(p)?)),
+            None => None,
+        },
+        // The recorder is read after the replay, so it is held by type, not boxed.
+        recorder: o.note_out.is_some().then(|| {
+            IncidentRecorder::new(CallInfo {
+                source: name.clone(),
+                started_at: o.setup.started_at.clone(),
+            })
+        }),
+    };
+    let pace = if o.realtime {
+        Pace::RealTime
+    } else {
+        Pace::Fast
+    };
+    let stop = stop_on_ctrl_c()?;
+    let (served, feed) = match o.serve {
+        Some(port) => {
+            let (s, f) = serve(port, &name, o, &setup)?;
+            (Some(s), Some(f))
+        }
+        None => (None, None),
+    };
+    let mut observer = OptFeed(feed);
+    let result = replay_call(
+        &name,
+        &mut src,
+        &setup.model,
+        setup.coach,
+        &mut sinks,
+        pace,
+        &mut observer,
+        Some(&stop),
+    );
+    let interrupted = stop.load(Ordering::Relaxed);
+    if let Some(served) = served {
+        let duration = match &result {
+            Ok(st) if !interrupted => Some(st.duration_s),
+            _ => None,
+        };
+        if let Some(mut f) = observer.0.take() {
+            if let Some(d) = duration {
+                f.end(d);
+            }
+        }
+        let (overlay, report) = served.join()?;
+        // Keep serving until Ctrl-C: the agent may still mark the last cue.
+        if !stop.load(Ordering::Relaxed) {
+            eprintln!(
+                "shoutcue: call over; overlay still at {} (Ctrl-C to quit)",
+                overlay.url()
+            );
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        if let Some(prefix) = &o.note_out {
+            shoutcue_live::overlay::write_note(prefix, &report.note, &overlay.marks())?;
+        }
+    } else if let (Some(prefix), Some(rec)) = (&o.note_out, &sinks.recorder) {
+        // The note is written even when the recording broke off: nothing processed is lost.
+        rec.note()
+            .write_json(create(&prefix.with_extension("json"))?)?;
+        rec.note()
+            .write_markdown(create(&prefix.with_extension("md"))?)?;
+    }
+    warn_non_finite(&name, &src);
+    match result {
+        Err(CallError::Sink { source, .. }) if is_broken_pipe(&source) => Ok(()),
+        r => r.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// The overlay server and publisher for `replay --realtime --serve`.
+fn serve(
+    port: u16,
+    name: &str,
+    o: &ReplayOpts,
+    setup: &Setup,
+) -> Result<(ServedCall, OverlayFeed), AnyError> {
+    let mut opts = OverlayOptions::loopback(port, name);
+    opts.feedback = o.feedback.clone();
+    let publisher = Publisher::new(
+        setup.script.clone(),
+        o.setup.name.clone(),
+        CallInfo {
+            source: name.to_string(),
+            started_at: o.setup.started_at.clone(),
+        },
+    );
+    let (served, feed) = ServedCall::start(opts, publisher)?;
+    eprintln!("shoutcue: overlay at {}", served.overlay().url());
+    Ok((served, feed))
+}
+
+fn is_broken_pipe(e: &SinkError) -> bool {
+    matches!(e, SinkError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The replay's outputs. Like `Vec<S>` as a sink: every output is tried,
+/// the first error is returned, so one broken output does not silence the others.
+struct ReplaySinks {
+    events: Box<dyn Sink>,
+    labels: Option<AudacityLabels<std::io::BufWriter<std::fs::File>>>,
+    recorder: Option<IncidentRecorder>,
+}
+
+impl Sink for ReplaySinks {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        let a = self.events.event(ev);
+        let b = self.labels.as_mut().map_or(Ok(()), |s| s.event(ev));
+        let c = self.recorder.as_mut().map_or(Ok(()), |s| s.event(ev));
+        a.and(b).and(c)
+    }
+    fn finish(&mut self, t: f64) -> Result<(), SinkError> {
+        let a = self.events.finish(t);
+        let b = self.labels.as_mut().map_or(Ok(()), |s| s.finish(t));
+        let c = self.recorder.as_mut().map_or(Ok(()), |s| s.finish(t));
+        a.and(b).and(c)
+    }
+}
+
+/// The overlay feed when serving, nothing otherwise.
+struct OptFeed(Option<OverlayFeed>);
+
+impl Observer for OptFeed {
+    fn hop(&mut self, r: &HopReport, c: &Features, a: Option<&Features>) {
+        if let Some(f) = &mut self.0 {
+            f.hop(r, c, a);
+        }
+    }
+    fn event(&mut self, decided_at: f64, ev: &Event) {
+        if let Some(f) = &mut self.0 {
+            f.event(decided_at, ev);
+        }
+    }
+}

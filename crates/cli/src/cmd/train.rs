@@ -1,0 +1,116 @@
+//! `shoutcue train`: fits the shout model from labelled folders.
+
+use std::path::{Path, PathBuf};
+
+use shoutcue_core::detector::{model::CUE_NAMES, N_CUES};
+use shoutcue_lab::dataset::find_wavs;
+use shoutcue_lab::train::{f1_by_group, load_call, train};
+
+use super::eval::{eval_dir, print_metrics};
+use crate::AnyError;
+
+/// What `train` was asked.
+pub struct TrainOpts<'a> {
+    /// Training folders, one group each.
+    pub dirs: &'a [PathBuf],
+    /// Where the model goes.
+    pub out: &'a Path,
+    /// Held-out folders, scored after fitting.
+    pub heldout: &'a [PathBuf],
+    /// Model to start from.
+    pub init: Option<&'a Path>,
+    /// Cues the model may weigh (empty: all).
+    pub cues: &'a [String],
+}
+
+/// Fits, scores and writes the model, with its provenance.
+pub fn run(o: TrainOpts) -> Result<(), AnyError> {
+    let mut cues = [o.cues.is_empty(); N_CUES];
+    for c in o.cues {
+        let i = CUE_NAMES.iter().position(|n| n == c).ok_or_else(|| {
+            format!(
+                "--cues: no cue named {c:?}; expected some of {}",
+                CUE_NAMES.join(",")
+            )
+        })?;
+        cues[i] = true;
+    }
+    let mut calls = Vec::new();
+    for (group, d) in o.dirs.iter().enumerate() {
+        for w in find_wavs(d, None)? {
+            calls.push(load_call(&w, group)?);
+        }
+    }
+    if calls.is_empty() {
+        return Err("no labelled .wav files found to train on".into());
+    }
+    let start = crate::args::load_model(o.init)?;
+    let (mut model, report) = train(&start, &calls, &cues);
+    let p = &mut model.provenance;
+    p.trained_on = format!(
+        "{} calls in {}",
+        calls.len(),
+        o.dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    p.date = super::now_utc()[..10].to_string();
+    p.command = std::env::args().collect::<Vec<_>>().join(" ");
+    p.metrics.clear();
+    for (k, v) in [
+        ("train_voiced_hops", report.hops as f64),
+        ("train_shout_hops", report.shout_hops as f64),
+        ("train_segment_f1", report.f1),
+        ("train_segment_precision", report.precision),
+        ("train_segment_recall", report.recall),
+    ] {
+        p.metrics.insert(k.into(), v);
+    }
+    println!(
+        "trained on {} calls ({} voiced hops, {} in shout spans): segment P {:.3} R {:.3} F1 {:.3}",
+        calls.len(),
+        report.hops,
+        report.shout_hops,
+        report.precision,
+        report.recall,
+        report.f1
+    );
+    for (d, f1) in o.dirs.iter().zip(f1_by_group(&model, &calls)) {
+        println!("  training folder {}: segment F1 {f1:.3}", d.display());
+        model
+            .provenance
+            .metrics
+            .insert(format!("train:{}:f1", d.display()), f1);
+    }
+    let mut evaluated = Vec::new();
+    for d in o.heldout {
+        let m = eval_dir(d, &model)?;
+        print_metrics(&format!("held-out {}", d.display()), &m);
+        let key = d
+            .components()
+            .rev()
+            .take(2)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("/");
+        let metrics = &mut model.provenance.metrics;
+        metrics.insert(format!("heldout:{key}:f1"), m.f1);
+        metrics.insert(
+            format!("heldout:{key}:false_cues_per_hour"),
+            m.false_cues_per_hour,
+        );
+        metrics.insert(format!("heldout:{key}:latency_p50_s"), m.latency_p50_s);
+        evaluated.push(d.display().to_string());
+    }
+    model.provenance.evaluated_on = evaluated.join(", ");
+    let text = serde_json::to_string_pretty(&model)?;
+    std::fs::write(o.out, text + "\n")
+        .map_err(|e| format!("{}: cannot write model: {e}", o.out.display()))?;
+    println!("wrote {}", o.out.display());
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! A human-readable timeline of the call (`--pretty`).
+
+use std::io::Write;
+
+use super::clock;
+use crate::coach::{CoachEvent, Delivery, Line, Rung, Script};
+use crate::detector::SegmentEvent;
+use crate::engine::{Event, Sink, SinkError};
+use crate::Speaker;
+
+const NAME: &str = "pretty timeline";
+
+/// Writes one line per event, e.g.
+/// `00:12.4  CUE 1   "I am happy to help you, …"  (at the pause)`.
+#[derive(Debug)]
+pub struct PrettySink<W: Write> {
+    w: W,
+    script: Script,
+    name: Option<String>,
+    /// Lines held back to be written in time order at the end (see
+    /// [`PrettySink::time_ordered`]); `None` writes each line as decided.
+    held: Option<Vec<(f64, String)>>,
+}
+
+fn rung_label(r: Rung) -> String {
+    if r.repeat > 1 {
+        format!("{} (repeat)", r.step)
+    } else {
+        r.step.to_string()
+    }
+}
+
+impl<W: Write> PrettySink<W> {
+    /// A timeline writing to `w`, with texts from `script`.
+    pub fn new(w: W, script: Script) -> Self {
+        Self {
+            w,
+            script,
+            name: None,
+            held: None,
+        }
+    }
+
+    /// Writes the timeline in time order when the call ends, instead of
+    /// line by line as decided. Events are decided after the moment they
+    /// stamp (a shout's end is known only once the pause has lasted), so in
+    /// decision order a cue at 15.6 s can come before the shout end stamped
+    /// 15.4 s; a reader of a finished call wants the clock to run forwards.
+    /// Not for live pacing, where a held line would be a late line.
+    pub fn time_ordered(mut self) -> Self {
+        self.held = Some(Vec::new());
+        self
+    }
+
+    /// Fills `{name}` in the script lines with this name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Gives the writer back.
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+
+    fn say(&self, line: Line) -> String {
+        self.script.render(line, self.name.as_deref()).into_owned()
+    }
+}
+
+impl<W: Write> Sink for PrettySink<W> {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        let what = match *ev {
+            Event::Segment(SegmentEvent::ShoutStart {
+                speaker: Speaker::Customer,
+                score,
+                cues,
+                ..
+            }) => format!(
+                "SHOUT   customer  score {score:.2}, F0 {:+.1} st, tilt {:+.1} dB",
+                cues.f0_st, cues.tilt_db
+            ),
+            Event::Segment(SegmentEvent::ShoutEnd {
+                speaker: Speaker::Customer,
+                duration,
+                peak_score,
+                ..
+            }) => format!("shout end  customer, {duration:.1} s, peak score {peak_score:.2}"),
+            Event::Segment(SegmentEvent::ShoutStart {
+                speaker: Speaker::Agent,
+                ..
+            }) => "agent voice raised  (private)".to_string(),
+            Event::Segment(SegmentEvent::ShoutEnd {
+                speaker: Speaker::Agent,
+                duration,
+                ..
+            }) => format!("agent voice back down after {duration:.1} s  (private)"),
+            Event::Coach(CoachEvent::CuePending { rung, .. }) => {
+                format!("cue {} ready, waiting for a pause", rung_label(rung))
+            }
+            Event::Coach(CoachEvent::Cue {
+                rung,
+                recue,
+                delivery,
+                ..
+            }) => {
+                let mut note = String::from("at the pause");
+                if recue {
+                    note.push_str("; again, it was not said");
+                }
+                if delivery == Delivery::Unknown {
+                    note.push_str("; delivery unknown (no agent channel)");
+                }
+                format!(
+                    "CUE {:<5} \"{}\"  ({note})",
+                    rung_label(rung),
+                    self.say(rung.into())
+                )
+            }
+            Event::Coach(CoachEvent::CueDelivered { rung, .. }) => {
+                format!("cue {} said by the agent", rung_label(rung))
+            }
+            Event::Coach(CoachEvent::CueUndelivered { rung, .. }) => {
+                format!("cue {} NOT said; it stays up", rung_label(rung))
+            }
+            Event::Coach(CoachEvent::Calm { next, .. }) => format!(
+                "CALM    \"{}\"  (next shouting: step {})",
+                self.say(Line::Calm),
+                rung_label(next)
+            ),
+            Event::Coach(CoachEvent::AdviseEndCall { .. }) => {
+                format!("END CALL  \"{}\"", self.say(Line::EndCall))
+            }
+            Event::Coach(CoachEvent::SupervisorAlert { summary, .. }) => format!(
+                "SUPERVISOR ALERT  {} episodes, {:.1} s shouting, {} steps given, {} cues shown",
+                summary.episodes, summary.shouting_s, summary.steps_given, summary.cues_shown
+            ),
+            Event::Coach(CoachEvent::AgentNudge { kind, .. }) => {
+                format!("nudge  \"{}\"  (private)", self.say(Line::Nudge(kind)))
+            }
+        };
+        if let Some(held) = &mut self.held {
+            held.push((ev.t(), what));
+            return Ok(());
+        }
+        writeln!(self.w, "{}  {what}", clock(ev.t()))
+            .map_err(|source| SinkError::Io { sink: NAME, source })
+    }
+
+    fn finish(&mut self, call_end_t: f64) -> Result<(), SinkError> {
+        if let Some(mut held) = self.held.take() {
+            // Stable: events stamped alike keep their decision order.
+            held.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (t, what) in held {
+                writeln!(self.w, "{}  {what}", clock(t))
+                    .map_err(|source| SinkError::Io { sink: NAME, source })?;
+            }
+        }
+        writeln!(self.w, "{}  call end", clock(call_end_t))
+            .and_then(|_| self.w.flush())
+            .map_err(|source| SinkError::Io { sink: NAME, source })
+    }
+}

@@ -1,0 +1,435 @@
+//! One call of the batch: replay it into its per-call outputs and sum it up
+//! as a row, or skip it if its outputs are up to date.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plot::Timeline;
+use super::QaOptions;
+use shoutcue_core::coach::{CoachConfig, Script};
+use shoutcue_core::detector::{SegmentEvent, ShoutModel, Speaker};
+use shoutcue_core::engine::{replay_call, Pace};
+use shoutcue_core::engine::{Event, Sink, SinkError};
+use shoutcue_core::sinks::{AudacityLabels, CallInfo, CueOutcome, IncidentRecorder, JsonlSink};
+use shoutcue_core::source::{ChannelChoice, WavSource};
+
+/// One cue shown to the agent, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CueCell {
+    /// When shown, seconds from call start.
+    pub shown_s: f64,
+    /// Script step, 1 to 4.
+    pub step: u8,
+    /// 1, or 2 for step 3's repeat.
+    pub repeat: u8,
+    /// Whether the agent said it: `yes`, `no`, `unknown` (mono call) or
+    /// `no verdict` (window cut short).
+    pub said: String,
+}
+
+/// Where a call's outputs are, relative to the report folder (`/`-separated,
+/// so they work as links in `index.html`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outputs {
+    /// Timeline plot, PNG.
+    pub plot_png: String,
+    /// Timeline plot, SVG.
+    pub plot_svg: String,
+    /// Incident note, Markdown.
+    pub note_md: String,
+    /// Incident note, JSON.
+    pub note_json: String,
+    /// Events, JSON Lines.
+    pub events: String,
+    /// Audacity label track.
+    pub labels: String,
+}
+
+/// One call in the report: what QA sorts and filters on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRow {
+    /// Path relative to the input folder, `/`-separated.
+    pub name: String,
+    /// Why the call could not be read (to its end), naming the file.
+    pub error: Option<String>,
+    /// Length analysed, seconds (up to the fault for a broken file).
+    pub duration_s: f64,
+    /// Whether the file had an agent channel.
+    pub has_agent: bool,
+    /// Customer shouting episodes.
+    pub episodes: u32,
+    /// Customer shouting, seconds.
+    pub shouting_s: f64,
+    /// Highest script step shown (0 = no cue).
+    pub highest_step: u8,
+    /// Every cue shown, in order.
+    pub cues: Vec<CueCell>,
+    /// The ladder reached step 4 and the end of the call was advised.
+    pub ladder_ended: bool,
+    /// Nudges about the agent's own voice; `None` unless private events are included.
+    pub agent_nudges: Option<u32>,
+    /// The agent's own shouting, seconds; `None` unless private events are included.
+    pub agent_shouting_s: Option<f64>,
+    /// The per-call outputs, when they were written.
+    pub outputs: Option<Outputs>,
+}
+
+impl CallRow {
+    fn failed(name: String, error: String) -> Self {
+        Self {
+            name,
+            error: Some(error),
+            duration_s: 0.0,
+            has_agent: false,
+            episodes: 0,
+            shouting_s: 0.0,
+            highest_step: 0,
+            cues: Vec::new(),
+            ladder_ended: false,
+            agent_nudges: None,
+            agent_shouting_s: None,
+            outputs: None,
+        }
+    }
+
+    /// Cues the agent said.
+    pub fn cues_said(&self) -> usize {
+        self.cues.iter().filter(|c| c.said == "yes").count()
+    }
+
+    /// The cues as `1:yes 2:no …` (`3b` for step 3's repeat).
+    pub fn cue_summary(&self) -> String {
+        self.cues
+            .iter()
+            .map(|c| format!("{}:{}", rung_label(c.step, c.repeat), c.said))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `3`, or `3b` for the second time step 3 is given.
+pub(crate) fn rung_label(step: u8, repeat: u8) -> String {
+    if repeat > 1 {
+        format!("{step}b")
+    } else {
+        step.to_string()
+    }
+}
+
+/// Marks a call done: its row, and the source it was made from.
+#[derive(Serialize, Deserialize)]
+struct Done {
+    v: u8,
+    source_size: u64,
+    source_mtime_ns: u128,
+    include_private: bool,
+    row: CallRow,
+}
+
+const DONE_VERSION: u8 = 1;
+
+/// What happened to one call.
+pub(crate) struct Outcome {
+    pub row: CallRow,
+    pub skipped: bool,
+}
+
+/// What every call shares.
+pub(crate) struct Ctx {
+    dir: PathBuf,
+    calls_dir: PathBuf,
+    force: bool,
+    include_private: bool,
+    model: ShoutModel,
+    coach: CoachConfig,
+    script: Script,
+}
+
+impl Ctx {
+    pub fn new(opts: &QaOptions) -> Self {
+        Self {
+            dir: opts.dir.clone(),
+            calls_dir: opts.out.join("calls"),
+            force: opts.force,
+            include_private: opts.include_private,
+            model: ShoutModel::builtin(),
+            coach: CoachConfig::default(),
+            script: Script::english(),
+        }
+    }
+
+    /// Analyses `wav`, or takes its row from the done marker if up to date.
+    pub fn process(&self, wav: &Path) -> Outcome {
+        let rel = wav.strip_prefix(&self.dir).unwrap_or(wav);
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let stem = self.calls_dir.join(rel.with_extension(""));
+        let done_path = with_suffix(&stem, ".done.json");
+        let stamp = std::fs::metadata(wav).ok().map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            (m.len(), mtime)
+        });
+        if !self.force {
+            if let Some(row) = self.up_to_date(&done_path, stamp) {
+                return Outcome { row, skipped: true };
+            }
+        }
+        let row = self.analyse(wav, name, &stem);
+        if let (None, Some((size, mtime))) = (&row.error, stamp) {
+            let done = Done {
+                v: DONE_VERSION,
+                source_size: size,
+                source_mtime_ns: mtime,
+                include_private: self.include_private,
+                row: row.clone(),
+            };
+            // Written last: a call interrupted before this is redone next time.
+            // If it cannot be written, the call is simply redone next time.
+            if let Ok(text) = serde_json::to_string_pretty(&done) {
+                let _ = std::fs::write(&done_path, text + "\n");
+            }
+        }
+        Outcome {
+            row,
+            skipped: false,
+        }
+    }
+
+    fn up_to_date(&self, done_path: &Path, stamp: Option<(u64, u128)>) -> Option<CallRow> {
+        let (size, mtime) = stamp?;
+        let done: Done = serde_json::from_slice(&std::fs::read(done_path).ok()?).ok()?;
+        let fresh = done.v == DONE_VERSION
+            && done.source_size == size
+            && done.source_mtime_ns == mtime
+            && done.include_private == self.include_private;
+        let outputs = done.row.outputs.as_ref()?;
+        let report = self.calls_dir.parent()?;
+        let all_there = [
+            &outputs.plot_png,
+            &outputs.plot_svg,
+            &outputs.note_md,
+            &outputs.note_json,
+            &outputs.events,
+            &outputs.labels,
+        ]
+        .iter()
+        .all(|p| report.join(p).is_file());
+        (fresh && all_there).then_some(done.row)
+    }
+
+    fn analyse(&self, wav: &Path, name: String, stem: &Path) -> CallRow {
+        let mut src = match WavSource::open(wav, ChannelChoice::Default) {
+            Ok(s) => s,
+            Err(e) => return CallRow::failed(name, e.to_string()),
+        };
+        if let Some(parent) = stem.parent() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return CallRow::failed(name, format!("{}: cannot create: {e}", parent.display()));
+            }
+        }
+        let files = Files::new(stem);
+        let (events, labels) = match (create(&files.events), create(&files.labels)) {
+            (Ok(e), Ok(l)) => (e, l),
+            (Err(e), _) | (_, Err(e)) => return CallRow::failed(name, e),
+        };
+        let has_agent = src.has_agent();
+        let mut sinks = CallSinks {
+            events: JsonlSink::new(events, self.script.clone()),
+            labels: AudacityLabels::new(labels),
+            recorder: IncidentRecorder::new(CallInfo {
+                source: name.clone(),
+                started_at: None,
+            }),
+            include_private: self.include_private,
+        };
+        let spec = *src.spec();
+        let expected_s = spec
+            .declared_frames
+            .map_or(0.0, |f| f as f64 / spec.sample_rate as f64);
+        let mut timeline = Timeline::new(expected_s, has_agent, self.include_private);
+        let result = replay_call(
+            &wav.display().to_string(),
+            &mut src,
+            &self.model,
+            self.coach,
+            &mut sinks,
+            Pace::Fast,
+            &mut timeline,
+            None,
+        );
+        let mut error = result.err().map(|e| e.to_string());
+        let note = sinks.recorder.note();
+        let duration_s = note.duration_s;
+        timeline.finish(duration_s);
+
+        let cues: Vec<CueCell> = note
+            .cues
+            .iter()
+            .map(|c| CueCell {
+                shown_s: c.shown_s,
+                step: c.step,
+                repeat: c.repeat,
+                said: match c.outcome {
+                    CueOutcome::Delivered => "yes",
+                    CueOutcome::NotDelivered => "no",
+                    CueOutcome::Unknown => "unknown",
+                    CueOutcome::NoVerdict => "no verdict",
+                }
+                .to_string(),
+            })
+            .collect();
+
+        let mut keep = |r: Result<(), String>| {
+            if let Err(e) = r {
+                error.get_or_insert(e);
+            }
+        };
+        keep(create(&files.note_json).and_then(|w| {
+            note.write_json(w)
+                .map_err(|e| format!("{}: {e}", files.note_json.display()))
+        }));
+        keep(create(&files.note_md).and_then(|w| {
+            note.write_markdown(w)
+                .map_err(|e| format!("{}: {e}", files.note_md.display()))
+        }));
+        let title = format!("{name}  ({:.1} s)", duration_s);
+        keep(super::plot::draw(
+            &timeline,
+            &cues,
+            &title,
+            &files.plot_png,
+            &files.plot_svg,
+        ));
+
+        let link = |p: &Path| {
+            let r = p
+                .strip_prefix(self.calls_dir.parent().unwrap_or(Path::new("")))
+                .unwrap_or(p);
+            r.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        CallRow {
+            name,
+            error,
+            duration_s,
+            has_agent,
+            episodes: note.episodes.len() as u32,
+            shouting_s: round_ms(note.episodes.iter().map(|e| e.duration_s).sum::<f64>() + 0.0),
+            highest_step: note.cues.iter().map(|c| c.step).max().unwrap_or(0),
+            ladder_ended: note.ladder_ended,
+            agent_nudges: self
+                .include_private
+                .then_some(timeline.nudges().len() as u32),
+            agent_shouting_s: self.include_private.then(|| {
+                round_ms(
+                    timeline
+                        .agent_spans()
+                        .iter()
+                        .map(|s| s.1 - s.0)
+                        .sum::<f64>()
+                        + 0.0,
+                )
+            }),
+            cues,
+            outputs: Some(Outputs {
+                plot_png: link(&files.plot_png),
+                plot_svg: link(&files.plot_svg),
+                note_md: link(&files.note_md),
+                note_json: link(&files.note_json),
+                events: link(&files.events),
+                labels: link(&files.labels),
+            }),
+        }
+    }
+}
+
+fn round_ms(t: f64) -> f64 {
+    (t * 1000.0).round() / 1000.0
+}
+
+/// `stem` + `suffix`, without `Path::with_extension` eating a dotted name's tail.
+fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
+    let mut s: OsString = stem.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, String> {
+    File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| format!("{}: cannot create: {e}", path.display()))
+}
+
+/// The per-call output paths.
+struct Files {
+    events: PathBuf,
+    labels: PathBuf,
+    note_md: PathBuf,
+    note_json: PathBuf,
+    plot_png: PathBuf,
+    plot_svg: PathBuf,
+}
+
+impl Files {
+    fn new(stem: &Path) -> Self {
+        Self {
+            events: with_suffix(stem, ".jsonl"),
+            labels: with_suffix(stem, ".txt"),
+            note_md: with_suffix(stem, ".md"),
+            note_json: with_suffix(stem, ".json"),
+            plot_png: with_suffix(stem, ".png"),
+            plot_svg: with_suffix(stem, ".svg"),
+        }
+    }
+}
+
+/// The call's sinks, held by value so the note can be read after the run.
+struct CallSinks {
+    events: JsonlSink<BufWriter<File>>,
+    labels: AudacityLabels<BufWriter<File>>,
+    recorder: IncidentRecorder,
+    include_private: bool,
+}
+
+/// Events about the agent's own voice (see the module docs on privacy).
+fn is_private(ev: &Event) -> bool {
+    match ev {
+        Event::Coach(c) => c.is_private(),
+        Event::Segment(SegmentEvent::ShoutStart { speaker, .. })
+        | Event::Segment(SegmentEvent::ShoutEnd { speaker, .. }) => *speaker == Speaker::Agent,
+    }
+}
+
+impl Sink for CallSinks {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        // Like `Vec<S>`: every sink is tried, the first error is returned.
+        let a = if self.include_private || !is_private(ev) {
+            self.events.event(ev)
+        } else {
+            Ok(())
+        };
+        let b = self.labels.event(ev);
+        let c = self.recorder.event(ev);
+        a.and(b).and(c)
+    }
+
+    fn finish(&mut self, call_end_t: f64) -> Result<(), SinkError> {
+        let a = self.events.finish(call_end_t);
+        let b = self.labels.finish(call_end_t);
+        let c = self.recorder.finish(call_end_t);
+        a.and(b).and(c)
+    }
+}

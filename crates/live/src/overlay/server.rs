@@ -1,0 +1,409 @@
+//! The overlay's web server: one embedded page, an SSE stream, and the
+//! agent's marks. Runs on its own thread with a small tokio runtime, so the
+//! caller stays plain synchronous code.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, oneshot};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+/// The page, embedded so the binary needs no files beside it.
+const PAGE: &str = include_str!("page.html");
+
+/// Messages kept for late subscribers beyond this many are still streamed
+/// live; the cap only bounds a very long call's memory.
+const HISTORY_CAP: usize = 10_000;
+
+/// Why the overlay could not start or record.
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    /// The port could not be bound (in use, or not allowed).
+    #[error("overlay: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The feedback file could not be opened for appending.
+    #[error("{path}: cannot open the feedback file: {source}")]
+    Feedback {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The incident note could not be written.
+    #[error("{path}: cannot write the incident note: {source}")]
+    Note {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The server thread could not start its runtime.
+    #[error("overlay: cannot start the web server: {0}")]
+    Runtime(std::io::Error),
+    /// The publisher thread failed (writing events to stdout, say) or could not start.
+    #[error("overlay publisher: {0}")]
+    Publisher(std::io::Error),
+}
+
+/// How to serve the overlay.
+#[derive(Debug, Clone)]
+pub struct OverlayOptions {
+    /// Address to bind; loopback by default so nothing leaves the machine.
+    pub addr: SocketAddr,
+    /// Where the agent's marks are appended as JSON Lines (for QA), if anywhere.
+    pub feedback: Option<PathBuf>,
+    /// The call's name (file or device), written with each mark.
+    pub call: String,
+}
+
+impl OverlayOptions {
+    /// Loopback on `port` (0: any free port), no feedback file.
+    pub fn loopback(port: u16, call: impl Into<String>) -> Self {
+        Self {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            feedback: None,
+            call: call.into(),
+        }
+    }
+}
+
+/// What the agent said about a cue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkAction {
+    /// The agent said the cue's sentence.
+    Said,
+    /// A false alarm: the customer was not shouting.
+    Dismiss,
+}
+
+/// One mark from the agent's page, as recorded in the note and the feedback file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mark {
+    /// Record format version.
+    pub v: u8,
+    /// The call (file or device).
+    pub call: String,
+    /// Call time when the agent marked it, s.
+    pub t: f64,
+    /// What the agent said about the cue.
+    pub action: MarkAction,
+    /// The cue's script step, 1-4.
+    pub step: u8,
+    /// 1, or 2 for step 3's repeat.
+    pub repeat: u8,
+    /// When the cue was shown, s from call start.
+    pub cue_t: f64,
+    /// Wall clock, seconds since the Unix epoch.
+    pub unix_s: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct MarkRequest {
+    action: MarkAction,
+    step: u8,
+    #[serde(default = "one")]
+    repeat: u8,
+    cue_t: f64,
+}
+
+fn one() -> u8 {
+    1
+}
+
+#[derive(Clone)]
+struct Msg {
+    /// SSE event name; `None` for the schema-v1 event lines.
+    name: Option<&'static str>,
+    data: Arc<str>,
+}
+
+struct Shared {
+    tx: broadcast::Sender<Msg>,
+    history: Mutex<Vec<Msg>>,
+    marks: Mutex<Vec<Mark>>,
+    feedback: Option<(String, Mutex<File>)>,
+    call: String,
+    /// Call time of the latest message, f64 bits.
+    now_t: AtomicU64,
+}
+
+/// The running overlay server. Dropping it stops the server.
+pub struct Overlay {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Overlay {
+    /// Binds and starts serving on a background thread. Binding happens
+    /// here, so a taken port is an error now rather than a silent failure.
+    pub fn start(opts: OverlayOptions) -> Result<Self, OverlayError> {
+        let feedback = match &opts.feedback {
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|source| OverlayError::Feedback {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                Some((p.display().to_string(), Mutex::new(f)))
+            }
+            None => None,
+        };
+        let listener =
+            std::net::TcpListener::bind(opts.addr).map_err(|source| OverlayError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| OverlayError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| OverlayError::Bind {
+            addr: opts.addr,
+            source,
+        })?;
+        let (tx, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            tx,
+            history: Mutex::new(Vec::new()),
+            marks: Mutex::new(Vec::new()),
+            feedback,
+            call: opts.call,
+            now_t: AtomicU64::new(0f64.to_bits()),
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(OverlayError::Runtime)?;
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let app = Router::new()
+            .route("/", get(page))
+            .route("/events", get(events))
+            .route("/api/mark", post(mark))
+            .with_state(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("shoutcue-overlay".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("shoutcue: overlay: {e}");
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        r = axum::serve(listener, app) => {
+                            if let Err(e) = r {
+                                eprintln!("shoutcue: overlay: {e}");
+                            }
+                        }
+                        _ = stop_rx => {}
+                    }
+                });
+                // Dropping the runtime here cancels open event streams.
+            })
+            .map_err(OverlayError::Runtime)?;
+        Ok(Self {
+            shared,
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Where the page is served (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The page's address, for printing.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Sends one schema-v1 line (without its newline) to every page, and
+    /// keeps it for pages that connect later.
+    pub fn publish_event(&self, t: f64, line: &str) {
+        self.set_now(t);
+        self.publish(Msg {
+            name: None,
+            data: Arc::from(line),
+        });
+    }
+
+    /// Sends the voice meter (JSON) to every page; not kept.
+    pub fn publish_meter(&self, t: f64, json: &str) {
+        self.set_now(t);
+        let _ = self.shared.tx.send(Msg {
+            name: Some("meter"),
+            data: Arc::from(json),
+        });
+    }
+
+    fn set_now(&self, t: f64) {
+        if t.is_finite() {
+            self.shared.now_t.store(t.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    fn publish(&self, msg: Msg) {
+        // Held while sending, so a page subscribing now sees each line once:
+        // either in the history it copies or on its new receiver.
+        let mut h = self
+            .shared
+            .history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if h.len() < HISTORY_CAP {
+            h.push(msg.clone());
+        }
+        let _ = self.shared.tx.send(msg);
+    }
+
+    /// The agent's marks so far, in order.
+    pub fn marks(&self) -> Vec<Mark> {
+        self.shared
+            .marks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Number of pages connected now.
+    pub fn viewers(&self) -> usize {
+        self.shared.tx.receiver_count()
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+async fn events(
+    State(shared): State<Arc<Shared>>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
+    let (backlog, rx) = {
+        let h = shared.history.lock().unwrap_or_else(|p| p.into_inner());
+        (h.clone(), shared.tx.subscribe())
+    };
+    let live = BroadcastStream::new(rx).filter_map(|m| m.ok());
+    let stream = tokio_stream::iter(backlog).chain(live).map(|m| {
+        let ev = SseEvent::default().data(&*m.data);
+        Ok(match m.name {
+            Some(n) => ev.event(n),
+            None => ev,
+        })
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+}
+
+async fn mark(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<MarkRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+    };
+    if !(1..=4).contains(&req.step) || !(1..=2).contains(&req.repeat) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "step {} repeat {}: expected step 1-4 and repeat 1-2",
+                req.step, req.repeat
+            ),
+        )
+            .into_response();
+    }
+    if !req.cue_t.is_finite() || req.cue_t < 0.0 {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("cue_t {}: expected seconds from call start", req.cue_t),
+        )
+            .into_response();
+    }
+    let unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let m = Mark {
+        v: 1,
+        call: shared.call.clone(),
+        t: shoutcue_core::sinks::round_ms(f64::from_bits(shared.now_t.load(Ordering::Relaxed))),
+        action: req.action,
+        step: req.step,
+        repeat: req.repeat,
+        cue_t: shoutcue_core::sinks::round_ms(req.cue_t),
+        unix_s: (unix_s * 1000.0).round() / 1000.0,
+    };
+    let line = match serde_json::to_string(&m) {
+        Ok(l) => l,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    if let Some((path, f)) = &shared.feedback {
+        let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{path}: cannot append the mark: {e}"),
+            )
+                .into_response();
+        }
+    }
+    shared
+        .marks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(m);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        line,
+    )
+        .into_response()
+}

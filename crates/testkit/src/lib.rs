@@ -1,0 +1,78 @@
+//! Test support shared by every test in the workspace, so each helper exists
+//! once: the bundled fixtures and scratch directories, the one policy for
+//! data that lives outside the repository, a counting global allocator for
+//! the real-time proofs, and a stand-in for the detector that drives the
+//! coach ([`coach_sim`]).
+
+pub mod alloc;
+pub mod coach_sim;
+
+use std::path::{Path, PathBuf};
+
+/// The repository's root (the workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A bundled fixture, `fixtures/NAME`.
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("fixtures").join(name)
+}
+
+/// A scratch directory of this test process, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new, empty directory named after `tag` and this process.
+    pub fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("shoutcue-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        if let Err(e) = std::fs::create_dir_all(&d) {
+            panic!("{}: cannot create a test directory: {e}", d.display());
+        }
+        Self(d)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// A path inside it.
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The full EmoDB corpus (`../shared/data/emodb` beside the repo, or
+/// `$SHOUTCUE_EMODB`), for the tests that check against outside truth on
+/// every clip.
+///
+/// The one policy for data outside the repository: a test that needs it
+/// fails when it is missing, unless `SHOUTCUE_EMODB=absent` says on purpose
+/// that this machine has no corpus; then it returns `None` and the test
+/// prints that it skipped. CI never sets it, so CI always runs them.
+pub fn emodb() -> Option<PathBuf> {
+    let dir = match std::env::var_os("SHOUTCUE_EMODB") {
+        Some(v) if v == "absent" => {
+            eprintln!("skipped: SHOUTCUE_EMODB=absent (this test needs the EmoDB corpus)");
+            return None;
+        }
+        Some(v) => PathBuf::from(v),
+        None => repo_root().join("../shared/data/emodb"),
+    };
+    assert!(
+        dir.join("labels.csv").is_file(),
+        "EmoDB not found at {} (labels.csv missing): this test needs the original clips. \
+         Put shared/ beside the repo, point SHOUTCUE_EMODB at the corpus, or set \
+         SHOUTCUE_EMODB=absent to skip the tests that need it",
+        dir.display()
+    );
+    Some(dir)
+}
