@@ -1,6 +1,6 @@
 //! The bundled call fixtures, replayed through the built binary with the
 //! shipped model: each must produce the events its manifest expects
-//! (`fixtures/manifest.json`, written by `scripts/make_calls.py` from the
+//! (`fixtures/manifest.json`, written by `tools/data/make_calls.py` from the
 //! scenario, not from shoutcue's output), and every cue must land in the
 //! customer's pause: after the shouting bout ends, within 0.5 s.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where

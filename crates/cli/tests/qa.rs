@@ -19,7 +19,7 @@ fn fixture(name: &str) -> PathBuf {
     let p = shoutcue_testkit::repo_root().join("fixtures").join(name);
     assert!(
         p.is_file(),
-        "{}: fixture missing (run scripts/make_calls.py)",
+        "{}: fixture missing (run tools/data/make_calls.py)",
         p.display()
     );
     p

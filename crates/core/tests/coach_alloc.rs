@@ -6,7 +6,6 @@
 
 use shoutcue_testkit::coach_sim as sim;
 
-
 use shoutcue_core::coach::{Coach, CoachConfig, CoachEvent, CoachEvents};
 use sim::{shouting_turns, Voice};
 

@@ -3,7 +3,6 @@
 //! and `live` use, with a global allocator that counts.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
 
-
 use shoutcue_core::coach::CoachConfig;
 use shoutcue_core::detector::ShoutModel;
 use shoutcue_core::engine::CallEngine;

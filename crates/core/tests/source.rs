@@ -856,13 +856,10 @@ fn corrupted_bytes_never_panic() {
 #[test]
 fn emodb_clips_read_and_resample() {
     use shoutcue_core::resample::Resampler;
-    let dir = std::env::var_os("SHOUTCUE_EMODB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| shoutcue_testkit::repo_root().join("../shared/data/emodb"));
-    let Ok(labels) = std::fs::read_to_string(dir.join("labels.csv")) else {
-        eprintln!("EmoDB not found at {}; skipping", dir.display());
+    let Some(dir) = shoutcue_testkit::emodb() else {
         return;
     };
+    let labels = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
     let mut clips = 0;
     for line in labels.lines().skip(1) {
         let file = line.split(',').next().unwrap();

@@ -4,7 +4,6 @@
 //! feeds the overlay — all under a global allocator that counts.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
 
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;

@@ -54,25 +54,28 @@ impl Drop for TempDir {
 /// `$SHOUTCUE_EMODB`), for the tests that check against outside truth on
 /// every clip.
 ///
-/// The one policy for data outside the repository: a test that needs it
-/// fails when it is missing, unless `SHOUTCUE_EMODB=absent` says on purpose
-/// that this machine has no corpus; then it returns `None` and the test
-/// prints that it skipped. CI never sets it, so CI always runs them.
+/// The one policy for data outside the repository, as for Chromium: when it
+/// is missing the test says so on stderr and skips (a fresh clone's
+/// `cargo test` passes), unless `SHOUTCUE_REQUIRE_EMODB=1` (CI sets it), which
+/// makes a missing corpus a failure.
 pub fn emodb() -> Option<PathBuf> {
-    let dir = match std::env::var_os("SHOUTCUE_EMODB") {
-        Some(v) if v == "absent" => {
-            eprintln!("skipped: SHOUTCUE_EMODB=absent (this test needs the EmoDB corpus)");
-            return None;
-        }
-        Some(v) => PathBuf::from(v),
-        None => repo_root().join("../shared/data/emodb"),
-    };
+    let dir = std::env::var_os("SHOUTCUE_EMODB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/data/emodb"));
+    if dir.join("labels.csv").is_file() {
+        return Some(dir);
+    }
+    let required = std::env::var("SHOUTCUE_REQUIRE_EMODB").is_ok_and(|v| v == "1");
     assert!(
-        dir.join("labels.csv").is_file(),
-        "EmoDB not found at {} (labels.csv missing): this test needs the original clips. \
-         Put shared/ beside the repo, point SHOUTCUE_EMODB at the corpus, or set \
-         SHOUTCUE_EMODB=absent to skip the tests that need it",
+        !required,
+        "SHOUTCUE_REQUIRE_EMODB=1 but EmoDB is not at {} (labels.csv missing): put shared/ \
+         beside the repo or point SHOUTCUE_EMODB at the corpus",
         dir.display()
     );
-    Some(dir)
+    eprintln!(
+        "SKIPPED: EmoDB not found at {} (this test needs the full corpus; \
+         set SHOUTCUE_REQUIRE_EMODB=1 to make this a failure)",
+        dir.display()
+    );
+    None
 }

@@ -239,6 +239,59 @@ impl Observer for () {}
 /// `replay` (blocks from a file) and `live` (blocks from a ring filled by
 /// the audio callback). Sized at construction; [`CallEngine::process`]
 /// allocates nothing (the sinks it drives may, unless they are real-time ones).
+///
+/// # Push samples, get events
+///
+/// Any front door (a sound card, a telephony socket, a test) owns the
+/// blocks; the engine only sees slices. Here a synthetic voice talks calmly,
+/// then an octave up and brighter for a while: a raised voice.
+///
+/// ```
+/// use shoutcue_core::coach::CoachConfig;
+/// use shoutcue_core::detector::{SegmentEvent, ShoutModel};
+/// use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
+///
+/// /// Keeps every event.
+/// struct Keep(Vec<Event>);
+/// impl Sink for Keep {
+///     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+///         self.0.push(*ev);
+///         Ok(())
+///     }
+///     fn finish(&mut self, _t: f64) -> Result<(), SinkError> {
+///         Ok(())
+///     }
+/// }
+///
+/// let rate = 8000;
+/// let block = 160; // 20 ms, as a telephony packet might bring
+/// let mut engine =
+///     CallEngine::new(rate, block, false, &ShoutModel::builtin(), CoachConfig::default())?;
+/// let mut events = Keep(Vec::new());
+/// let voice = |t: f32| {
+///     // calm for 8 s (talking 1.5 s of every 2 s), then raised for 4 s
+///     let (f0, tilt, on) = if t < 8.0 { (120.0, 1.0, t % 2.0 < 1.5) } else { (260.0, 0.3, true) };
+///     if !on {
+///         return 0.0;
+///     }
+///     (1..16)
+///         .map(|k| (2.0 * std::f32::consts::PI * f0 * k as f32 * t).sin() / (k as f32).powf(tilt))
+///         .sum::<f32>()
+///         * if t < 8.0 { 0.05 } else { 0.2 }
+/// };
+/// let mut buf = vec![0.0f32; block];
+/// for b in 0..(14 * rate as usize / block) {
+///     for (i, s) in buf.iter_mut().enumerate() {
+///         *s = voice((b * block + i) as f32 / rate as f32);
+///     }
+///     engine.process(&buf, &[], &mut events, &mut ())?;
+/// }
+/// let duration = engine.finish(&mut events, &mut ())?;
+/// assert!((duration - 14.0).abs() < 0.01);
+/// let shouts = events.0.iter().filter(|e| matches!(e, Event::Segment(SegmentEvent::ShoutStart { .. })));
+/// assert_eq!(shouts.count(), 1, "one raised-voice segment: {:?}", events.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct CallEngine {
     feats: CallFeatures,
     decide: Decide,

@@ -14,7 +14,7 @@
 /// the voicing, silence and octave settings and the spectral exponent were
 /// tuned against
 /// Praat on the development speakers of EmoDB (03, 08, 10, 13) with
-/// `examples/pitch_tune.rs`, and checked on the held-out ones (09, 11). They
+/// `crates/core/examples/pitch_tune.rs`, and checked on the held-out ones (09, 11). They
 /// differ from Praat's own numbers because the decision here is causal
 /// (frame by frame) where Praat runs a Viterbi pass over the whole file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -12,6 +12,42 @@
 //! | [`PrettySink`] | a person reading the call's timeline | included, marked `(private)` |
 //! | [`AudacityLabels`] | QA, beside the recording in Audacity | left out: QA must not see them |
 //! | [`IncidentRecorder`] | the line manager's incident note (JSON, Markdown) | left out entirely |
+//!
+//! # Reading the event stream
+//!
+//! A consumer (a CRM plug-in, a wallboard) needs nothing of this crate to
+//! read the stream: each line is a JSON object with `v`, `t` and `type`, and
+//! the fields the table below gives for its type.
+//!
+//! ```
+//! use shoutcue_core::engine::{replay_call, Pace};
+//! use shoutcue_core::sinks::JsonlSink;
+//! use shoutcue_core::source::{ChannelChoice, WavSource};
+//! use shoutcue_core::{coach::{CoachConfig, Script}, detector::ShoutModel};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/continued_shout.wav");
+//! let mut out = Vec::new();
+//! let mut src = WavSource::open(path, ChannelChoice::Default)?;
+//! let mut sinks = vec![JsonlSink::new(&mut out, Script::english())];
+//! replay_call(path, &mut src, &ShoutModel::builtin(), CoachConfig::default(),
+//!             &mut sinks, Pace::Fast, &mut (), None)?;
+//! drop(sinks);
+//! let mut steps = Vec::new();
+//! for line in String::from_utf8(out)?.lines() {
+//!     let ev: serde_json::Value = serde_json::from_str(line)?;
+//!     assert_eq!(ev["v"], 1);
+//!     assert!(ev["t"].is_f64() || ev["t"].is_u64());
+//!     match ev["type"].as_str() {
+//!         Some("cue") => steps.push(ev["step"].as_u64().ok_or("cue without step")?),
+//!         Some("call_end") => assert!(ev["duration"].as_f64().is_some()),
+//!         Some(_) => {}
+//!         None => return Err("a line without a type".into()),
+//!     }
+//! }
+//! assert_eq!(steps.first(), Some(&1), "the ladder starts at step 1: {steps:?}");
+//! # Ok(()) }
+//! ```
 #![doc = include_str!("../../../../docs/SCHEMA.md")]
 
 mod incident;

@@ -18,17 +18,17 @@
 //! tests drive without a sound card.
 
 mod analysis;
-mod ring;
 #[cfg(feature = "capture")]
 mod device;
+mod ring;
 
 pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput, MAX_AGENT_WAIT_S};
-pub use ring::{
-    capture_block, channel_ring, CaptureRoute, ChannelHealth, ChannelInput, InputSample, Pick,
-    Stamp,
-};
 #[cfg(feature = "capture")]
 pub use device::{
     list_input_devices, start_capture, CaptureHandle, CaptureSetup, DeviceInfo, LiveError,
     VoiceSource,
+};
+pub use ring::{
+    capture_block, channel_ring, CaptureRoute, ChannelHealth, ChannelInput, InputSample, Pick,
+    Stamp,
 };

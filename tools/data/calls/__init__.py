@@ -1,4 +1,4 @@
-"""Call-like fixtures and evaluation sets built from EmoDB (see scripts/make_calls.py).
+"""Call-like fixtures and evaluation sets built from EmoDB (see tools/data/make_calls.py).
 
 One concern per module:
 

@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 # Fail here, not halfway through a comparison, if a reference tool is unusable.
 .venv/bin/python -c "import numpy, scipy, soundfile, parselmouth, pyloudnorm, opensmile"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the WAV reader (fuzz target `wav_reader`) for a bounded time.
 #
-#   scripts/fuzz.sh [SECONDS]      default 60
+#   .ci/fuzz.sh [SECONDS]      default 60
 #
 # Installs cargo-fuzz if missing, writes a small seed corpus of valid and
 # near-valid WAVs (PCM, float, mu-law, A-law, EXTENSIBLE, odd chunks,

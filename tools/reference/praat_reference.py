@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the committed outside-reference data used by tests/reference.rs.
 
-    .venv/bin/python scripts/praat_reference.py
+    .venv/bin/python tools/reference/praat_reference.py
 
 Subset (chosen by rule, before looking at any result): for each of the six
 EmoDB speakers and each of neutral, anger, happiness, sadness, the first clip
@@ -28,7 +28,7 @@ import parselmouth
 
 import refcommon as r
 
-CMD = "# regenerate: .venv/bin/python scripts/praat_reference.py"
+CMD = "# regenerate: .venv/bin/python tools/reference/praat_reference.py"
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times shoutcue against Praat (parselmouth) and openSMILE on the same 10-minute file.
 
-    .venv/bin/python scripts/speed_compare.py [--minutes 10] [--repeat 3] [--bin PATH]
+    .venv/bin/python tools/reference/speed_compare.py [--minutes 10] [--repeat 3] [--bin PATH]
 
 Builds a 10-minute WAV by concatenating EmoDB clips in file-name order
 (22.05 kHz mono, 16-bit) into a temp dir, then times on that one file:

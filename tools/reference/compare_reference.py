@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares shoutcue against outside references on all of EmoDB.
 
-    .venv/bin/python scripts/compare_reference.py [--subset] [--bin PATH] [--worst N]
+    .venv/bin/python tools/reference/compare_reference.py [--subset] [--bin PATH] [--worst N]
 
 For every EmoDB clip (or only the 24-clip reference subset with --subset):
   * pitch: Praat "To Pitch (ac)" (floor 75, ceiling 600, step 10 ms, other
@@ -36,7 +36,7 @@ import numpy as np
 
 import refcommon as r
 
-# Speakers examples/pitch_tune.rs never tuned the pitch costs on.
+# Speakers crates/core/examples/pitch_tune.rs never tuned the pitch costs on.
 HELD_OUT = ("09", "11")
 
 

@@ -9,10 +9,10 @@ on the other four speakers' calls in every variant, then scored with
 Counts are pooled over the folds, so each variant's F1 rests on 72 shout
 spans instead of 24. Folders of symlinks go to out/cv/ (gitignored).
 
-Needs out/eval from scripts/make_calls.py (--only eval and --only asterisk)
+Needs out/eval from tools/data/make_calls.py (--only eval and --only asterisk)
 and a release build.
 
-    python3 scripts/crossval.py [--init MODEL] [--train-variants clean,agc,...] [--cues f0_st,tilt_db,...]
+    python3 tools/research/crossval.py [--init MODEL] [--train-variants clean,agc,...] [--cues f0_st,tilt_db,...]
         [--floors clean=0.90,agc=0.62]   # exit 1 if a pooled F1 falls below its floor
 """
 
@@ -71,7 +71,7 @@ def main() -> int:
                     help="variants to train on, comma-separated (default: the six the shipped model was trained on)")
     a = ap.parse_args()
     if not (a.eval / "asterisk").is_dir():
-        sys.exit(f"{a.eval}: no eval sets; run scripts/make_calls.py --only eval and --only asterisk")
+        sys.exit(f"{a.eval}: no eval sets; run tools/data/make_calls.py --only eval and --only asterisk")
     make_folds(a.eval, a.out)
     agg = {v: dict.fromkeys(COUNTS, 0.0) for v in VARIANTS + ["asterisk"]}
     lat: dict[str, list[float]] = {v: [] for v in VARIANTS}

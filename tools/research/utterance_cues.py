@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Per sentence, how well does each of the detector's cues tell anger apart?
 
-Runs the real detector (`examples/score_dump.rs`) over the evaluation calls
-with the speaker-fold models that `scripts/crossval.py` leaves in out/cv/,
+Runs the real detector (`crates/lab/examples/score_dump.rs`) over the evaluation calls
+with the speaker-fold models that `tools/research/crossval.py` leaves in out/cv/,
 so every call is scored by a model that never saw its speaker. For each
 sentence of the call (from out/eval/manifest.json) it takes the median of
 each smoothed cue over the voiced hops, and the peak score, then prints the
 AUC of anger against all other sentences and against happiness alone.
 
     cargo build --release --example score_dump
-    python3 scripts/crossval.py
-    python3 scripts/utterance_cues.py [--variants clean,agc,mulaw8k]
+    python3 tools/research/crossval.py
+    python3 tools/research/utterance_cues.py [--variants clean,agc,mulaw8k]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> int:
     models = [a.cv / f"model_f{k}.json" for k in range(len(FOLDS))]
     for m in models + [Path(a.bin)]:
         if not m.exists():
-            sys.exit(f"{m}: missing; run scripts/crossval.py and cargo build --release --example score_dump")
+            sys.exit(f"{m}: missing; run tools/research/crossval.py and cargo build --release --example score_dump")
     utts = {Path(c["path"]).name: c["utterances"] for c in man["calls"] if "utterances" in c}
     print("AUC of anger against every other sentence / against happiness; per-sentence medians "
           "over voiced hops, peak for the score; fold models (speaker never seen)")

@@ -40,7 +40,7 @@ CALM_STRETCH_S = 14.5
 #: agent_raised: neutral agent turns before the agent's voice rises.
 AGENT_CALM_TURNS = 4
 
-REGEN = ".venv/bin/python scripts/make_calls.py --emodb ../shared/data/emodb --only fixtures"
+REGEN = ".venv/bin/python tools/data/make_calls.py --emodb ../shared/data/emodb --only fixtures"
 
 
 @dataclass
@@ -349,7 +349,7 @@ def write(fixtures: list[Fixture], out: Path) -> list[dict]:
             "utterances": fx.call.utterance_table(RATE),
         })
     manifest = {
-        "generator": "scripts/make_calls.py --only fixtures",
+        "generator": "tools/data/make_calls.py --only fixtures",
         "seed": SEED,
         "channel_order": "stereo files: left (channel 0) = agent, right (channel 1) = customer",
         "utterance_rms_dbfs": {"calm": CALM_DB, "shout": SHOUT_DB},
@@ -369,7 +369,7 @@ def _readme(rows: list[dict]) -> str:
         "# Fixtures: call-like audio built from EmoDB",
         "",
         "Generated, do not edit by hand: everything here except `bad/` is written by",
-        "`scripts/make_calls.py` (this README and `manifest.json` included), deterministically",
+        "`tools/data/make_calls.py` (this README and `manifest.json` included), deterministically",
         "(fixed seeds), from the EmoDB copy in `../shared/data/emodb`. Regenerate with:",
         "",
         "```sh",
@@ -430,7 +430,7 @@ EVAL_DOC = """## Evaluation sets (`out/eval/`, generated, not committed)
 Built by the same script from `../shared/data/emodb` (CI regenerates them):
 
 ```sh
-.venv/bin/python scripts/make_calls.py --emodb ../shared/data/emodb --fixtures fixtures --eval out/eval \\
+.venv/bin/python tools/data/make_calls.py --emodb ../shared/data/emodb --fixtures fixtures --eval out/eval \\
     --asterisk /usr/share/asterisk/sounds/en_US_f_Allison      # --only fixtures|eval|asterisk to build one part
 ```
 

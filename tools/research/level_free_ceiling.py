@@ -21,7 +21,7 @@ live detector does not have, and "best F1" picks its threshold on the
 pooled test scores, so both figures are upper bounds for a sentence-level
 detector using these cues.
 
-    .venv/bin/python scripts/level_free_ceiling.py [--emodb ../shared/data/emodb]
+    .venv/bin/python tools/research/level_free_ceiling.py [--emodb ../shared/data/emodb]
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ included) with an agent track cut from the calm asterisk prompt calls, agent
 left and customer right, and is written in the formats recorded calls come
 in, in turn: 8 kHz G.711 mu-law, 8 kHz 16-bit PCM, 16 kHz 16-bit PCM and
 44.1 kHz 16-bit PCM (the last two are resampled by shoutcue to 8 kHz).
-Needs `scripts/make_calls.py --only eval` and `--only asterisk` first.
+Needs `tools/data/make_calls.py --only eval` and `--only asterisk` first.
 
-    .venv/bin/python scripts/make_qa_bench.py [--eval out/eval] [--out out/qa-bench] [--copies 3]
+    .venv/bin/python tools/data/make_qa_bench.py [--eval out/eval] [--out out/qa-bench] [--copies 3]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main() -> int:
     customers = sorted(p for v in ("clean", "noisy") for p in a.eval.glob(f"*/{v}/*.wav"))
     agents = sorted(a.eval.glob("asterisk/*.wav"))
     if not customers or not agents:
-        print(f"{a.eval}: no eval or asterisk calls; run scripts/make_calls.py first", file=sys.stderr)
+        print(f"{a.eval}: no eval or asterisk calls; run tools/data/make_calls.py first", file=sys.stderr)
         return 1
     agent = np.concatenate([sf.read(str(p), dtype="float32")[0] for p in agents])
     a.out.mkdir(parents=True, exist_ok=True)

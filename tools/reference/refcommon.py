@@ -20,7 +20,7 @@ import pyloudnorm
 import soundfile
 from scipy import signal
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = REPO / "tests" / "reference"
 
 # Praat settings the shoutcue pitch tracker is compared against. Everything
