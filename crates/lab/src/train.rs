@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::read_shout_labels;
 use crate::eval::EvalError;
-use shoutcue_core::detector::{SegmentEvent, ShoutModel, SpeakerDetector, N_CUES as N};
+use shoutcue_core::detector::{ShoutModel, SpeakerDetector, N_CUES as N};
 use shoutcue_core::engine::analyse_channel;
 use shoutcue_core::features::Features;
 use shoutcue_core::source::{ChannelChoice, WavSource};
+use shoutcue_core::stats::{overlaps, Prf, SpanPairer};
 use shoutcue_core::Speaker;
 
 /// One labelled call, analysed.
@@ -71,7 +72,7 @@ fn run_detector(model: &ShoutModel, calls: &[TrainCall]) -> (Vec<Sample>, Vec<Se
     for call in calls {
         let mut d = SpeakerDetector::new(Speaker::Customer, model, hop_s);
         let mut segs = Vec::new();
-        let mut open = None;
+        let mut pairs = SpanPairer::default();
         for f in &call.hops {
             let (h, ev) = d.process(f);
             if f.voiced {
@@ -81,22 +82,13 @@ fn run_detector(model: &ShoutModel, calls: &[TrainCall]) -> (Vec<Sample>, Vec<Se
                     in_span(f.t, &call.labels),
                 ));
             }
-            match ev {
-                Some(SegmentEvent::ShoutStart { t, .. }) => open = Some(t),
-                Some(SegmentEvent::ShoutEnd { t, .. }) => {
-                    if let Some(s) = open.take() {
-                        segs.push((s, t));
-                    }
-                }
-                None => {}
+            if let Some(span) = ev.and_then(|e| pairs.push(&e)) {
+                segs.push((span.start, span.end));
             }
         }
-        if let Some(SegmentEvent::ShoutEnd { t, .. }) =
-            d.finish(call.hops.last().map_or(0.0, |f| f.t))
-        {
-            if let Some(s) = open.take() {
-                segs.push((s, t));
-            }
+        let last = d.finish(call.hops.last().map_or(0.0, |f| f.t));
+        if let Some(span) = last.and_then(|e| pairs.push(&e)) {
+            segs.push((span.start, span.end));
         }
         segments.push(segs);
     }
@@ -136,29 +128,15 @@ fn segment_f1_of(calls: &[&TrainCall], segments: &[Segments]) -> (f64, f64, f64)
         found += c
             .labels
             .iter()
-            .filter(|l| segs.iter().any(|s| s.0 <= l.1 && l.0 <= s.1))
+            .filter(|&&l| segs.iter().any(|&s| overlaps(s, l)))
             .count();
         correct += segs
             .iter()
-            .filter(|s| c.labels.iter().any(|l| s.0 <= l.1 && l.0 <= s.1))
+            .filter(|&&s| c.labels.iter().any(|&l| overlaps(s, l)))
             .count();
     }
-    let p = if detected > 0 {
-        correct as f64 / detected as f64
-    } else {
-        1.0
-    };
-    let r = if labelled > 0 {
-        found as f64 / labelled as f64
-    } else {
-        1.0
-    };
-    let f1 = if p + r > 0.0 {
-        2.0 * p * r / (p + r)
-    } else {
-        0.0
-    };
-    (p, r, f1)
+    let m = Prf::from_counts(correct, detected, found, labelled);
+    (m.precision, m.recall, m.f1)
 }
 
 /// A cue that never moves in the training calls (clipping: the fixtures

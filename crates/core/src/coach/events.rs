@@ -18,6 +18,27 @@ pub struct Rung {
     pub repeat: u8,
 }
 
+impl Rung {
+    /// `3`, or `3b` for the second time step 3 is given: how reports, plots
+    /// and label tracks name a rung in little space.
+    pub fn label(&self) -> String {
+        if self.repeat > 1 {
+            format!("{}b", self.step)
+        } else {
+            self.step.to_string()
+        }
+    }
+
+    /// `3`, or `3 (repeat)`: for a person reading a timeline.
+    pub fn spoken_label(&self) -> String {
+        if self.repeat > 1 {
+            format!("{} (repeat)", self.step)
+        } else {
+            self.step.to_string()
+        }
+    }
+}
+
 /// The ladder in the order trainers teach it: 1, 2, 3, 3 again, 4.
 pub const LADDER: [Rung; 5] = [
     Rung { step: 1, repeat: 1 },

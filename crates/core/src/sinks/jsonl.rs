@@ -142,6 +142,7 @@ impl<W: Write> Sink for JsonlSink<W> {
         let text = |line: Line| -> Cow<'static, str> {
             Cow::Owned(self.script.render(line, name.as_deref()).into_owned())
         };
+        let private = ev.is_private();
         let (t, body) = match *ev {
             Event::Segment(SegmentEvent::ShoutStart {
                 t,
@@ -154,7 +155,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                     speaker,
                     score,
                     cues,
-                    private: speaker == Speaker::Agent,
+                    private,
                 },
             ),
             Event::Segment(SegmentEvent::ShoutEnd {
@@ -170,7 +171,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                     duration: round_ms(duration),
                     score: peak_score,
                     cues: peak_cues,
-                    private: speaker == Speaker::Agent,
+                    private,
                 },
             ),
             Event::Coach(CoachEvent::CuePending { t, rung }) => (

@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::coach::CoachEvent;
 use crate::detector::SegmentEvent;
 use crate::engine::{Event, Sink, SinkError};
+use crate::stats::SpanPairer;
 use crate::Speaker;
 
 const NAME: &str = "Audacity label track";
@@ -20,7 +21,7 @@ const NAME: &str = "Audacity label track";
 pub struct AudacityLabels<W: Write> {
     w: W,
     labels: Vec<(f64, f64, String)>,
-    open_shout: Option<f64>,
+    shouts: SpanPairer,
 }
 
 impl<W: Write> AudacityLabels<W> {
@@ -29,7 +30,7 @@ impl<W: Write> AudacityLabels<W> {
         Self {
             w,
             labels: Vec::new(),
-            open_shout: None,
+            shouts: SpanPairer::default(),
         }
     }
 
@@ -41,20 +42,16 @@ impl<W: Write> AudacityLabels<W> {
 
 impl<W: Write> Sink for AudacityLabels<W> {
     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        if ev.is_private() {
+            return Ok(()); // the track goes to QA
+        }
         match *ev {
-            Event::Segment(SegmentEvent::ShoutStart {
-                t,
-                speaker: Speaker::Customer,
-                ..
-            }) => self.open_shout = Some(t),
-            Event::Segment(SegmentEvent::ShoutEnd {
-                t,
-                speaker: Speaker::Customer,
-                duration,
-                ..
-            }) => {
-                let start = self.open_shout.take().unwrap_or(t - duration);
-                self.labels.push((start, t, "shout".into()));
+            Event::Segment(seg) => {
+                let span = self.shouts.push(&seg);
+                if let SegmentEvent::ShoutEnd { t, duration, .. } = seg {
+                    let start = span.map_or(t - duration, |s| s.start);
+                    self.labels.push((start, t, "shout".into()));
+                }
             }
             Event::Coach(CoachEvent::Cue { t, rung, .. }) => {
                 self.labels.push((t, t, format!("cue:{}", rung.step)));
@@ -68,7 +65,7 @@ impl<W: Write> Sink for AudacityLabels<W> {
     }
 
     fn finish(&mut self, call_end_t: f64) -> Result<(), SinkError> {
-        if let Some(start) = self.open_shout.take() {
+        if let Some(start) = self.shouts.open_since(Speaker::Customer) {
             self.labels.push((start, call_end_t, "shout".into()));
         }
         self.labels.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::clock;
-use crate::coach::{CoachEvent, Delivery, Line, Rung, Script};
+use crate::coach::{CoachEvent, Delivery, Line, Script};
 use crate::detector::SegmentEvent;
 use crate::engine::{Event, Sink, SinkError};
 use crate::Speaker;
@@ -20,14 +20,6 @@ pub struct PrettySink<W: Write> {
     /// Lines held back to be written in time order at the end (see
     /// [`PrettySink::time_ordered`]); `None` writes each line as decided.
     held: Option<Vec<(f64, String)>>,
-}
-
-fn rung_label(r: Rung) -> String {
-    if r.repeat > 1 {
-        format!("{} (repeat)", r.step)
-    } else {
-        r.step.to_string()
-    }
 }
 
 impl<W: Write> PrettySink<W> {
@@ -96,7 +88,7 @@ impl<W: Write> Sink for PrettySink<W> {
                 ..
             }) => format!("agent voice back down after {duration:.1} s  (private)"),
             Event::Coach(CoachEvent::CuePending { rung, .. }) => {
-                format!("cue {} ready, waiting for a pause", rung_label(rung))
+                format!("cue {} ready, waiting for a pause", rung.spoken_label())
             }
             Event::Coach(CoachEvent::Cue {
                 rung,
@@ -113,20 +105,20 @@ impl<W: Write> Sink for PrettySink<W> {
                 }
                 format!(
                     "CUE {:<5} \"{}\"  ({note})",
-                    rung_label(rung),
+                    rung.spoken_label(),
                     self.say(rung.into())
                 )
             }
             Event::Coach(CoachEvent::CueDelivered { rung, .. }) => {
-                format!("cue {} said by the agent", rung_label(rung))
+                format!("cue {} said by the agent", rung.spoken_label())
             }
             Event::Coach(CoachEvent::CueUndelivered { rung, .. }) => {
-                format!("cue {} NOT said; it stays up", rung_label(rung))
+                format!("cue {} NOT said; it stays up", rung.spoken_label())
             }
             Event::Coach(CoachEvent::Calm { next, .. }) => format!(
                 "CALM    \"{}\"  (next shouting: step {})",
                 self.say(Line::Calm),
-                rung_label(next)
+                next.spoken_label()
             ),
             Event::Coach(CoachEvent::AdviseEndCall { .. }) => {
                 format!("END CALL  \"{}\"", self.say(Line::EndCall))

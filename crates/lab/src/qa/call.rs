@@ -9,116 +9,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::plot::Timeline;
+use super::row::{CallRow, CueCell, Outputs};
 use super::QaOptions;
 use shoutcue_core::coach::{CoachConfig, Script};
-use shoutcue_core::detector::{SegmentEvent, ShoutModel, Speaker};
+use shoutcue_core::detector::ShoutModel;
 use shoutcue_core::engine::{replay_call, Pace};
 use shoutcue_core::engine::{Event, Sink, SinkError};
-use shoutcue_core::sinks::{AudacityLabels, CallInfo, CueOutcome, IncidentRecorder, JsonlSink};
+use shoutcue_core::sinks::{
+    round_ms, AudacityLabels, CallInfo, CueOutcome, IncidentRecorder, JsonlSink,
+};
 use shoutcue_core::source::{ChannelChoice, WavSource};
-
-/// One cue shown to the agent, as the report shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CueCell {
-    /// When shown, seconds from call start.
-    pub shown_s: f64,
-    /// Script step, 1 to 4.
-    pub step: u8,
-    /// 1, or 2 for step 3's repeat.
-    pub repeat: u8,
-    /// Whether the agent said it: `yes`, `no`, `unknown` (mono call) or
-    /// `no verdict` (window cut short).
-    pub said: String,
-}
-
-/// Where a call's outputs are, relative to the report folder (`/`-separated,
-/// so they work as links in `index.html`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outputs {
-    /// Timeline plot, PNG.
-    pub plot_png: String,
-    /// Timeline plot, SVG.
-    pub plot_svg: String,
-    /// Incident note, Markdown.
-    pub note_md: String,
-    /// Incident note, JSON.
-    pub note_json: String,
-    /// Events, JSON Lines.
-    pub events: String,
-    /// Audacity label track.
-    pub labels: String,
-}
-
-/// One call in the report: what QA sorts and filters on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallRow {
-    /// Path relative to the input folder, `/`-separated.
-    pub name: String,
-    /// Why the call could not be read (to its end), naming the file.
-    pub error: Option<String>,
-    /// Length analysed, seconds (up to the fault for a broken file).
-    pub duration_s: f64,
-    /// Whether the file had an agent channel.
-    pub has_agent: bool,
-    /// Customer shouting episodes.
-    pub episodes: u32,
-    /// Customer shouting, seconds.
-    pub shouting_s: f64,
-    /// Highest script step shown (0 = no cue).
-    pub highest_step: u8,
-    /// Every cue shown, in order.
-    pub cues: Vec<CueCell>,
-    /// The ladder reached step 4 and the end of the call was advised.
-    pub ladder_ended: bool,
-    /// Nudges about the agent's own voice; `None` unless private events are included.
-    pub agent_nudges: Option<u32>,
-    /// The agent's own shouting, seconds; `None` unless private events are included.
-    pub agent_shouting_s: Option<f64>,
-    /// The per-call outputs, when they were written.
-    pub outputs: Option<Outputs>,
-}
-
-impl CallRow {
-    fn failed(name: String, error: String) -> Self {
-        Self {
-            name,
-            error: Some(error),
-            duration_s: 0.0,
-            has_agent: false,
-            episodes: 0,
-            shouting_s: 0.0,
-            highest_step: 0,
-            cues: Vec::new(),
-            ladder_ended: false,
-            agent_nudges: None,
-            agent_shouting_s: None,
-            outputs: None,
-        }
-    }
-
-    /// Cues the agent said.
-    pub fn cues_said(&self) -> usize {
-        self.cues.iter().filter(|c| c.said == "yes").count()
-    }
-
-    /// The cues as `1:yes 2:no …` (`3b` for step 3's repeat).
-    pub fn cue_summary(&self) -> String {
-        self.cues
-            .iter()
-            .map(|c| format!("{}:{}", rung_label(c.step, c.repeat), c.said))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// `3`, or `3b` for the second time step 3 is given.
-pub(crate) fn rung_label(step: u8, repeat: u8) -> String {
-    if repeat > 1 {
-        format!("{step}b")
-    } else {
-        step.to_string()
-    }
-}
 
 /// Marks a call done: its row, and the source it was made from.
 #[derive(Serialize, Deserialize)]
@@ -356,10 +256,6 @@ impl Ctx {
     }
 }
 
-fn round_ms(t: f64) -> f64 {
-    (t * 1000.0).round() / 1000.0
-}
-
 /// `stem` + `suffix`, without `Path::with_extension` eating a dotted name's tail.
 fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
     let mut s: OsString = stem.as_os_str().to_owned();
@@ -404,19 +300,10 @@ struct CallSinks {
     include_private: bool,
 }
 
-/// Events about the agent's own voice (see the module docs on privacy).
-fn is_private(ev: &Event) -> bool {
-    match ev {
-        Event::Coach(c) => c.is_private(),
-        Event::Segment(SegmentEvent::ShoutStart { speaker, .. })
-        | Event::Segment(SegmentEvent::ShoutEnd { speaker, .. }) => *speaker == Speaker::Agent,
-    }
-}
-
 impl Sink for CallSinks {
     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
         // Like `Vec<S>`: every sink is tried, the first error is returned.
-        let a = if self.include_private || !is_private(ev) {
+        let a = if self.include_private || !ev.is_private() {
             self.events.event(ev)
         } else {
             Ok(())

@@ -34,6 +34,7 @@
 mod call;
 mod plot;
 mod report;
+mod row;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -41,8 +42,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-pub use call::{CallRow, CueCell, Outputs};
 pub use plot::{PLOT_HEIGHT, PLOT_WIDTH};
+pub use row::{CallRow, CueCell, Outputs};
 
 /// What to review and how.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::call::{rung_label, CueCell};
+use super::row::CueCell;
 use super::QaError;
 use shoutcue_core::coach::{CoachEvent, NudgeKind};
 use shoutcue_core::detector::{HopReport, SegmentEvent, Speaker};
@@ -456,7 +456,7 @@ fn render<DB: DrawingBackend>(
         let at = (c.shown_s, SegmentValue::CenterOf(seg(1)));
         // Marker and label as one element, the label offset in pixels
         // (SVG collapses leading spaces, so spaces cannot do it).
-        let label = format!("{} {mark}", rung_label(c.step, c.repeat));
+        let label = format!("{} {mark}", c.rung().label());
         let style = font(15).color(&CUE).pos(Pos::new(HPos::Left, VPos::Center));
         ch.draw_series(std::iter::once(
             EmptyElement::at(at)

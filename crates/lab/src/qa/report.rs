@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::call::{rung_label, CallRow};
+use super::row::CallRow;
 use super::{BatchSummary, QaError, QaOptions};
 
 fn write_file(path: &Path, text: &str) -> Result<(), QaError> {
@@ -233,7 +233,7 @@ pub(crate) fn write_html(
                 "{}<span class=\"{class}\" title=\"shown at {}\">{} {mark}</span>",
                 if i > 0 { ", " } else { "" },
                 clock(c.shown_s),
-                rung_label(c.step, c.repeat)
+                c.rung().label()
             );
         }
         s.push_str("</td>");
