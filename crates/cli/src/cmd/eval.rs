@@ -42,8 +42,42 @@ pub fn print_metrics(label: &str, m: &Metrics) {
     );
 }
 
+use std::path::PathBuf;
+
+/// Options of `shoutcue eval`.
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Folder of calls (searched recursively).
+    pub dir: PathBuf,
+    /// Shout model (JSON); default: the built-in one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail (exit 1) if F1 is below this.
+    #[arg(long)]
+    min_f1: Option<f64>,
+    /// Fail (exit 1) if false cues per hour exceed this.
+    #[arg(long)]
+    pub max_false_cues_per_hour: Option<f64>,
+    /// Fail (exit 1) if the median detection latency (per outburst) exceeds this, s.
+    #[arg(long)]
+    max_latency_p50: Option<f64>,
+}
+
+/// Runs `shoutcue eval`.
+pub fn run(a: EvalArgs) -> Result<(), AnyError> {
+    let gates = Gates {
+        min_f1: a.min_f1,
+        max_fph: a.max_false_cues_per_hour,
+        max_latency_p50: a.max_latency_p50,
+    };
+    eval(&a.dir, a.model.as_deref(), a.json, gates)
+}
+
 /// Scores `dir` and applies the gates.
-pub fn run(dir: &Path, model: Option<&Path>, json: bool, gates: Gates) -> Result<(), AnyError> {
+fn eval(dir: &Path, model: Option<&Path>, json: bool, gates: Gates) -> Result<(), AnyError> {
     let model = crate::args::load_model(model)?;
     let m = eval_dir(dir, &model)?;
     if json {

@@ -9,8 +9,36 @@ use shoutcue_core::source::ChannelChoice;
 use crate::args::{Format, Role};
 use crate::AnyError;
 
+use crate::args::ChannelArgs;
+use std::path::PathBuf;
+
+/// Options of `shoutcue features`.
+#[derive(clap::Args)]
+pub struct FeaturesArgs {
+    /// The recording (PCM 8-32 bit, float, G.711 mu-law/A-law WAV).
+    pub file: PathBuf,
+    /// Which voice to analyse.
+    #[arg(long, value_enum, default_value_t = Role::Customer)]
+    pub channel: Role,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    #[command(flatten)]
+    pub channels: ChannelArgs,
+}
+
+/// Runs `shoutcue features`.
+pub fn run(a: FeaturesArgs) -> Result<(), AnyError> {
+    features(&a.file, a.channel, a.format, a.channels.choice())
+}
+
 /// Prints the features of `role`'s voice, one line per 10 ms hop.
-pub fn run(file: &Path, role: Role, format: Format, choice: ChannelChoice) -> Result<(), AnyError> {
+fn features(
+    file: &Path,
+    role: Role,
+    format: Format,
+    choice: ChannelChoice,
+) -> Result<(), AnyError> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if format == Format::Csv {

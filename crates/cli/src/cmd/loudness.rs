@@ -7,8 +7,28 @@ use shoutcue_core::source::ChannelChoice;
 use crate::args::Role;
 use crate::AnyError;
 
+use crate::args::ChannelArgs;
+use std::path::PathBuf;
+
+/// Options of `shoutcue loudness`.
+#[derive(clap::Args)]
+pub struct LoudnessArgs {
+    /// The recording.
+    pub file: PathBuf,
+    /// Which voice to measure.
+    #[arg(long, value_enum, default_value_t = Role::Customer)]
+    pub channel: Role,
+    #[command(flatten)]
+    pub channels: ChannelArgs,
+}
+
+/// Runs `shoutcue loudness`.
+pub fn run(a: LoudnessArgs) -> Result<(), AnyError> {
+    loudness(&a.file, a.channel, a.channels.choice())
+}
+
 /// Prints one JSON line: the channel's integrated loudness and duration.
-pub fn run(file: &Path, role: Role, choice: ChannelChoice) -> Result<(), AnyError> {
+fn loudness(file: &Path, role: Role, choice: ChannelChoice) -> Result<(), AnyError> {
     let mut hops = 0u64;
     let chain = super::channel_hops(file, role, choice, |_| {
         hops += 1;

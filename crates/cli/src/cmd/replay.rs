@@ -12,11 +12,60 @@ use shoutcue_core::source::{ChannelChoice, WavSource};
 use shoutcue_live::overlay::{OverlayFeed, OverlayOptions, Publisher, ServedCall};
 
 use super::{create, stop_on_ctrl_c, warn_non_finite};
+use crate::args::ChannelArgs;
 use crate::args::{CoachArgs, Setup};
 use crate::AnyError;
 
+/// Options of `shoutcue replay`.
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// The recording (stereo: agent left, customer right; mono: customer).
+    pub file: PathBuf,
+    /// Print a human timeline instead of JSON Lines, in time order (with
+    /// --realtime, line by line as decided).
+    #[arg(long)]
+    pub pretty: bool,
+    /// Write detections and cues as an Audacity label track.
+    #[arg(long, value_name = "FILE.txt")]
+    pub labels_out: Option<PathBuf>,
+    /// Write the incident note for the line manager as PREFIX.json and PREFIX.md.
+    #[arg(long, value_name = "PREFIX")]
+    pub note_out: Option<PathBuf>,
+    /// Pace the replay at real time (for demos and the overlay).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Serve the agent's overlay page on http://127.0.0.1:PORT/ while
+    /// replaying (needs --realtime); keeps serving after the call until Ctrl-C.
+    #[arg(long, value_name = "PORT", requires = "realtime")]
+    pub serve: Option<u16>,
+    /// Append the agent's marks from the overlay ("said", "dismiss") to this JSON Lines file.
+    #[arg(long, value_name = "FILE.jsonl", requires = "serve")]
+    pub feedback: Option<PathBuf>,
+    #[command(flatten)]
+    pub setup: CoachArgs,
+    #[command(flatten)]
+    pub channels: ChannelArgs,
+}
+
+/// Runs `shoutcue replay`.
+pub fn run(a: ReplayArgs) -> Result<(), AnyError> {
+    replay(
+        &a.file,
+        &ReplayOpts {
+            pretty: a.pretty,
+            labels_out: a.labels_out,
+            note_out: a.note_out,
+            realtime: a.realtime,
+            serve: a.serve,
+            feedback: a.feedback,
+            setup: a.setup,
+            choice: a.channels.choice(),
+        },
+    )
+}
+
 /// What `replay` was asked to do besides printing events.
-pub struct ReplayOpts {
+struct ReplayOpts {
     /// A human timeline instead of JSON Lines.
     pub pretty: bool,
     /// Audacity label track to write.
@@ -36,7 +85,7 @@ pub struct ReplayOpts {
 }
 
 /// Replays `file`; Ctrl-C ends the call early, cleanly, with its note.
-pub fn run(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
+fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
     let setup = o.setup.load()?;
     let mut src = WavSource::open(file, o.choice)?;
     let name = file.display().to_string();

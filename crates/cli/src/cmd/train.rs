@@ -10,21 +10,55 @@ use super::eval::{eval_dir, print_metrics};
 use crate::AnyError;
 
 /// What `train` was asked.
-pub struct TrainOpts<'a> {
+struct TrainOpts<'a> {
     /// Training folders, one group each.
-    pub dirs: &'a [PathBuf],
+    dirs: &'a [PathBuf],
     /// Where the model goes.
-    pub out: &'a Path,
+    out: &'a Path,
     /// Held-out folders, scored after fitting.
-    pub heldout: &'a [PathBuf],
+    heldout: &'a [PathBuf],
     /// Model to start from.
-    pub init: Option<&'a Path>,
+    init: Option<&'a Path>,
     /// Cues the model may weigh (empty: all).
-    pub cues: &'a [String],
+    cues: &'a [String],
+}
+
+/// Options of `shoutcue train`.
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Folders of labelled training calls (searched recursively).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Where to write the model.
+    #[arg(long, default_value = "models/shout-v1.json")]
+    pub out: PathBuf,
+    /// Held-out folders to evaluate the fitted model on (never fitted to).
+    #[arg(long)]
+    pub heldout: Vec<PathBuf>,
+    /// Model to start from: its cue limits, F0 floor and baseline settings
+    /// are kept; its weights, thresholds and priors are refitted. Default:
+    /// the built-in one.
+    #[arg(long, value_name = "MODEL.json")]
+    pub init: Option<PathBuf>,
+    /// Cues the model may weigh, comma-separated (default: all); the
+    /// others keep weight 0. For ablations: which cue earns its place.
+    #[arg(long, value_delimiter = ',', value_name = "CUE,...")]
+    pub cues: Vec<String>,
+}
+
+/// Runs `shoutcue train`.
+pub fn run(a: TrainArgs) -> Result<(), AnyError> {
+    train_model(TrainOpts {
+        dirs: &a.dirs,
+        out: &a.out,
+        heldout: &a.heldout,
+        init: a.init.as_deref(),
+        cues: &a.cues,
+    })
 }
 
 /// Fits, scores and writes the model, with its provenance.
-pub fn run(o: TrainOpts) -> Result<(), AnyError> {
+fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     let mut cues = [o.cues.is_empty(); N_CUES];
     for c in o.cues {
         let i = CUE_NAMES.iter().position(|n| n == c).ok_or_else(|| {
