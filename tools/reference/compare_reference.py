@@ -40,6 +40,15 @@ import refcommon as r
 HELD_OUT = ("09", "11")
 
 
+def against_praat(exe, path, pt, pf0):
+    """shoutcue's pitch track of `path` matched frame by frame to Praat's (pt, pf0)."""
+    ours = r.shoutcue_features(exe, path)
+    m = r.match_frames(pt, pf0, ours["t"], ours["f0_hz"])
+    stats = r.PitchStats.empty()
+    stats.add(m)
+    return m, stats
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subset", action="store_true", help="only the 24 reference clips")
@@ -69,20 +78,14 @@ def main() -> int:
             path = src / c.file
             pt, pf0 = r.praat_pitch(path)
 
-            ours = r.shoutcue_features(exe, path)
-            m = r.match_frames(pt, pf0, ours["t"], ours["f0_hz"])
+            m, s_full = against_praat(exe, path, pt, pf0)
             unmatched += m.unmatched
-            s_full = r.PitchStats.empty()
-            s_full.add(m)
 
             x, rate = r.read_mono(path)
             tel_path = Path(tmp) / c.file
             r.write_mulaw_wav(tel_path, r.telephone(x, rate))
-            ours_tel = r.shoutcue_features(exe, tel_path)
-            mt = r.match_frames(pt, pf0, ours_tel["t"], ours_tel["f0_hz"])
+            mt, s_tel = against_praat(exe, tel_path, pt, pf0)
             unmatched += mt.unmatched
-            s_tel = r.PitchStats.empty()
-            s_tel.add(mt)
             tt, tf0 = r.praat_pitch(tel_path)
             praat_tel.add(r.match_frames(pt, pf0, tt, tf0))
             tel_path.unlink()

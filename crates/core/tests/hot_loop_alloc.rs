@@ -3,9 +3,6 @@
 //! and `live` use, with a global allocator that counts.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
 
-use shoutcue_core::coach::CoachConfig;
-use shoutcue_core::detector::ShoutModel;
-use shoutcue_core::engine::CallEngine;
 use shoutcue_core::engine::Sink;
 
 #[global_allocator]
@@ -46,14 +43,7 @@ fn call(rate: u32, secs: f32) -> (Vec<f32>, Vec<f32>) {
 fn engine_process_allocates_nothing_per_block() {
     for rate in [8000u32, 22050, 48000] {
         let block = 1024;
-        let mut engine = CallEngine::new(
-            rate,
-            block,
-            true,
-            &ShoutModel::builtin(),
-            CoachConfig::default(),
-        )
-        .unwrap();
+        let mut engine = shoutcue_testkit::engine(rate, block, true);
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         let (cust, agent) = call(rate, 40.0);
         // Count events seen, so the run is known to exercise the detector and coach.

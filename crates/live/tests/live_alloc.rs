@@ -8,9 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use shoutcue_core::coach::CoachConfig;
-use shoutcue_core::detector::{ShoutModel, Speaker};
-use shoutcue_core::engine::CallEngine;
+use shoutcue_core::detector::Speaker;
+
 use shoutcue_core::source::{ChannelChoice, WavSource};
 use shoutcue_live::capture::{
     capture_block, channel_ring, voice_input, ChannelHealth, LiveAnalysis, Pick,
@@ -54,14 +53,7 @@ fn callback_and_analysis_allocate_nothing() {
         .map(|s| (s * 32767.0).round() as i16)
         .collect();
     let max_block = rate as usize / 10;
-    let engine = CallEngine::new(
-        rate,
-        max_block,
-        true,
-        &ShoutModel::builtin(),
-        CoachConfig::default(),
-    )
-    .unwrap();
+    let engine = shoutcue_testkit::engine(rate, max_block, true);
     let (hc, ha) = (
         Arc::new(ChannelHealth::default()),
         Arc::new(ChannelHealth::default()),

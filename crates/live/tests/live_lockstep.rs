@@ -12,7 +12,7 @@ use std::time::Instant;
 use shoutcue_core::coach::{CoachConfig, CoachEvent};
 use shoutcue_core::detector::{ShoutModel, Speaker};
 use shoutcue_core::engine::Event;
-use shoutcue_core::engine::{replay_call, CallEngine, Observer, Pace};
+use shoutcue_core::engine::{replay_call, Observer, Pace};
 use shoutcue_core::source::{ChannelChoice, WavSource};
 use shoutcue_live::capture::{
     capture_block, channel_ring, voice_input, ChannelHealth, LiveAnalysis, LiveStats, Pick,
@@ -85,14 +85,7 @@ fn voices(name: &str) -> (Vec<f32>, Vec<f32>, u32) {
 fn live(name: &str, lag_s: f64, stall: Option<(f64, f64)>) -> (Cues, LiveStats, f64) {
     let (cust, agent, rate) = voices(name);
     let max_block = rate as usize / 10;
-    let engine = CallEngine::new(
-        rate,
-        max_block,
-        true,
-        &ShoutModel::builtin(),
-        CoachConfig::default(),
-    )
-    .unwrap();
+    let engine = shoutcue_testkit::engine(rate, max_block, true);
     let (hc, ha) = (
         Arc::new(ChannelHealth::default()),
         Arc::new(ChannelHealth::default()),

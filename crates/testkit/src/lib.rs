@@ -79,3 +79,18 @@ pub fn emodb() -> Option<PathBuf> {
     );
     None
 }
+
+/// A two-voice (or customer-only) engine with the built-in model and the
+/// default coach, for blocks of at most `max_block` samples at `rate`.
+pub fn engine(rate: u32, max_block: usize, has_agent: bool) -> shoutcue_core::CallEngine {
+    match shoutcue_core::CallEngine::new(
+        rate,
+        max_block,
+        has_agent,
+        &shoutcue_core::detector::ShoutModel::builtin(),
+        shoutcue_core::coach::CoachConfig::default(),
+    ) {
+        Ok(e) => e,
+        Err(e) => panic!("engine at {rate} Hz: {e}"),
+    }
+}

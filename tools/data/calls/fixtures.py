@@ -107,11 +107,20 @@ def _expect(**kw) -> dict:
     return {**NO_EVENTS, **kw}
 
 
-def calm_call(db: EmoDB) -> Fixture:
-    rng, c, a = _rng("calm_call"), "08", "13"
-    call = Call(STEREO)
+def _two_party(db: EmoDB, name: str, c: str, a: str, channels=STEREO, anger: bool = True):
+    """A call's common start: its generator, the call, both calm pools and the
+    customer's anger pool (drawn in this order, so each fixture is what it was)."""
+    rng = _rng(name)
+    call = Call(channels)
     conv = Conversation(call, rng)
     cust, agent = _calm_pool(db, c, rng, "customer"), _calm_pool(db, a, rng, "agent")
+    angry = Pool([db.of(c, "anger")], rng, f"anger {c}") if anger else None
+    return rng, call, conv, cust, agent, angry
+
+
+def calm_call(db: EmoDB) -> Fixture:
+    c, a = "08", "13"
+    rng, call, conv, cust, agent, _ = _two_party(db, "calm_call", c, a, anger=False)
     _talk(conv, "CCACCAC", cust, agent)
     return Fixture("calm_call", call, c, a, expect=_expect(), expect_text="nothing (no cue, no nudge)",
                    how="5 neutral customer sentences, 2 short calm agent answers, all at -34 dBFS RMS",
@@ -119,11 +128,8 @@ def calm_call(db: EmoDB) -> Fixture:
 
 
 def one_exclamation(db: EmoDB) -> Fixture:
-    rng, c, a = _rng("one_exclamation"), "10", "08"
-    call = Call(STEREO)
-    conv = Conversation(call, rng)
-    cust, agent = _calm_pool(db, c, rng, "customer"), _calm_pool(db, a, rng, "agent")
-    anger = Pool([db.of(c, "anger")], rng, f"anger {c}")
+    c, a = "10", "08"
+    rng, call, conv, cust, agent, anger = _two_party(db, "one_exclamation", c, a)
     _talk(conv, "CCCCA", cust, agent)
     # The loudest 0.35 s of one of the customer's anger sentences: one loud word.
     clip = anger.take()
@@ -142,11 +148,8 @@ def one_exclamation(db: EmoDB) -> Fixture:
 
 
 def sustained_shout(db: EmoDB, name: str = "sustained_shout", channels=STEREO) -> Fixture:
-    rng, c, a = _rng("sustained_shout"), "13", "10"
-    call = Call(channels)
-    conv = Conversation(call, rng)
-    cust, agent = _calm_pool(db, c, rng, "customer"), _calm_pool(db, a, rng, "agent")
-    anger = Pool([db.of(c, "anger")], rng, f"anger {c}")
+    c, a = "13", "10"
+    rng, call, conv, cust, agent, anger = _two_party(db, "sustained_shout", c, a, channels)
     _talk(conv, "CCCC", cust, agent)
     bout = _bout(conv, anger, 2)
     _talk(conv, "A", cust, agent)
@@ -159,11 +162,8 @@ def sustained_shout(db: EmoDB, name: str = "sustained_shout", channels=STEREO) -
 
 
 def continued_shout(db: EmoDB) -> Fixture:
-    rng, c, a = _rng("continued_shout"), "03", "08"
-    call = Call(STEREO)
-    conv = Conversation(call, rng)
-    cust, agent = _calm_pool(db, c, rng, "customer"), _calm_pool(db, a, rng, "agent")
-    anger = Pool([db.of(c, "anger")], rng, f"anger {c}")
+    c, a = "03", "08"
+    rng, call, conv, cust, agent, anger = _two_party(db, "continued_shout", c, a)
     _talk(conv, "CCCC", cust, agent)
     bouts = []
     for n in (2, 1, 2, 1, 2):
@@ -180,11 +180,8 @@ def continued_shout(db: EmoDB) -> Fixture:
 
 
 def calm_down(db: EmoDB) -> Fixture:
-    rng, c, a = _rng("calm_down"), "08", "03"
-    call = Call(STEREO)
-    conv = Conversation(call, rng)
-    cust, agent = _calm_pool(db, c, rng, "customer"), _calm_pool(db, a, rng, "agent")
-    anger = Pool([db.of(c, "anger")], rng, f"anger {c}")
+    c, a = "08", "03"
+    rng, call, conv, cust, agent, anger = _two_party(db, "calm_down", c, a)
     _talk(conv, "CCCC", cust, agent)
     bout = _bout(conv, anger, 2)
     _talk(conv, "A", cust, agent)

@@ -76,8 +76,9 @@ fn unpack(ar: f32, ai: f32, br: f32, bi: f32, c: f32, s: f32) -> (f32, f32) {
     )
 }
 
-/// Power spectrum `|X[k]|²`, k = 0..=N/2, of a real frame of N samples.
-pub struct PowerSpectrum {
+/// What both transforms hold: a half-length complex FFT, its buffers, and
+/// the twiddles that pack or unpack a real signal of twice its length.
+struct HalfFft {
     fft: Arc<dyn Fft<f32>>,
     buf: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
@@ -87,17 +88,20 @@ pub struct PowerSpectrum {
     avx: bool,
 }
 
-impl PowerSpectrum {
-    /// Plans the half-length FFT for frames of `len` samples.
-    ///
-    /// # Panics
-    /// If `len` is odd or under 4: a fixed size chosen in code, not input.
-    pub fn new(len: usize) -> Self {
+impl HalfFft {
+    /// For a real transform of `len` points (even, at least 4: a fixed size
+    /// chosen in code, not input).
+    fn new(len: usize, inverse: bool) -> Self {
         assert!(
             len >= 4 && len.is_multiple_of(2),
-            "frame length must be even and ≥ 4"
+            "transform length must be even and ≥ 4"
         );
-        let fft = FftPlanner::new().plan_fft_forward(len / 2);
+        let mut planner = FftPlanner::new();
+        let fft = if inverse {
+            planner.plan_fft_inverse(len / 2)
+        } else {
+            planner.plan_fft_forward(len / 2)
+        };
         Self {
             buf: vec![Complex::default(); len / 2],
             scratch: vec![Complex::default(); fft.get_inplace_scratch_len()],
@@ -107,10 +111,27 @@ impl PowerSpectrum {
             avx: crate::simd::has_avx(),
         }
     }
+}
+
+/// Power spectrum `|X[k]|²`, k = 0..=N/2, of a real frame of N samples.
+pub struct PowerSpectrum {
+    t: HalfFft,
+}
+
+impl PowerSpectrum {
+    /// Plans the half-length FFT for frames of `len` samples.
+    ///
+    /// # Panics
+    /// If `len` is odd or under 4: a fixed size chosen in code, not input.
+    pub fn new(len: usize) -> Self {
+        Self {
+            t: HalfFft::new(len, false),
+        }
+    }
 
     /// Frame length N.
     pub fn len(&self) -> usize {
-        2 * self.buf.len()
+        2 * self.t.buf.len()
     }
 
     /// Always false: a transform has at least four samples.
@@ -121,7 +142,7 @@ impl PowerSpectrum {
     /// Writes the power spectrum of `input` (N samples) into `power` (N/2 + 1).
     pub fn process(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
         #[cfg(target_arch = "x86_64")]
-        if self.avx {
+        if self.t.avx {
             // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
             return unsafe { self.process_avx(input, power) };
         }
@@ -136,16 +157,17 @@ impl PowerSpectrum {
 
     #[inline(always)]
     fn process_any(&mut self, input: &[f32], power: &mut [f32]) -> Result<(), LengthError> {
-        let m = self.buf.len();
+        let m = self.t.buf.len();
         check("frame", 2 * m, input.len())?;
         check("power spectrum", m + 1, power.len())?;
         // z[n] = x[2n] + i·x[2n+1]
-        for (z, x) in self.buf.iter_mut().zip(input.chunks_exact(2)) {
+        for (z, x) in self.t.buf.iter_mut().zip(input.chunks_exact(2)) {
             *z = Complex::new(x[0], x[1]);
         }
-        self.fft
-            .process_with_scratch(&mut self.buf, &mut self.scratch);
-        let z = &self.buf;
+        self.t
+            .fft
+            .process_with_scratch(&mut self.t.buf, &mut self.t.scratch);
+        let z = &self.t.buf;
         // E[k] = (Z[k] + conj Z[M-k]) / 2 is the spectrum of the even samples,
         // O[k] = (Z[k] - conj Z[M-k]) / 2i that of the odd ones, and
         // X[k] = E + W^k·O, X[M-k] = conj(E - W^k·O), with W = e^(-2πi/N).
@@ -167,8 +189,8 @@ impl PowerSpectrum {
                 br[l] = rev[LANES - 1 - l].re;
                 bi[l] = rev[LANES - 1 - l].im;
             }
-            let c = &self.cos[k..k + LANES];
-            let s = &self.sin[k..k + LANES];
+            let c = &self.t.cos[k..k + LANES];
+            let s = &self.t.sin[k..k + LANES];
             let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
             for l in 0..LANES {
                 (lo[l], hi[l]) = unpack(ar[l], ai[l], br[l], bi[l], c[l], s[l]);
@@ -182,7 +204,7 @@ impl PowerSpectrum {
         }
         for k in k..=half {
             let (a, b) = (z[k], z[m - k]);
-            (power[k], power[m - k]) = unpack(a.re, a.im, b.re, b.im, self.cos[k], self.sin[k]);
+            (power[k], power[m - k]) = unpack(a.re, a.im, b.re, b.im, self.t.cos[k], self.t.sin[k]);
         }
         Ok(())
     }
@@ -191,13 +213,7 @@ impl PowerSpectrum {
 /// The inverse transform of a real, even spectrum `G[k]`, k = 0..=N/2: for a
 /// (compressed) power spectrum, the (generalised) autocorrelation, N lags.
 pub struct Autocorrelation {
-    fft: Arc<dyn Fft<f32>>,
-    buf: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
-    cos: Vec<f32>,
-    sin: Vec<f32>,
-    /// Whether to run the AVX build of `process` (see the module notes).
-    avx: bool,
+    t: HalfFft,
 }
 
 impl Autocorrelation {
@@ -206,18 +222,8 @@ impl Autocorrelation {
     /// # Panics
     /// If `len` is odd or under 4: a fixed size chosen in code, not input.
     pub fn new(len: usize) -> Self {
-        assert!(
-            len >= 4 && len.is_multiple_of(2),
-            "transform length must be even and ≥ 4"
-        );
-        let fft = FftPlanner::new().plan_fft_inverse(len / 2);
         Self {
-            buf: vec![Complex::default(); len / 2],
-            scratch: vec![Complex::default(); fft.get_inplace_scratch_len()],
-            cos: twiddles(len).iter().map(|t| t.0).collect(),
-            sin: twiddles(len).iter().map(|t| t.1).collect(),
-            fft,
-            avx: crate::simd::has_avx(),
+            t: HalfFft::new(len, true),
         }
     }
 
@@ -226,7 +232,7 @@ impl Autocorrelation {
     /// needed (pitch reads about a fifth of them), which saves the copy out.
     pub fn process(&mut self, spectrum: &[f32], output: &mut [f32]) -> Result<(), LengthError> {
         #[cfg(target_arch = "x86_64")]
-        if self.avx {
+        if self.t.avx {
             // SAFETY: `avx` is set only when the CPU reports AVX (`new`).
             return unsafe { self.process_avx(spectrum, output) };
         }
@@ -245,7 +251,7 @@ impl Autocorrelation {
 
     #[inline(always)]
     fn process_any(&mut self, spectrum: &[f32], output: &mut [f32]) -> Result<(), LengthError> {
-        let m = self.buf.len();
+        let m = self.t.buf.len();
         check("spectrum", m + 1, spectrum.len())?;
         if output.len() > 2 * m {
             check("autocorrelation", 2 * m, output.len())?;
@@ -255,13 +261,13 @@ impl Autocorrelation {
         // the odd ones' is (G[k] - G[M-k])·e^(2πik/N). Pack Z = Ev + i·Od.
         // Bin M-k shares Ev; D changes sign, and its twiddle is (−c, s), since
         // 2π(M-k)/N = π − 2πk/N. At k = M/2 both writes agree (D = 0).
-        let buf = &mut self.buf;
+        let buf = &mut self.t.buf;
         buf[0] = Complex::new(g[0] + g[m], g[0] - g[m]);
         let quarter = m / 2;
         let mut k = 1;
         while k + LANES <= quarter + 1 {
             let (fwd, rev) = (&g[k..k + LANES], &g[m + 1 - k - LANES..=m - k]);
-            let (cos, sin) = (&self.cos[k..k + LANES], &self.sin[k..k + LANES]);
+            let (cos, sin) = (&self.t.cos[k..k + LANES], &self.t.sin[k..k + LANES]);
             // Plain f32 lanes first, interleaved after: built as complex
             // values directly, the arithmetic stayed scalar.
             let (mut p, mut q) = ([0f32; LANES], [0f32; LANES]);
@@ -293,15 +299,16 @@ impl Autocorrelation {
         for k in k..=quarter {
             let (p, q) = (g[k], g[m - k]);
             let (ev, d) = (p + q, p - q);
-            let (c, s) = (self.cos[k], self.sin[k]);
+            let (c, s) = (self.t.cos[k], self.t.sin[k]);
             buf[k] = Complex::new(ev - d * s, d * c);
             buf[m - k] = Complex::new(ev + d * s, d * c);
         }
-        self.fft
-            .process_with_scratch(&mut self.buf, &mut self.scratch);
-        let odd_last = self.buf.get(output.len() / 2).map_or(0.0, |z| z.re);
+        self.t
+            .fft
+            .process_with_scratch(&mut self.t.buf, &mut self.t.scratch);
+        let odd_last = self.t.buf.get(output.len() / 2).map_or(0.0, |z| z.re);
         let mut pairs = output.chunks_exact_mut(2);
-        for (x, z) in (&mut pairs).zip(&self.buf) {
+        for (x, z) in (&mut pairs).zip(&self.t.buf) {
             x[0] = z.re;
             x[1] = z.im;
         }
@@ -392,14 +399,14 @@ mod tests {
             let (mut a, mut b) = (vec![0.0; 257], vec![0.0; 257]);
             let mut p = PowerSpectrum::new(512);
             p.process(&x, &mut a).unwrap();
-            p.avx = false;
+            p.t.avx = false;
             p.process(&x, &mut b).unwrap();
             assert!(a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()));
             let g: Vec<f32> = a.iter().map(|v| v.sqrt()).collect();
             let (mut c, mut d) = (vec![0.0; 512], vec![0.0; 512]);
             let mut inv = Autocorrelation::new(512);
             inv.process(&g, &mut c).unwrap();
-            inv.avx = false;
+            inv.t.avx = false;
             inv.process(&g, &mut d).unwrap();
             assert!(c.iter().zip(&d).all(|(u, v)| u.to_bits() == v.to_bits()));
         }

@@ -338,66 +338,30 @@ fn render<DB: DrawingBackend>(
     let end = tl.end_s.max(1.0);
     let cue_times: Vec<f64> = tl.cues.clone();
 
-    // Loudness.
-    let mut ch = ChartBuilder::on(&loud_area)
-        .margin_right(16)
-        .margin_top(4)
-        .y_label_area_size(Y_LABELS_W)
-        .x_label_area_size(4)
-        .build_cartesian_2d(0f64..end, LUFS_FLOOR as f64..0f64)?;
-    ch.configure_mesh()
-        .y_labels(4)
-        .x_labels(12)
-        .x_label_formatter(&|_| String::new())
-        .label_style(font(13))
-        .axis_desc_style(font(14))
-        .light_line_style(WHITE)
-        .draw()?;
-    panel_name(&loud_area, &["loudness", "(LUFS, 400 ms)"])?;
-    shade(&mut ch, tl, LUFS_FLOOR as f64, 0.0)?;
-    cue_lines(&mut ch, &cue_times, LUFS_FLOOR as f64, 0.0)?;
-    series(
-        &mut ch,
-        &runs(&tl.points, |p| p.c_lufs),
-        CUSTOMER,
-        "customer voice",
+    let panel = |area,
+                 y: (f64, f64),
+                 y_labels,
+                 name: &[&str],
+                 cust: fn(&Point) -> f32,
+                 agent: fn(&Point) -> f32| {
+        measure_panel(area, tl, &cue_times, end, y, y_labels, name, cust, agent)
+    };
+    panel(
+        &loud_area,
+        (LUFS_FLOOR as f64, 0.0),
+        4,
+        &["loudness", "(LUFS, 400 ms)"],
+        |p| p.c_lufs,
+        |p| p.a_lufs,
     )?;
-    if tl.has_agent {
-        series(
-            &mut ch,
-            &runs(&tl.points, |p| p.a_lufs),
-            AGENT,
-            "agent voice",
-        )?;
-    }
-
-    // F0.
-    let mut ch = ChartBuilder::on(&f0_area)
-        .margin_right(16)
-        .margin_top(4)
-        .y_label_area_size(Y_LABELS_W)
-        .x_label_area_size(4)
-        .build_cartesian_2d(0f64..end, 0f64..F0_TOP)?;
-    ch.configure_mesh()
-        .y_labels(5)
-        .x_labels(12)
-        .x_label_formatter(&|_| String::new())
-        .label_style(font(13))
-        .axis_desc_style(font(14))
-        .light_line_style(WHITE)
-        .draw()?;
-    panel_name(&f0_area, &["pitch F0", "(Hz)"])?;
-    shade(&mut ch, tl, 0.0, F0_TOP)?;
-    cue_lines(&mut ch, &cue_times, 0.0, F0_TOP)?;
-    series(
-        &mut ch,
-        &runs(&tl.points, |p| p.c_f0),
-        CUSTOMER,
-        "customer voice",
+    panel(
+        &f0_area,
+        (0.0, F0_TOP),
+        5,
+        &["pitch F0", "(Hz)"],
+        |p| p.c_f0,
+        |p| p.a_f0,
     )?;
-    if tl.has_agent {
-        series(&mut ch, &runs(&tl.points, |p| p.a_f0), AGENT, "agent voice")?;
-    }
 
     // Lanes, top to bottom.
     let mut lanes: Vec<&str> = vec!["customer shouting", "cues (✓ said, ✗ not)"];
@@ -527,6 +491,45 @@ fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, tl: &Timeline) -> D
 
 /// Names a panel in its y label area, horizontally (rotated axis titles
 /// get clipped at the image edge).
+/// One panel of a measure over time: its axes and name, the shouting
+/// shaded, the cues as lines, and each voice as a series.
+#[allow(clippy::too_many_arguments)] // the panel's own settings, each used once
+fn measure_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    tl: &Timeline,
+    cue_times: &[f64],
+    end: f64,
+    (lo, hi): (f64, f64),
+    y_labels: usize,
+    name: &[&str],
+    cust: fn(&Point) -> f32,
+    agent: fn(&Point) -> f32,
+) -> DrawResult<DB> {
+    let font = |px: u32| ("sans-serif", px).into_font();
+    let mut ch = ChartBuilder::on(area)
+        .margin_right(16)
+        .margin_top(4)
+        .y_label_area_size(Y_LABELS_W)
+        .x_label_area_size(4)
+        .build_cartesian_2d(0f64..end, lo..hi)?;
+    ch.configure_mesh()
+        .y_labels(y_labels)
+        .x_labels(12)
+        .x_label_formatter(&|_| String::new())
+        .label_style(font(13))
+        .axis_desc_style(font(14))
+        .light_line_style(WHITE)
+        .draw()?;
+    panel_name(area, name)?;
+    shade(&mut ch, tl, lo, hi)?;
+    cue_lines(&mut ch, cue_times, lo, hi)?;
+    series(&mut ch, &runs(&tl.points, cust), CUSTOMER, "customer voice")?;
+    if tl.has_agent {
+        series(&mut ch, &runs(&tl.points, agent), AGENT, "agent voice")?;
+    }
+    Ok(())
+}
+
 fn panel_name<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lines: &[&str]) -> DrawResult<DB> {
     let (_, h) = area.dim_in_pixel();
     let top = h as i32 / 2 - 10 * lines.len() as i32;

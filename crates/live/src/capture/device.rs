@@ -53,59 +53,49 @@ pub struct DeviceInfo {
     pub default_config: String,
 }
 
+/// Every input device of every audio host available here; a host or list
+/// that cannot be opened is passed over (the caller reports what it found).
+fn input_devices() -> impl Iterator<Item = cpal::Device> {
+    cpal::available_hosts()
+        .into_iter()
+        .filter_map(|h| cpal::host_from_id(h).ok())
+        .filter_map(|host| host.input_devices().ok())
+        .flatten()
+}
+
 /// Every input device of every audio host available here.
 pub fn list_input_devices() -> Result<Vec<DeviceInfo>, LiveError> {
     let mut out = Vec::new();
-    for host_id in cpal::available_hosts() {
-        let Ok(host) = cpal::host_from_id(host_id) else {
-            continue;
+    for d in input_devices() {
+        let Ok(id) = d.id() else { continue };
+        let name = d
+            .description()
+            .map(|x| x.name().to_string())
+            .unwrap_or_else(|_| id.id().to_string());
+        let default_config = match d.default_input_config() {
+            Ok(c) => format!(
+                "{} ch, {} Hz, {}",
+                c.channels(),
+                c.sample_rate(),
+                c.sample_format()
+            ),
+            Err(e) => format!("unavailable ({e})"),
         };
-        let Ok(devs) = host.input_devices() else {
-            continue;
-        };
-        for d in devs {
-            let Ok(id) = d.id() else { continue };
-            let name = d
-                .description()
-                .map(|x| x.name().to_string())
-                .unwrap_or_else(|_| id.id().to_string());
-            let default_config = match d.default_input_config() {
-                Ok(c) => format!(
-                    "{} ch, {} Hz, {}",
-                    c.channels(),
-                    c.sample_rate(),
-                    c.sample_format()
-                ),
-                Err(e) => format!("unavailable ({e})"),
-            };
-            out.push(DeviceInfo {
-                id: id.to_string(),
-                name,
-                default_config,
-            });
-        }
+        out.push(DeviceInfo {
+            id: id.to_string(),
+            name,
+            default_config,
+        });
     }
     Ok(out)
 }
 
 /// Finds an input device by its full id (`pulseaudio:name`) or the part after the host.
 fn find_device(id: &str) -> Option<cpal::Device> {
-    for host_id in cpal::available_hosts() {
-        let Ok(host) = cpal::host_from_id(host_id) else {
-            continue;
-        };
-        let Ok(devs) = host.input_devices() else {
-            continue;
-        };
-        for d in devs {
-            if let Ok(did) = d.id() {
-                if did.to_string() == id || did.id() == id {
-                    return Some(d);
-                }
-            }
-        }
-    }
-    None
+    input_devices().find(|d| {
+        d.id()
+            .is_ok_and(|did| did.to_string() == id || did.id() == id)
+    })
 }
 
 /// Where one voice comes from.
