@@ -43,6 +43,10 @@ enum Command {
     Live(cmd::live::LiveArgs),
     /// Print the BS.1770 integrated loudness of one channel, as analysed (8 kHz).
     Loudness(cmd::loudness::LoudnessArgs),
+    /// Telephony server: live calls from Genesys AudioHook, Asterisk
+    /// AudioSocket, FreeSWITCH audio forks and Twilio Media Streams, one
+    /// engine per call; JSON Lines events and incident notes per call.
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Devices => cmd::live::devices(),
         Command::Live(a) => cmd::live::live(&a),
         Command::Loudness(a) => cmd::loudness::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

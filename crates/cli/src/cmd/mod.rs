@@ -6,6 +6,7 @@ pub mod live;
 pub mod loudness;
 pub mod qa;
 pub mod replay;
+pub mod serve;
 pub mod train;
 
 use std::io::BufWriter;

@@ -86,6 +86,8 @@ enum Body<'a> {
     },
     CallEnd {
         duration: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
     },
 }
 
@@ -98,6 +100,7 @@ pub struct JsonlSink<W: Write> {
     w: W,
     script: Script,
     name: Option<String>,
+    end_reason: Option<&'static str>,
 }
 
 impl<W: Write> JsonlSink<W> {
@@ -107,6 +110,7 @@ impl<W: Write> JsonlSink<W> {
             w,
             script,
             name: None,
+            end_reason: None,
         }
     }
 
@@ -114,6 +118,12 @@ impl<W: Write> JsonlSink<W> {
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// Why the call ended (`hangup`, `disconnect`, `error`, `drained`), for
+    /// the `call_end` line of a live telephony call; a recording has none.
+    pub fn set_end_reason(&mut self, reason: &'static str) {
+        self.end_reason = Some(reason);
     }
 
     /// Gives the writer back (tests read what was written).
@@ -259,6 +269,7 @@ impl<W: Write> Sink for JsonlSink<W> {
             call_end_t,
             Body::CallEnd {
                 duration: round_ms(call_end_t),
+                reason: self.end_reason,
             },
         )?;
         self.w

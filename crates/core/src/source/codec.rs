@@ -60,7 +60,7 @@ const fn table(alaw: bool) -> [f32; 256] {
     out
 }
 
-static MULAW: [f32; 256] = table(false);
+pub(super) static MULAW: [f32; 256] = table(false);
 static ALAW: [f32; 256] = table(true);
 
 /// Decodes the sample whose bytes start `bytes[0]`; `bytes` holds at least

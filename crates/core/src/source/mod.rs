@@ -484,3 +484,16 @@ impl WavSource {
         self.non_finite
     }
 }
+
+/// One G.711 mu-law byte as a sample in -1..1 (the same table the WAV
+/// reader uses), for front doors that receive mu-law off the wire.
+#[inline]
+pub fn mulaw_to_f32(code: u8) -> f32 {
+    codec::MULAW[usize::from(code)]
+}
+
+/// One 16-bit linear PCM sample as a sample in -1..1, as the WAV reader scales it.
+#[inline]
+pub fn pcm16_to_f32(s: i16) -> f32 {
+    f32::from(s) * (1.0 / 32768.0)
+}

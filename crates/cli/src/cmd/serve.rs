@@ -1,0 +1,175 @@
+//! `shoutcue serve`: live calls from the contact-centre platform's media
+//! forks (AudioHook, AudioSocket, FreeSWITCH, Twilio), many at once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use shoutcue_serve::config::{AudioHookConfig, AudioSocketConfig, FreeSwitchConfig, TwilioConfig};
+use shoutcue_serve::{ServeConfig, Server};
+
+use crate::args::CoachArgs;
+use crate::AnyError;
+
+/// Options of `shoutcue serve`. Every flag overrides the config file's key
+/// of the same name; secrets come from the environment or the file only.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); the flags below override its keys.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Genesys AudioHook listener, e.g. 127.0.0.1:9001 (key and secret from
+    /// SHOUTCUE_AUDIOHOOK_API_KEY and SHOUTCUE_AUDIOHOOK_CLIENT_SECRET).
+    #[arg(long, value_name = "ADDR")]
+    pub audiohook: Option<SocketAddr>,
+    /// URL path of the AudioHook WebSocket.
+    #[arg(long, value_name = "PATH")]
+    pub audiohook_path: Option<String>,
+    /// Asterisk AudioSocket listener (TCP).
+    #[arg(long, value_name = "ADDR")]
+    pub audiosocket: Option<SocketAddr>,
+    /// FreeSWITCH mod_audio_fork / mod_audio_stream listener (WebSocket).
+    #[arg(long, value_name = "ADDR")]
+    pub freeswitch: Option<SocketAddr>,
+    /// Twilio Media Streams listener (WebSocket).
+    #[arg(long, value_name = "ADDR")]
+    pub twilio: Option<SocketAddr>,
+    /// Pages and /healthz.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// One CALL_ID.jsonl per call here, and CALL_ID.note.json/.md when it ends.
+    #[arg(long, value_name = "DIR")]
+    pub events_dir: Option<PathBuf>,
+    /// Most concurrent calls; past it new calls are refused.
+    #[arg(long, value_name = "N")]
+    pub max_calls: Option<usize>,
+    /// On SIGTERM, seconds running calls may go on before they are ended.
+    #[arg(long, value_name = "SECONDS")]
+    pub drain_grace: Option<f64>,
+    #[command(flatten)]
+    pub setup: CoachArgs,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains.
+pub fn run(a: ServeArgs) -> Result<(), AnyError> {
+    let mut cfg = match &a.config {
+        Some(p) => ServeConfig::from_file(p)?,
+        None => ServeConfig {
+            max_calls: 1000,
+            drain_grace_s: 30.0,
+            ..Default::default()
+        },
+    };
+    if let Some(listen) = a.audiohook {
+        let mut c = cfg.audiohook.take().unwrap_or(AudioHookConfig {
+            listen,
+            path: "/api/v1/audiohook/ws".into(),
+            api_key: None,
+            client_secret: None,
+        });
+        c.listen = listen;
+        cfg.audiohook = Some(c);
+    }
+    if let (Some(p), Some(c)) = (&a.audiohook_path, cfg.audiohook.as_mut()) {
+        c.path = p.clone();
+    }
+    if let Some(listen) = a.audiosocket {
+        let pairing = cfg
+            .audiosocket
+            .as_ref()
+            .map(|c| c.pairing)
+            .unwrap_or_default();
+        cfg.audiosocket = Some(AudioSocketConfig { listen, pairing });
+    }
+    if let Some(listen) = a.freeswitch {
+        let mut c = cfg.freeswitch.take().unwrap_or(FreeSwitchConfig {
+            listen,
+            rate: 8000,
+            channels: 1,
+            customer_channel: 0,
+        });
+        c.listen = listen;
+        cfg.freeswitch = Some(c);
+    }
+    if let Some(listen) = a.twilio {
+        cfg.twilio = Some(TwilioConfig { listen });
+    }
+    if a.http.is_some() {
+        cfg.http = a.http;
+    }
+    if a.events_dir.is_some() {
+        cfg.events_dir = a.events_dir.clone();
+    }
+    if let Some(n) = a.max_calls {
+        cfg.max_calls = n;
+    }
+    if let Some(g) = a.drain_grace {
+        cfg.drain_grace_s = g;
+    }
+    if a.setup.model.is_some() {
+        cfg.model = a.setup.model.clone();
+    }
+    if a.setup.coach_config.is_some() {
+        cfg.coach_config = a.setup.coach_config.clone();
+    }
+    if a.setup.script.is_some() {
+        cfg.script = a.setup.script.clone();
+    }
+    cfg.secrets_from_env();
+    cfg.validate()?;
+    let setup = CoachArgs {
+        model: cfg.model.clone(),
+        coach_config: cfg.coach_config.clone(),
+        script: cfg.script.clone(),
+        name: None,
+        started_at: None,
+    }
+    .load()?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHOUTCUE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let server = Server::start(cfg.clone(), setup.model, setup.coach, setup.script).await?;
+        let b = &server.bound;
+        if let (Some(addr), Some(c)) = (b.audiohook, &cfg.audiohook) {
+            eprintln!("shoutcue serve: audiohook ws://{addr}{}", c.path);
+        }
+        if let Some(addr) = b.audiosocket {
+            eprintln!("shoutcue serve: audiosocket tcp://{addr}");
+        }
+        if let Some(addr) = b.freeswitch {
+            eprintln!("shoutcue serve: freeswitch ws://{addr}/");
+        }
+        if let Some(addr) = b.twilio {
+            eprintln!("shoutcue serve: twilio ws://{addr}/");
+        }
+        if let Some(addr) = b.http {
+            eprintln!("shoutcue serve: http http://{addr}/healthz");
+        }
+        if cfg.events_dir.is_none() {
+            eprintln!("shoutcue serve: no --events-dir: events and notes are not written anywhere");
+        }
+        wait_for_signal().await?;
+        eprintln!("shoutcue serve: stopping: no new calls; draining");
+        server.drain().await;
+        Ok::<(), AnyError>(())
+    })
+}
+
+async fn wait_for_signal() -> Result<(), AnyError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,498 @@
+//! Asterisk AudioSocket: TCP, Asterisk connects to us. Each frame is a
+//! 3-byte header (kind, big-endian u16 payload length) and its payload:
+//!
+//! | kind | payload |
+//! | --- | --- |
+//! | `0x00` | hangup (empty) |
+//! | `0x01` | the leg's UUID, 16 bytes, sent first |
+//! | `0x03` | a DTMF digit (ignored) |
+//! | `0x10` | signed linear 16-bit little-endian mono, 8 kHz |
+//! | `0x11`-`0x18` | the same at 12, 16, 24, 32, 44.1, 48, 96, 192 kHz |
+//! | `0xff` | an error code from Asterisk |
+//!
+//! Zero-length payloads are invalid (but for hangup), as is an unknown kind.
+//!
+//! One connection carries one party's audio. Two connections pair into one
+//! call by their UUIDs (see [`Pairing`]): with `role-byte`, the
+//! legs' UUIDs differ only in the last byte, `00` for the customer's leg and
+//! `01` for the agent's; a lone connection, or one with another last byte,
+//! is a call of its own, the customer's voice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::call::{CallMeta, CallSession, EndReason, Lockstep, Protocol, Slot};
+use crate::config::Pairing;
+use crate::Shared;
+
+/// One parsed frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame<'a> {
+    /// The far end hung up.
+    Hangup,
+    /// The leg's UUID.
+    Uuid([u8; 16]),
+    /// A DTMF digit.
+    Dtmf(u8),
+    /// Audio at `rate` Hz: 16-bit little-endian samples.
+    Audio {
+        /// Sample rate.
+        rate: u32,
+        /// The samples' bytes (even length).
+        pcm: &'a [u8],
+    },
+    /// Asterisk reported an error.
+    Error(u8),
+}
+
+/// A frame that breaks the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// A kind the protocol does not define.
+    #[error("unknown frame kind 0x{0:02x}")]
+    UnknownKind(u8),
+    /// A payload that must not be empty was.
+    #[error("empty payload in a frame of kind 0x{0:02x}")]
+    Empty(u8),
+    /// The UUID frame's payload was not 16 bytes.
+    #[error("UUID frame of {got} bytes, expected 16")]
+    UuidLength {
+        /// Bytes received.
+        got: usize,
+    },
+    /// Audio with an odd number of bytes (samples are 16-bit).
+    #[error("audio frame of {got} bytes: 16-bit samples need an even count")]
+    OddAudio {
+        /// Bytes received.
+        got: usize,
+    },
+}
+
+/// The rate of an audio kind, by the protocol's table.
+pub fn audio_rate(kind: u8) -> Option<u32> {
+    Some(match kind {
+        0x10 => 8_000,
+        0x11 => 12_000,
+        0x12 => 16_000,
+        0x13 => 24_000,
+        0x14 => 32_000,
+        0x15 => 44_100,
+        0x16 => 48_000,
+        0x17 => 96_000,
+        0x18 => 192_000,
+        _ => return None,
+    })
+}
+
+/// Parses one frame from its kind and payload.
+pub fn parse(kind: u8, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
+    if kind != 0x00 && payload.is_empty() {
+        return Err(
+            if kind == 0x01 || kind == 0x03 || kind == 0xff || audio_rate(kind).is_some() {
+                FrameError::Empty(kind)
+            } else {
+                FrameError::UnknownKind(kind)
+            },
+        );
+    }
+    match kind {
+        0x00 => Ok(Frame::Hangup),
+        0x01 => {
+            let id: [u8; 16] = payload
+                .try_into()
+                .map_err(|_| FrameError::UuidLength { got: payload.len() })?;
+            Ok(Frame::Uuid(id))
+        }
+        0x03 => Ok(Frame::Dtmf(payload[0])),
+        0xff => Ok(Frame::Error(payload[0])),
+        k => match audio_rate(k) {
+            Some(rate) if payload.len().is_multiple_of(2) => Ok(Frame::Audio { rate, pcm: payload }),
+            Some(_) => Err(FrameError::OddAudio { got: payload.len() }),
+            None => Err(FrameError::UnknownKind(k)),
+        },
+    }
+}
+
+/// A UUID as text, `8-4-4-4-12` lower-case hex.
+pub fn uuid_text(id: &[u8; 16]) -> String {
+    let h: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Which voice a leg carries and the call it belongs to.
+fn role(id: &[u8; 16], pairing: Pairing) -> (String, Leg) {
+    match (pairing, id[15]) {
+        (Pairing::RoleByte, b @ (0x00 | 0x01)) => {
+            let mut base = *id;
+            base[15] = 0;
+            let leg = if b == 0 { Leg::Customer } else { Leg::Agent };
+            (uuid_text(&base), leg)
+        }
+        _ => (uuid_text(id), Leg::Alone),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    Customer,
+    Agent,
+    Alone,
+}
+
+/// A call whose two legs come on two connections.
+struct Paired {
+    session: Option<CallSession>,
+    step: Option<Lockstep>,
+    /// A leg that was waited for in vain (customer, agent): not waited for
+    /// again until it delivers audio.
+    stalled: [bool; 2],
+    legs: u8,
+    reason: EndReason,
+    _slot: Option<Slot>,
+}
+
+type Calls = Arc<Mutex<HashMap<String, Arc<Mutex<Paired>>>>>;
+
+/// Accepts connections until the task is aborted.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let calls: Calls = Arc::default();
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("AudioSocket: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (shared, calls) = (shared.clone(), calls.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(sock, &shared, &calls).await {
+                tracing::warn!(%peer, "AudioSocket: {e}");
+            }
+        });
+    }
+}
+
+/// How long a connection may stay silent before it counts as dropped.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn connection(
+    mut sock: TcpStream,
+    shared: &Arc<Shared>,
+    calls: &Calls,
+) -> Result<(), String> {
+    let _ = sock.set_nodelay(true);
+    let pairing = shared
+        .cfg
+        .audiosocket
+        .as_ref()
+        .map_or(Pairing::RoleByte, |c| c.pairing);
+    let mut payload = vec![0u8; 65_535];
+    let mut samples: Vec<f32> = Vec::with_capacity(32_768);
+    // The UUID frame comes first.
+    let (kind, len) = read_header(&mut sock, shared).await?;
+    sock.read_exact(&mut payload[..len])
+        .await
+        .map_err(|e| format!("reading the first frame: {e}"))?;
+    let id = match parse(kind, &payload[..len]) {
+        Ok(Frame::Uuid(id)) => id,
+        Ok(other) => return Err(format!("expected the UUID frame first, got {other:?}")),
+        Err(e) => return Err(format!("first frame: {e}")),
+    };
+    let (call_id, leg) = role(&id, pairing);
+    let call = {
+        let mut map = calls.lock().map_err(|_| "call table poisoned")?;
+        match map.get(&call_id).filter(|_| leg != Leg::Alone) {
+            Some(c) => {
+                let c = c.clone();
+                c.lock().map_err(|_| "call poisoned")?.legs += 1;
+                Some(c)
+            }
+            None => Slot::take(shared, Protocol::AudioSocket).map(|slot| {
+                let c = Arc::new(Mutex::new(Paired {
+                    session: None,
+                    step: None,
+                    stalled: [false; 2],
+                    legs: 1,
+                    reason: EndReason::Disconnect,
+                    _slot: Some(slot),
+                }));
+                if leg != Leg::Alone {
+                    map.insert(call_id.clone(), c.clone());
+                }
+                c
+            }),
+        }
+    };
+    let Some(call) = call else {
+        // Refused: closing the socket is AudioSocket's only answer.
+        let _ = sock.shutdown().await;
+        return Err(format!("call {call_id} refused (limit or draining)"));
+    };
+    let mut reason = EndReason::Disconnect;
+    let mut error = None;
+    loop {
+        let header = tokio::select! {
+            h = read_header(&mut sock, shared) => h,
+            _ = crate::ended(shared) => { reason = EndReason::Drained; break; }
+        };
+        let (kind, len) = match header {
+            Ok(h) => h,
+            Err(e) if e.is_empty() => break, // clean EOF: the peer went away
+            Err(e) => {
+                error = Some(e);
+                reason = EndReason::Error;
+                break;
+            }
+        };
+        if let Err(e) = sock.read_exact(&mut payload[..len]).await {
+            error = Some(format!("frame cut short: {e}"));
+            break;
+        }
+        match parse(kind, &payload[..len]) {
+            Ok(Frame::Audio { rate, pcm }) => {
+                samples.clear();
+                samples.extend(pcm.chunks_exact(2).map(|b| {
+                    shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))
+                }));
+                let fed = {
+                    let mut p = call.lock().map_err(|_| "call poisoned")?;
+                    feed(&mut p, shared, &call_id, leg, rate, &samples)
+                };
+                if let Err(e) = fed {
+                    error = Some(e);
+                    reason = EndReason::Error;
+                    break;
+                }
+                if leg != Leg::Alone {
+                    wait_for_partner(&call, leg, rate).await?;
+                }
+            }
+            Ok(Frame::Hangup) => {
+                reason = EndReason::Hangup;
+                break;
+            }
+            Ok(Frame::Dtmf(d)) => tracing::debug!(call = %call_id, digit = %char::from(d), "DTMF"),
+            Ok(Frame::Uuid(_)) => {
+                error = Some("a second UUID frame".into());
+                reason = EndReason::Error;
+                break;
+            }
+            Ok(Frame::Error(code)) => {
+                error = Some(format!("Asterisk reported error 0x{code:02x}"));
+                reason = EndReason::Error;
+                break;
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                reason = EndReason::Error;
+                break;
+            }
+        }
+    }
+    if let Some(e) = &error {
+        tracing::error!(call = %call_id, "AudioSocket: {e}; ending this leg");
+    }
+    // This leg is over: the other voice (if any) goes on with silence here.
+    let finished = {
+        let mut p = call.lock().map_err(|_| "call poisoned")?;
+        if reason != EndReason::Disconnect || p.reason == EndReason::Disconnect {
+            p.reason = reason;
+        }
+        p.legs = p.legs.saturating_sub(1);
+        let Paired {
+            session,
+            step,
+            legs,
+            ..
+        } = &mut *p;
+        if let Some(step) = step {
+            match leg {
+                Leg::Agent => step.agent_gone(),
+                _ => step.customer_gone(),
+            }
+            if let Some(s) = session {
+                step.drain(|c, a| s.push(c, a));
+            }
+        }
+        *legs == 0
+    };
+    if finished {
+        if leg != Leg::Alone {
+            if let Ok(mut map) = calls.lock() {
+                map.remove(&call_id);
+            }
+        }
+        let mut p = call.lock().map_err(|_| "call poisoned")?;
+        let r = p.reason;
+        if let Some(s) = p.session.take() {
+            s.end(r);
+        }
+        p._slot = None;
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The most one leg may run ahead of the other before it waits, s.
+const MAX_LEAD_S: f64 = 1.0;
+/// How long a leg waits for a lagging partner before it counts as stalled.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Holds this leg back (stops reading its socket) while it is more than
+/// [`MAX_LEAD_S`] ahead of its partner, for up to [`MAX_WAIT`]; then fills
+/// the partner's gap with silence, so a stalled leg never holds the other's
+/// cues for long, and a leg that is merely late loses nothing.
+async fn wait_for_partner(call: &Mutex<Paired>, leg: Leg, rate: u32) -> Result<(), String> {
+    let max = (f64::from(rate) * MAX_LEAD_S) as i64;
+    let (me, other) = if leg == Leg::Agent { (1, 0) } else { (0, 1) };
+    let ahead = |p: &Paired| {
+        p.step
+            .as_ref()
+            .map_or(0, |s| if me == 0 { s.lead() } else { -s.lead() })
+    };
+    let start = tokio::time::Instant::now();
+    loop {
+        {
+            let mut p = call.lock().map_err(|_| "call poisoned")?;
+            if ahead(&p) <= max {
+                return Ok(());
+            }
+            if p.stalled[other] || start.elapsed() >= MAX_WAIT {
+                p.stalled[other] = true;
+                let Paired { session, step, .. } = &mut *p;
+                if let (Some(st), Some(s)) = (step.as_mut(), session.as_mut()) {
+                    st.pad_lagging();
+                    st.drain(|c, a| s.push(c, a));
+                }
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Pushes one leg's samples into its call (starting it on the first audio).
+fn feed(
+    p: &mut Paired,
+    shared: &Arc<Shared>,
+    call_id: &str,
+    leg: Leg,
+    rate: u32,
+    samples: &[f32],
+) -> Result<(), String> {
+    if p.session.is_none() {
+        let meta = CallMeta {
+            call_id: call_id.to_string(),
+            protocol: Protocol::AudioSocket,
+            agent_id: None,
+        };
+        let s =
+            CallSession::start(shared, meta, rate, leg != Leg::Alone).map_err(|e| e.to_string())?;
+        p.session = Some(s);
+        // A partner more than 1 s behind (or never coming) is filled with silence.
+        p.step = Some(Lockstep::new(rate, 1.0));
+    }
+    let Paired {
+        session: Some(session),
+        step,
+        ..
+    } = p
+    else {
+        return Ok(());
+    };
+    if session.rate() != rate {
+        return Err(format!(
+            "audio at {rate} Hz, but the call runs at {} Hz (both legs and every frame must share one rate)",
+            session.rate()
+        ));
+    }
+    match (leg, step.as_mut()) {
+        (Leg::Alone, _) | (_, None) => session.push(samples, &[]),
+        (Leg::Customer, Some(st)) => {
+            p.stalled[0] = false;
+            st.push_customer(samples);
+            st.drain(|c, a| session.push(c, a));
+        }
+        (Leg::Agent, Some(st)) => {
+            p.stalled[1] = false;
+            st.push_agent(samples);
+            st.drain(|c, a| session.push(c, a));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a frame header: (kind, payload length). An empty error string is a
+/// clean end of stream before a header.
+async fn read_header(sock: &mut TcpStream, _shared: &Shared) -> Result<(u8, usize), String> {
+    let mut h = [0u8; 3];
+    match tokio::time::timeout(READ_TIMEOUT, sock.read_exact(&mut h)).await {
+        Err(_) => Err(format!(
+            "no frame for {} s: the connection stalled",
+            READ_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(String::new()),
+        Ok(Err(e)) => Err(format!("reading a frame header: {e}")),
+        Ok(Ok(_)) => Ok((h[0], usize::from(u16::from_be_bytes([h[1], h[2]])))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_by_the_table() {
+        assert_eq!(parse(0x00, &[]), Ok(Frame::Hangup));
+        assert_eq!(
+            parse(0x10, &[1, 0, 2, 0]),
+            Ok(Frame::Audio {
+                rate: 8000,
+                pcm: &[1, 0, 2, 0]
+            })
+        );
+        assert_eq!(audio_rate(0x15), Some(44_100));
+        assert_eq!(audio_rate(0x18), Some(192_000));
+        assert_eq!(parse(0x10, &[]), Err(FrameError::Empty(0x10)));
+        assert_eq!(
+            parse(0x10, &[1, 2, 3]),
+            Err(FrameError::OddAudio { got: 3 })
+        );
+        assert_eq!(parse(0x42, &[1]), Err(FrameError::UnknownKind(0x42)));
+        assert_eq!(
+            parse(0x01, &[0; 15]),
+            Err(FrameError::UuidLength { got: 15 })
+        );
+        assert_eq!(parse(0xff, &[7]), Ok(Frame::Error(7)));
+    }
+
+    #[test]
+    fn legs_pair_by_the_last_byte() {
+        let mut id = [0xabu8; 16];
+        id[15] = 0x00;
+        let (c, lc) = role(&id, Pairing::RoleByte);
+        id[15] = 0x01;
+        let (a, la) = role(&id, Pairing::RoleByte);
+        assert_eq!((c.clone(), lc, la), (a, Leg::Customer, Leg::Agent));
+        id[15] = 0x07;
+        assert_eq!(role(&id, Pairing::RoleByte).1, Leg::Alone);
+        id[15] = 0x01;
+        assert_eq!(role(&id, Pairing::None).1, Leg::Alone);
+        assert_eq!(c, "abababab-abab-abab-abab-ababababab00");
+    }
+}

@@ -1,0 +1,474 @@
+//! One live call, whatever protocol brought it: a [`CallEngine`] exactly as
+//! `replay` runs it, its JSON Lines events and its incident note. Protocol
+//! handlers decode their frames into samples and push them here.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
+use shoutcue_core::sinks::{CallInfo, IncidentRecorder, JsonlSink};
+
+use crate::Shared;
+
+/// Which front door a call came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Genesys Cloud AudioHook Monitor.
+    AudioHook,
+    /// Asterisk AudioSocket.
+    AudioSocket,
+    /// FreeSWITCH `mod_audio_fork` / `mod_audio_stream`.
+    FreeSwitch,
+    /// Twilio Media Streams.
+    Twilio,
+}
+
+impl Protocol {
+    /// The name used in events, logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::AudioHook => "audiohook",
+            Protocol::AudioSocket => "audiosocket",
+            Protocol::FreeSwitch => "freeswitch",
+            Protocol::Twilio => "twilio",
+        }
+    }
+
+    /// Index into per-protocol counters.
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a call ended, as `call_end` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The platform ended it (hangup, `close`, `stop`).
+    Hangup,
+    /// The connection went away without a goodbye.
+    Disconnect,
+    /// A malformed frame or a protocol error ended it.
+    Error,
+    /// The server was shutting down and the grace period ran out.
+    Drained,
+}
+
+impl EndReason {
+    /// The word in `call_end`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Hangup => "hangup",
+            EndReason::Disconnect => "disconnect",
+            EndReason::Error => "error",
+            EndReason::Drained => "drained",
+        }
+    }
+}
+
+/// What the platform told us about the call.
+#[derive(Debug, Clone)]
+pub struct CallMeta {
+    /// The platform's id of the call (conversation id, call SID, UUID...).
+    pub call_id: String,
+    /// The front door.
+    pub protocol: Protocol,
+    /// The agent, when the platform says who it is.
+    pub agent_id: Option<String>,
+}
+
+/// Largest block handed to the engine at once, samples per channel.
+pub const MAX_BLOCK: usize = 4096;
+
+/// A running call.
+pub struct CallSession {
+    meta: CallMeta,
+    engine: CallEngine,
+    sinks: CallSinks,
+    rate: u32,
+    samples: u64,
+    shared: Arc<Shared>,
+}
+
+/// Room for one call: taken before a call starts, given back when it ends,
+/// so the limit on concurrent calls holds whatever path a call ends by.
+pub struct Slot {
+    shared: Arc<Shared>,
+    protocol: Protocol,
+}
+
+impl Slot {
+    /// A slot if the server has room and is not draining; counts a refusal otherwise.
+    pub fn take(shared: &Arc<Shared>, protocol: Protocol) -> Option<Slot> {
+        if shared.draining.load(Ordering::Relaxed) {
+            shared.stats.refused[protocol.index()].fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let max = shared.cfg.max_calls;
+        let got = shared
+            .stats
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        if got {
+            Some(Slot {
+                shared: shared.clone(),
+                protocol,
+            })
+        } else {
+            shared.stats.refused[protocol.index()].fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                protocol = protocol.as_str(),
+                max_calls = max,
+                "call refused: at the limit of concurrent calls"
+            );
+            None
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.stats.active.fetch_sub(1, Ordering::AcqRel);
+        self.shared.stats.ended[self.protocol.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Why a call could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The engine refused the rate.
+    #[error("call {call}: {source}")]
+    Engine {
+        /// The call id.
+        call: String,
+        /// What the engine said.
+        source: shoutcue_core::engine::EngineError,
+    },
+    /// The events file cannot be created.
+    #[error("{path}: cannot create the events file: {source}")]
+    Events {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+impl CallSession {
+    /// Starts a call at `rate` Hz, with or without the agent's voice, and
+    /// writes its `call_start` line.
+    pub fn start(
+        shared: &Arc<Shared>,
+        meta: CallMeta,
+        rate: u32,
+        has_agent: bool,
+    ) -> Result<Self, StartError> {
+        let engine = CallEngine::new(rate, MAX_BLOCK, has_agent, &shared.model, shared.coach)
+            .map_err(|source| StartError::Engine {
+                call: meta.call_id.clone(),
+                source,
+            })?;
+        let out: Box<dyn Write + Send> = match &shared.cfg.events_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{}.jsonl", file_stem(&meta.call_id)));
+                let f = File::create(&path).map_err(|source| StartError::Events {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Box::new(BufWriter::new(f))
+            }
+            None => Box::new(std::io::sink()),
+        };
+        let mut out = out;
+        let start_line = serde_json::json!({
+            "v": 1, "t": 0.0, "type": "call_start",
+            "call_id": meta.call_id, "protocol": meta.protocol.as_str(),
+            "agent_id": meta.agent_id, "has_agent": has_agent, "rate": rate,
+        });
+        // A write error here shows again, and is reported, at the first event.
+        let _ = writeln!(out, "{start_line}");
+        let started_at =
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let sinks = CallSinks {
+            events: JsonlSink::new(out, shared.script.clone()),
+            recorder: IncidentRecorder::new(CallInfo {
+                source: format!("{} call {}", meta.protocol.as_str(), meta.call_id),
+                started_at: Some(started_at),
+            }),
+            failed: false,
+        };
+        shared.stats.started[meta.protocol.index()].fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            call = %meta.call_id,
+            protocol = meta.protocol.as_str(),
+            agent = meta.agent_id.as_deref().unwrap_or("-"),
+            rate,
+            has_agent,
+            "call started"
+        );
+        Ok(Self {
+            meta,
+            engine,
+            sinks,
+            rate,
+            samples: 0,
+            shared: shared.clone(),
+        })
+    }
+
+    /// The call's input rate.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Analyses a block of both voices (`agent` ignored on a call without
+    /// one; otherwise as long as `customer`). Any length: cut into engine blocks.
+    pub fn push(&mut self, customer: &[f32], agent: &[f32]) {
+        let mut i = 0;
+        while i < customer.len() {
+            let n = (customer.len() - i).min(MAX_BLOCK);
+            let a = agent.get(i..i + n).unwrap_or(&[]);
+            // The rate was accepted at construction and blocks are bounded, so
+            // the engine cannot refuse them; a refusal would be a bug, logged.
+            if let Err(e) = self
+                .engine
+                .process(&customer[i..i + n], a, &mut self.sinks, &mut ())
+            {
+                tracing::error!(call = %self.meta.call_id, "engine: {e}");
+            }
+            i += n;
+        }
+        self.samples += customer.len() as u64;
+        self.shared
+            .stats
+            .samples
+            .fetch_add(customer.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Seconds of audio analysed so far.
+    pub fn duration_s(&self) -> f64 {
+        self.samples as f64 / f64::from(self.rate)
+    }
+
+    /// Ends the call: closes open segments, writes `call_end` with `reason`
+    /// and the incident note. Nothing already analysed is lost.
+    pub fn end(mut self, reason: EndReason) {
+        self.sinks.events.set_end_reason(reason.as_str());
+        if let Err(e) = self.engine.finish(&mut self.sinks, &mut ()) {
+            tracing::error!(call = %self.meta.call_id, "engine: {e}");
+        }
+        if let Some(e) = self.engine.take_sink_error() {
+            tracing::error!(call = %self.meta.call_id, "events: {e}");
+        }
+        let note = self.sinks.recorder.note();
+        if let Some(dir) = &self.shared.cfg.events_dir {
+            let stem = dir.join(format!("{}.note", file_stem(&self.meta.call_id)));
+            for (path, json) in [
+                (stem.with_extension("note.json"), true),
+                (stem.with_extension("note.md"), false),
+            ] {
+                let r = File::create(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| {
+                        let w = BufWriter::new(f);
+                        let written = if json {
+                            note.write_json(w)
+                        } else {
+                            note.write_markdown(w)
+                        };
+                        written.map_err(|e| e.to_string())
+                    });
+                if let Err(e) = r {
+                    tracing::error!(call = %self.meta.call_id, "{}: cannot write the incident note: {e}", path.display());
+                }
+            }
+        }
+        let alert = note.supervisor_alert.is_some();
+        tracing::info!(
+            call = %self.meta.call_id,
+            protocol = self.meta.protocol.as_str(),
+            reason = reason.as_str(),
+            seconds = format!("{:.1}", self.duration_s()),
+            episodes = note.episodes.len(),
+            cues = note.cues.len(),
+            supervisor_alert = alert,
+            "call ended"
+        );
+    }
+}
+
+/// A call id as a file name: letters, digits, `-`, `_` and `.` kept, the
+/// rest `_`, at most 96 characters, never empty or a dot name.
+pub fn file_stem(call_id: &str) -> String {
+    let mut s: String = call_id
+        .chars()
+        .take(96)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// The call's outputs: events for the stream, the record for the note.
+struct CallSinks {
+    events: JsonlSink<Box<dyn Write + Send>>,
+    recorder: IncidentRecorder,
+    failed: bool,
+}
+
+impl Sink for CallSinks {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        let r = if self.failed {
+            Ok(())
+        } else {
+            self.events.event(ev)
+        };
+        self.failed |= r.is_err();
+        self.recorder.event(ev)?;
+        r
+    }
+    fn finish(&mut self, t: f64) -> Result<(), SinkError> {
+        let r = self.events.finish(t);
+        self.recorder.finish(t)?;
+        r
+    }
+}
+
+/// Keeps two voices that arrive separately (two sockets, two tracks) in
+/// step: samples leave in pairs. A voice that is gone is filled with
+/// silence; one that lags is the caller's call ([`Lockstep::lead`],
+/// [`Lockstep::pad_lagging`]): a socket can be made to wait, a track in the
+/// same stream cannot.
+pub struct Lockstep {
+    c: Vec<f32>,
+    a: Vec<f32>,
+    c_gone: bool,
+    a_gone: bool,
+    out_c: Vec<f32>,
+    out_a: Vec<f32>,
+}
+
+impl Lockstep {
+    /// For voices at `rate`, sized for one running `max_lead_s` ahead.
+    pub fn new(rate: u32, max_lead_s: f64) -> Self {
+        let cap = (f64::from(rate) * max_lead_s) as usize + MAX_BLOCK;
+        Self {
+            c: Vec::with_capacity(cap),
+            a: Vec::with_capacity(cap),
+            c_gone: false,
+            a_gone: false,
+            out_c: Vec::with_capacity(cap),
+            out_a: Vec::with_capacity(cap),
+        }
+    }
+
+    /// Adds the customer's samples.
+    pub fn push_customer(&mut self, s: &[f32]) {
+        self.c.extend_from_slice(s);
+    }
+
+    /// Adds the agent's samples.
+    pub fn push_agent(&mut self, s: &[f32]) {
+        self.a.extend_from_slice(s);
+    }
+
+    /// The customer's voice ended.
+    pub fn customer_gone(&mut self) {
+        self.c_gone = true;
+    }
+
+    /// The agent's voice ended.
+    pub fn agent_gone(&mut self) {
+        self.a_gone = true;
+    }
+
+    /// Samples the customer's voice is ahead of the agent's (negative: behind).
+    pub fn lead(&self) -> i64 {
+        self.c.len() as i64 - self.a.len() as i64
+    }
+
+    /// Fills the lagging voice with silence up to the other: it stalled, and
+    /// the voice that is there must not wait for it any longer.
+    pub fn pad_lagging(&mut self) {
+        let n = self.c.len().max(self.a.len());
+        self.c.resize(n, 0.0);
+        self.a.resize(n, 0.0);
+    }
+
+    /// Hands the samples that are ready, in pairs, to `f`.
+    pub fn drain(&mut self, mut f: impl FnMut(&[f32], &[f32])) {
+        let (lc, la) = (self.c.len(), self.a.len());
+        if self.a_gone && lc > la {
+            self.a.resize(lc, 0.0);
+        }
+        if self.c_gone && la > lc {
+            self.c.resize(la, 0.0);
+        }
+        let n = self.c.len().min(self.a.len());
+        if n == 0 {
+            return;
+        }
+        self.out_c.clear();
+        self.out_a.clear();
+        self.out_c.extend(self.c.drain(..n));
+        self.out_a.extend(self.a.drain(..n));
+        f(&self.out_c, &self.out_a);
+    }
+}
+
+/// Where call files go, for the tests and the operator's log line.
+pub fn events_path(dir: &std::path::Path, call_id: &str) -> PathBuf {
+    dir.join(format!("{}.jsonl", file_stem(call_id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockstep_pairs_and_pads() {
+        let mut l = Lockstep::new(100, 0.5);
+        l.push_customer(&[1.0; 30]);
+        let mut got = Vec::new();
+        l.drain(|c, a| got.push((c.len(), a.len())));
+        assert!(got.is_empty(), "nothing leaves before the agent is heard");
+        l.push_agent(&[2.0; 10]);
+        l.drain(|c, a| got.push((c.len(), a.len())));
+        assert_eq!(got, vec![(10, 10)]);
+        l.push_customer(&[1.0; 60]);
+        assert_eq!(l.lead(), 80);
+        l.drain(|c, a| got.push((c.len(), a.len())));
+        assert_eq!(got.len(), 1, "a lagging agent is waited for");
+        l.pad_lagging();
+        l.drain(|c, a| {
+            assert!(a.iter().all(|&x| x == 0.0));
+            got.push((c.len(), a.len()))
+        });
+        assert_eq!(got[1], (80, 80));
+        l.agent_gone();
+        l.push_customer(&[1.0; 5]);
+        l.drain(|c, _| got.push((c.len(), 0)));
+        assert_eq!(got[2], (5, 0));
+    }
+
+    #[test]
+    fn call_ids_become_safe_file_names() {
+        assert_eq!(file_stem("abc-DEF_1.2"), "abc-DEF_1.2");
+        assert_eq!(file_stem("../../etc/passwd"), "_.._.._etc_passwd");
+        assert_eq!(file_stem(""), "_");
+        assert_eq!(file_stem(&"x".repeat(500)).len(), 96);
+    }
+}

@@ -1,0 +1,246 @@
+//! What `shoutcue serve` is told: a TOML file, flags and environment
+//! variables, merged in that order (a flag wins over the file). A listener
+//! that is not named is off; everything binds to loopback unless told.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Genesys AudioHook Monitor listener (WebSocket).
+    #[serde(default)]
+    pub audiohook: Option<AudioHookConfig>,
+    /// Asterisk AudioSocket listener (TCP).
+    #[serde(default)]
+    pub audiosocket: Option<AudioSocketConfig>,
+    /// FreeSWITCH `mod_audio_fork` / `mod_audio_stream` listener (WebSocket).
+    #[serde(default)]
+    pub freeswitch: Option<FreeSwitchConfig>,
+    /// Twilio Media Streams listener (WebSocket).
+    #[serde(default)]
+    pub twilio: Option<TwilioConfig>,
+    /// Pages and `/healthz`.
+    #[serde(default)]
+    pub http: Option<SocketAddr>,
+    /// One `CALL_ID.jsonl` per call here, and `CALL_ID.note.json`/`.md` when it ends.
+    #[serde(default)]
+    pub events_dir: Option<PathBuf>,
+    /// Most calls at once; past it new calls are refused with the protocol's own error.
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+    /// On SIGTERM, how long running calls may go on before they are ended, s.
+    #[serde(default = "default_grace")]
+    pub drain_grace_s: f64,
+    /// Shout model file; default: the built-in one.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// Coach timing file; default: the documented defaults.
+    #[serde(default)]
+    pub coach_config: Option<PathBuf>,
+    /// Script file; default: English.
+    #[serde(default)]
+    pub script: Option<PathBuf>,
+}
+
+fn default_max_calls() -> usize {
+    1000
+}
+
+fn default_grace() -> f64 {
+    30.0
+}
+
+/// The AudioHook listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioHookConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// URL path of the WebSocket (the reference implementation's by default).
+    #[serde(default = "default_audiohook_path")]
+    pub path: String,
+    /// The API key Genesys sends (`X-API-KEY`); better from `SHOUTCUE_AUDIOHOOK_API_KEY`.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The base64 client secret that keys the message signature; better from
+    /// `SHOUTCUE_AUDIOHOOK_CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+fn default_audiohook_path() -> String {
+    "/api/v1/audiohook/ws".into()
+}
+
+/// The AudioSocket listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSocketConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// How two connections (customer and agent legs) make one call; see [`Pairing`].
+    #[serde(default)]
+    pub pairing: Pairing,
+}
+
+/// How AudioSocket connections pair into calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pairing {
+    /// The two legs' UUIDs differ only in their last byte: `00` is the
+    /// customer's leg, `01` the agent's; any other last byte is a call of its
+    /// own (mono, the customer).
+    #[default]
+    RoleByte,
+    /// Every connection is a call of its own, the customer's voice.
+    None,
+}
+
+/// The FreeSWITCH audio-fork listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeSwitchConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Sample rate of the binary L16 frames (8000 or 16000), unless the
+    /// metadata frame says `sampleRate`.
+    #[serde(default = "default_fs_rate")]
+    pub rate: u32,
+    /// 1 (the customer) or 2 (stereo), unless the metadata says `channels`.
+    #[serde(default = "default_fs_channels")]
+    pub channels: u16,
+    /// Which stereo channel is the customer (0 = left): it depends on the
+    /// leg the fork sits on.
+    #[serde(default)]
+    pub customer_channel: u16,
+}
+
+fn default_fs_rate() -> u32 {
+    8000
+}
+
+fn default_fs_channels() -> u16 {
+    1
+}
+
+/// The Twilio Media Streams listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the TOML parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// Something is missing or out of range.
+    #[error("serve configuration: {0}")]
+    Invalid(String),
+}
+
+impl ServeConfig {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Takes the AudioHook secrets from the environment when the file has none.
+    pub fn secrets_from_env(&mut self) {
+        if let Some(ah) = &mut self.audiohook {
+            if ah.api_key.is_none() {
+                ah.api_key = std::env::var("SHOUTCUE_AUDIOHOOK_API_KEY").ok();
+            }
+            if ah.client_secret.is_none() {
+                ah.client_secret = std::env::var("SHOUTCUE_AUDIOHOOK_CLIENT_SECRET").ok();
+            }
+        }
+    }
+
+    /// Checks what can be checked before binding anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.audiohook.is_none()
+            && self.audiosocket.is_none()
+            && self.freeswitch.is_none()
+            && self.twilio.is_none()
+        {
+            return bad(
+                "no listener named: give at least one of --audiohook, --audiosocket, --freeswitch, --twilio"
+                    .into(),
+            );
+        }
+        if self.max_calls == 0 {
+            return bad("max_calls must be at least 1".into());
+        }
+        if !(self.drain_grace_s.is_finite() && self.drain_grace_s >= 0.0) {
+            return bad(format!(
+                "drain_grace_s must be a non-negative number of seconds, got {}",
+                self.drain_grace_s
+            ));
+        }
+        if let Some(ah) = &self.audiohook {
+            if ah.api_key.as_deref().unwrap_or("").is_empty() {
+                return bad("the AudioHook listener needs an API key (SHOUTCUE_AUDIOHOOK_API_KEY or audiohook.api_key)".into());
+            }
+            match ah.client_secret.as_deref() {
+                None | Some("") => {
+                    return bad("the AudioHook listener needs the base64 client secret (SHOUTCUE_AUDIOHOOK_CLIENT_SECRET or audiohook.client_secret)".into())
+                }
+                Some(s) => {
+                    if crate::audiohook::decode_secret(s).is_none() {
+                        return bad("the AudioHook client secret is not valid base64".into());
+                    }
+                }
+            }
+            if !ah.path.starts_with('/') {
+                return bad(format!(
+                    "audiohook.path must start with '/', got {:?}",
+                    ah.path
+                ));
+            }
+        }
+        if let Some(fs) = &self.freeswitch {
+            if !matches!(fs.rate, 8000 | 16000) {
+                return bad(format!(
+                    "freeswitch.rate must be 8000 or 16000, got {}",
+                    fs.rate
+                ));
+            }
+            if !matches!(fs.channels, 1 | 2) || fs.customer_channel > 1 {
+                return bad(format!(
+                    "freeswitch.channels must be 1 or 2 and customer_channel 0 or 1, got {} and {}",
+                    fs.channels, fs.customer_channel
+                ));
+            }
+        }
+        Ok(())
+    }
+}

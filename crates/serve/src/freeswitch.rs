@@ -1,0 +1,232 @@
+//! FreeSWITCH `mod_audio_fork` / `mod_audio_stream` over WebSocket: one text
+//! frame of metadata (JSON, as the dialplan sets it), then binary frames of
+//! 16-bit little-endian linear PCM at 8 or 16 kHz, mono or stereo
+//! interleaved. Which stereo channel is the customer depends on the leg the
+//! fork sits on, so it is configured (`customer_channel`), and the metadata
+//! may override it and the format: `callId` (or `uuid`), `agentId`,
+//! `sampleRate`, `channels`, `customerChannel`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use futures_util::SinkExt;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::call::{CallMeta, CallSession, EndReason, Protocol, Slot};
+use crate::Shared;
+
+/// Serves audio forks on any path of `listener` until aborted.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let app = Router::new()
+        .route("/", any(upgrade))
+        .route("/{*path}", any(upgrade))
+        .with_state(shared);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("FreeSWITCH listener stopped: {e}");
+    }
+}
+
+async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(1 << 20)
+        .on_upgrade(move |socket| run(socket, shared))
+}
+
+/// The stream's format, from the configuration and the metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Format {
+    /// The call id.
+    pub call_id: String,
+    /// The agent, if named.
+    pub agent_id: Option<String>,
+    /// 8000 or 16000.
+    pub rate: u32,
+    /// 1 or 2.
+    pub channels: u16,
+    /// 0 or 1.
+    pub customer_channel: u16,
+}
+
+/// Reads the metadata frame against the configured defaults.
+pub fn metadata(
+    text: &str,
+    rate: u32,
+    channels: u16,
+    customer_channel: u16,
+    fallback_id: &str,
+) -> Result<Format, String> {
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| format!("metadata frame is not JSON: {e}"))?;
+    if !v.is_object() {
+        return Err("metadata frame is not a JSON object".into());
+    }
+    let s = |k: &str| v[k].as_str().map(str::to_string);
+    let n = |k: &str| v[k].as_u64();
+    let f = Format {
+        call_id: s("callId")
+            .or_else(|| s("call_id"))
+            .or_else(|| s("uuid"))
+            .unwrap_or_else(|| fallback_id.to_string()),
+        agent_id: s("agentId").or_else(|| s("agent_id")),
+        rate: n("sampleRate").map_or(rate, |r| r as u32),
+        channels: n("channels").map_or(channels, |c| c as u16),
+        customer_channel: n("customerChannel").map_or(customer_channel, |c| c as u16),
+    };
+    if !matches!(f.rate, 8000 | 16000) {
+        return Err(format!("sample rate {} (expected 8000 or 16000)", f.rate));
+    }
+    if !matches!(f.channels, 1 | 2) || f.customer_channel >= f.channels.max(1) && f.channels == 2 {
+        return Err(format!(
+            "channels {} / customer channel {} (expected 1 or 2, and 0 or 1)",
+            f.channels, f.customer_channel
+        ));
+    }
+    Ok(f)
+}
+
+async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
+    let Some(cfg) = shared.cfg.freeswitch.clone() else {
+        return;
+    };
+    let mut call: Option<(CallSession, Slot, Format)> = None;
+    let (mut cust, mut agent) = (Vec::with_capacity(8192), Vec::with_capacity(8192));
+    let mut reason = EndReason::Disconnect;
+    let mut error: Option<String> = None;
+    let mut n_streams = 0u32;
+    loop {
+        let msg = tokio::select! {
+            m = tokio::time::timeout(Duration::from_secs(30), ws.recv()) => m,
+            _ = crate::ended(&shared) => { reason = EndReason::Drained; break; }
+        };
+        match msg {
+            Err(_) => {
+                error = Some("no frame for 30 s: the fork stalled".into());
+                break;
+            }
+            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(Message::Close(_)))) => {
+                reason = EndReason::Hangup;
+                break;
+            }
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if call.is_some() {
+                    // mod_audio_stream may send text events later; they carry no audio.
+                    tracing::debug!("FreeSWITCH text frame: {}", t.as_str());
+                    continue;
+                }
+                n_streams += 1;
+                let fallback = format!("freeswitch-{}-{n_streams}", std::process::id());
+                let f = match metadata(
+                    t.as_str(),
+                    cfg.rate,
+                    cfg.channels,
+                    cfg.customer_channel,
+                    &fallback,
+                ) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        error = Some(e);
+                        reason = EndReason::Error;
+                        break;
+                    }
+                };
+                let Some(slot) = Slot::take(&shared, Protocol::FreeSwitch) else {
+                    error = Some(format!(
+                        "call {} refused: server at capacity or shutting down",
+                        f.call_id
+                    ));
+                    reason = EndReason::Error;
+                    break;
+                };
+                let meta = CallMeta {
+                    call_id: f.call_id.clone(),
+                    protocol: Protocol::FreeSwitch,
+                    agent_id: f.agent_id.clone(),
+                };
+                match CallSession::start(&shared, meta, f.rate, f.channels == 2) {
+                    Ok(s) => call = Some((s, slot, f)),
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        reason = EndReason::Error;
+                        break;
+                    }
+                }
+            }
+            Ok(Some(Ok(Message::Binary(b)))) => {
+                let Some((session, _, f)) = call.as_mut() else {
+                    error = Some("audio before the metadata frame".into());
+                    reason = EndReason::Error;
+                    break;
+                };
+                let width = 2 * usize::from(f.channels);
+                if !b.len().is_multiple_of(width) {
+                    error = Some(format!(
+                        "audio frame of {} bytes is not whole {width}-byte frames",
+                        b.len()
+                    ));
+                    reason = EndReason::Error;
+                    break;
+                }
+                cust.clear();
+                agent.clear();
+                for s in b.chunks_exact(width) {
+                    let x = |i: usize| {
+                        shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([
+                            s[2 * i],
+                            s[2 * i + 1],
+                        ]))
+                    };
+                    if f.channels == 2 {
+                        let c = usize::from(f.customer_channel);
+                        cust.push(x(c));
+                        agent.push(x(1 - c));
+                    } else {
+                        cust.push(x(0));
+                    }
+                }
+                session.push(&cust, &agent);
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+    if let Some(e) = &error {
+        tracing::error!("FreeSWITCH: {e}; ending the stream");
+    }
+    if let Some((session, _slot, _)) = call {
+        session.end(reason);
+    }
+    let _ = ws.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_overrides_the_configuration() {
+        let f = metadata(r#"{"callId":"abc","agentId":"a7","sampleRate":16000,"channels":2,"customerChannel":1}"#, 8000, 1, 0, "x").unwrap();
+        assert_eq!(
+            (
+                f.call_id.as_str(),
+                f.agent_id.as_deref(),
+                f.rate,
+                f.channels,
+                f.customer_channel
+            ),
+            ("abc", Some("a7"), 16000, 2, 1)
+        );
+        let f = metadata("{}", 8000, 1, 0, "fallback").unwrap();
+        assert_eq!(
+            (f.call_id.as_str(), f.rate, f.channels),
+            ("fallback", 8000, 1)
+        );
+        assert!(metadata(r#"{"sampleRate":44100}"#, 8000, 1, 0, "x").is_err());
+        assert!(metadata("not json", 8000, 1, 0, "x").is_err());
+        assert!(metadata(r#"{"channels":2,"customerChannel":2}"#, 8000, 1, 0, "x").is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! Twilio Media Streams over WebSocket: JSON messages `connected`, `start`
+//! (call and stream ids, tracks, custom parameters), `media` (base64 mu-law
+//! at 8 kHz, 20 ms a chunk, `inbound` = the customer, `outbound` = the
+//! agent, with a millisecond timestamp), `mark`, `dtmf` and `stop`.
+//!
+//! The two tracks arrive as separate messages, so they are kept in step
+//! ([`Lockstep`]); a gap in a track's timestamps is filled with silence so
+//! the call's clock stays true. The agent is named by the custom parameter
+//! `agent_id` (`<Parameter name="agent_id" value="..."/>` in TwiML).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use base64::Engine as _;
+use futures_util::SinkExt;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::call::{CallMeta, CallSession, EndReason, Lockstep, Protocol, Slot};
+use crate::Shared;
+
+/// Serves Media Streams on any path of `listener` until aborted.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let app = Router::new()
+        .route("/", any(upgrade))
+        .route("/{*path}", any(upgrade))
+        .with_state(shared);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("Twilio listener stopped: {e}");
+    }
+}
+
+async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(1 << 20)
+        .on_upgrade(move |socket| run(socket, shared))
+}
+
+struct Stream {
+    call: CallSession,
+    _slot: Slot,
+    step: Option<Lockstep>,
+    /// Samples received per track (customer, agent), for the timestamp check.
+    got: [u64; 2],
+    buf: Vec<f32>,
+}
+
+async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
+    let mut stream: Option<Stream> = None;
+    let mut reason = EndReason::Disconnect;
+    let mut error: Option<String> = None;
+    loop {
+        let msg = tokio::select! {
+            m = tokio::time::timeout(Duration::from_secs(30), ws.recv()) => m,
+            _ = crate::ended(&shared) => { reason = EndReason::Drained; break; }
+        };
+        let text = match msg {
+            Err(_) => {
+                error = Some("no message for 30 s: the stream stalled".into());
+                break;
+            }
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                error = Some("binary frame: Media Streams sends JSON text".into());
+                reason = EndReason::Error;
+                break;
+            }
+            Ok(Some(Ok(_))) => continue,
+        };
+        match handle(&shared, &mut stream, text.as_str()) {
+            Ok(None) => {}
+            Ok(Some(r)) => {
+                reason = r;
+                break;
+            }
+            Err(e) => {
+                error = Some(e);
+                reason = EndReason::Error;
+                break;
+            }
+        }
+    }
+    if let Some(e) = &error {
+        tracing::error!("Twilio: {e}; ending the stream");
+    }
+    if let Some(mut s) = stream {
+        if let Some(st) = s.step.as_mut() {
+            st.customer_gone();
+            st.agent_gone();
+            let call = &mut s.call;
+            st.drain(|c, a| call.push(c, a));
+        }
+        s.call.end(reason);
+    }
+    let _ = ws.close().await;
+}
+
+fn handle(
+    shared: &Arc<Shared>,
+    stream: &mut Option<Stream>,
+    text: &str,
+) -> Result<Option<EndReason>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("message is not JSON: {e}"))?;
+    match v["event"].as_str() {
+        Some("connected") | Some("mark") => Ok(None),
+        Some("dtmf") => {
+            tracing::debug!("Twilio DTMF {}", v["dtmf"]["digit"]);
+            Ok(None)
+        }
+        Some("start") => {
+            if stream.is_some() {
+                return Err("a second start".into());
+            }
+            let st = &v["start"];
+            let enc = st["mediaFormat"]["encoding"]
+                .as_str()
+                .unwrap_or("audio/x-mulaw");
+            let rate = st["mediaFormat"]["sampleRate"].as_u64().unwrap_or(8000);
+            if enc != "audio/x-mulaw" || rate != 8000 {
+                return Err(format!(
+                    "media format {enc} at {rate} Hz (expected audio/x-mulaw at 8000)"
+                ));
+            }
+            let tracks: Vec<&str> = st["tracks"].as_array().map_or(vec!["inbound"], |t| {
+                t.iter().filter_map(Value::as_str).collect()
+            });
+            let has_agent = tracks
+                .iter()
+                .any(|t| *t == "outbound" || *t == "both_tracks");
+            let call_id = st["callSid"]
+                .as_str()
+                .or(v["streamSid"].as_str())
+                .unwrap_or("twilio-call")
+                .to_string();
+            let params = &st["customParameters"];
+            let agent_id = params["agent_id"]
+                .as_str()
+                .or(params["agentId"].as_str())
+                .map(str::to_string);
+            let slot = Slot::take(shared, Protocol::Twilio).ok_or_else(|| {
+                format!("call {call_id} refused: server at capacity or shutting down")
+            })?;
+            let meta = CallMeta {
+                call_id,
+                protocol: Protocol::Twilio,
+                agent_id,
+            };
+            let call =
+                CallSession::start(shared, meta, 8000, has_agent).map_err(|e| e.to_string())?;
+            *stream = Some(Stream {
+                call,
+                _slot: slot,
+                step: has_agent.then(|| Lockstep::new(8000, 1.0)),
+                got: [0, 0],
+                buf: Vec::with_capacity(4096),
+            });
+            Ok(None)
+        }
+        Some("media") => {
+            let s = stream.as_mut().ok_or("media before start")?;
+            let m = &v["media"];
+            let track = match m["track"].as_str() {
+                Some("inbound") | None => 0,
+                Some("outbound") => 1,
+                Some(t) => return Err(format!("unknown track {t:?}")),
+            };
+            let payload = m["payload"].as_str().ok_or("media without payload")?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .map_err(|e| format!("media payload is not base64: {e}"))?;
+            s.buf.clear();
+            // A gap in the timestamps (lost or skipped chunks): silence.
+            if let Some(ts) = m["timestamp"].as_str().and_then(|t| t.parse::<u64>().ok()) {
+                let due = ts.saturating_mul(8);
+                if due > s.got[track] + 160 {
+                    let gap = (due - s.got[track]).min(8000 * 60) as usize;
+                    s.buf.resize(gap, 0.0);
+                }
+            }
+            s.buf.extend(
+                bytes
+                    .iter()
+                    .map(|&b| shoutcue_core::source::mulaw_to_f32(b)),
+            );
+            s.got[track] += s.buf.len() as u64;
+            let Stream {
+                call, step, buf, ..
+            } = s;
+            match (step.as_mut(), track) {
+                (None, 0) => call.push(buf, &[]),
+                (None, _) => {} // an agent track on a call that announced none
+                (Some(st), t) => {
+                    if t == 0 {
+                        st.push_customer(buf);
+                    } else {
+                        st.push_agent(buf);
+                    }
+                    // Both tracks share this stream, so waiting cannot help:
+                    // a track more than a second behind has stopped.
+                    if st.lead().abs() > 8000 {
+                        st.pad_lagging();
+                    }
+                    st.drain(|c, a| call.push(c, a));
+                }
+            }
+            Ok(None)
+        }
+        Some("stop") => Ok(Some(EndReason::Hangup)),
+        Some(other) => Err(format!("unknown event {other:?}")),
+        None => Err("message without an event".into()),
+    }
+}

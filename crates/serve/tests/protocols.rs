@@ -1,0 +1,545 @@
+//! Same audio in, same events out: a bundled call streamed through each
+//! telephony front door, by clients written here from each protocol's
+//! specification, gives the event stream `replay` gives for the file (times
+//! within one 10 ms hop); malformed and adversarial input ends only its own
+//! call, with a named reason, and never the server.
+#![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use shoutcue_core::coach::{CoachConfig, Script};
+use shoutcue_core::detector::ShoutModel;
+use shoutcue_core::engine::{replay_call, Pace};
+use shoutcue_core::sinks::JsonlSink;
+use shoutcue_core::source::{ChannelChoice, WavSource};
+use shoutcue_serve::config::{
+    AudioHookConfig, AudioSocketConfig, FreeSwitchConfig, Pairing, TwilioConfig,
+};
+use shoutcue_serve::{ServeConfig, Server};
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const KEY: &str = "test-api-key";
+const SECRET_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn start(dir: &Path, max_calls: usize) -> Server {
+    let cfg = ServeConfig {
+        audiohook: Some(AudioHookConfig {
+            listen: loopback(),
+            path: "/api/v1/audiohook/ws".into(),
+            api_key: Some(KEY.into()),
+            client_secret: Some(SECRET_B64.into()),
+        }),
+        audiosocket: Some(AudioSocketConfig {
+            listen: loopback(),
+            pairing: Pairing::RoleByte,
+        }),
+        freeswitch: Some(FreeSwitchConfig {
+            listen: loopback(),
+            rate: 8000,
+            channels: 2,
+            customer_channel: 1,
+        }),
+        twilio: Some(TwilioConfig { listen: loopback() }),
+        http: Some(loopback()),
+        events_dir: Some(dir.to_path_buf()),
+        max_calls,
+        drain_grace_s: 1.0,
+        ..Default::default()
+    };
+    Server::start(
+        cfg,
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    .unwrap()
+}
+
+/// `replay`'s events for a file: (type, t) per line.
+fn replay_events(path: &Path) -> Vec<(String, f64)> {
+    let mut src = WavSource::open(path, ChannelChoice::Default).unwrap();
+    let mut out = Vec::new();
+    let mut sinks = vec![JsonlSink::new(&mut out, Script::english())];
+    replay_call(
+        "x",
+        &mut src,
+        &ShoutModel::builtin(),
+        CoachConfig::default(),
+        &mut sinks,
+        Pace::Fast,
+        &mut (),
+        None,
+    )
+    .unwrap();
+    drop(sinks);
+    lines(&String::from_utf8(out).unwrap())
+}
+
+fn lines(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] != "call_start")
+        .map(|v| {
+            (
+                v["type"].as_str().unwrap().to_string(),
+                v["t"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until the server has no call left, then reads a call's events.
+async fn events_of(server: &Server, dir: &Path, call_id: &str) -> (Vec<(String, f64)>, Value) {
+    for _ in 0..500 {
+        if server.active_calls() == 0 && dir.join(format!("{call_id}.note.json")).exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = std::fs::read_to_string(dir.join(format!("{call_id}.jsonl"))).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    (lines(&text), last)
+}
+
+fn assert_same(got: &[(String, f64)], want: &[(String, f64)], what: &str) {
+    let gt: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+    let wt: Vec<&str> = want.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(gt, wt, "{what}: event types differ from replay's");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g.1 - w.1).abs() <= 0.0101,
+            "{what}: {} at {} s, replay says {} s",
+            g.0,
+            g.1,
+            w.1
+        );
+    }
+    assert!(
+        want.iter().any(|e| e.0 == "cue"),
+        "{what}: the fixture should cue"
+    );
+}
+
+/// Both voices of a stereo 16-bit fixture: (customer, agent).
+fn voices(path: &Path) -> (Vec<i16>, Vec<i16>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let agent = s.iter().step_by(2).copied().collect();
+    let cust = s.iter().skip(1).step_by(2).copied().collect();
+    (cust, agent)
+}
+
+/// The data bytes of a WAV (mu-law fixtures, which hound does not read).
+fn wav_data(path: &Path) -> Vec<u8> {
+    let b = std::fs::read(path).unwrap();
+    let mut i = 12;
+    while i + 8 <= b.len() {
+        let len = u32::from_le_bytes(b[i + 4..i + 8].try_into().unwrap()) as usize;
+        if &b[i..i + 4] == b"data" {
+            return b[i + 8..(i + 8 + len).min(b.len())].to_vec();
+        }
+        i += 8 + len + (len & 1);
+    }
+    panic!("{}: no data chunk", path.display());
+}
+
+fn le(samples: &[i16]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+async fn audiosocket_frame(
+    sock: &mut tokio::net::TcpStream,
+    kind: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let mut f = vec![kind];
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(payload);
+    sock.write_all(&f).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audiosocket_two_legs_give_replays_events() {
+    let dir = shoutcue_testkit::TempDir::new("serve-audiosocket");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiosocket.unwrap();
+    let fixture = shoutcue_testkit::fixture("continued_shout.wav");
+    let (cust, agent) = voices(&fixture);
+    let mut uuid = [0x5au8; 16];
+    uuid[15] = 0;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut c, 0x01, &uuid).await.unwrap();
+    uuid[15] = 1;
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut a, 0x01, &uuid).await.unwrap();
+    for (cc, ac) in cust.chunks(160).zip(agent.chunks(160)) {
+        audiosocket_frame(&mut c, 0x10, &le(cc)).await.unwrap();
+        audiosocket_frame(&mut a, 0x10, &le(ac)).await.unwrap();
+    }
+    audiosocket_frame(&mut a, 0x00, &[]).await.unwrap();
+    audiosocket_frame(&mut c, 0x00, &[]).await.unwrap();
+    let (got, last) = events_of(&server, dir.path(), "5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a00").await;
+    assert_same(&got, &replay_events(&fixture), "AudioSocket");
+    assert_eq!(last["reason"], "hangup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audiosocket_garbage_ends_only_its_own_call() {
+    let dir = shoutcue_testkit::TempDir::new("serve-audiosocket-bad");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiosocket.unwrap();
+    // A good mono call, and beside it one that sends an unknown kind mid-call.
+    let mut good = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut id = [7u8; 16];
+    audiosocket_frame(&mut good, 0x01, &id).await.unwrap();
+    let mut bad = tokio::net::TcpStream::connect(addr).await.unwrap();
+    id[0] = 8;
+    audiosocket_frame(&mut bad, 0x01, &id).await.unwrap();
+    audiosocket_frame(&mut bad, 0x10, &[0u8; 320])
+        .await
+        .unwrap();
+    audiosocket_frame(&mut bad, 0x42, &[1, 2, 3]).await.unwrap();
+    // A zero-length audio payload is invalid too, and a header cut short.
+    let mut worse = tokio::net::TcpStream::connect(addr).await.unwrap();
+    id[0] = 9;
+    audiosocket_frame(&mut worse, 0x01, &id).await.unwrap();
+    audiosocket_frame(&mut worse, 0x10, &[]).await.unwrap();
+    let mut cut = tokio::net::TcpStream::connect(addr).await.unwrap();
+    cut.write_all(&[0x01, 0x00]).await.unwrap();
+    drop(cut);
+    for _ in 0..100 {
+        audiosocket_frame(&mut good, 0x10, &[0u8; 320])
+            .await
+            .unwrap();
+    }
+    audiosocket_frame(&mut good, 0x00, &[]).await.unwrap();
+    let (_, last) = events_of(&server, dir.path(), "07070707-0707-0707-0707-070707070707").await;
+    assert_eq!(last["type"], "call_end");
+    assert_eq!(last["reason"], "hangup");
+    assert!(
+        (last["duration"].as_f64().unwrap() - 2.0).abs() < 0.01,
+        "{last}"
+    );
+    let bad_end: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join("08070707-0707-0707-0707-070707070707.jsonl"))
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(bad_end["reason"], "error", "{bad_end}");
+    assert!(
+        dir.join("08070707-0707-0707-0707-070707070707.note.md")
+            .exists(),
+        "the broken call still gets its note"
+    );
+    assert_eq!(server.active_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_tracks_give_replays_events() {
+    let dir = shoutcue_testkit::TempDir::new("serve-twilio");
+    let server = start(dir.path(), 10).await;
+    let url = format!("ws://{}/media", server.bound.twilio.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let fixture = shoutcue_testkit::fixture("mulaw_shout.wav");
+    let data = wav_data(&fixture); // interleaved: agent, customer
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(
+        json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+    ))
+    .await
+    .unwrap();
+    ws.send(send(json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
+        "start": {"streamSid": "MZ1", "callSid": "CA-test-1", "tracks": ["inbound", "outbound"],
+                  "customParameters": {"agent_id": "agent-7"},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})))
+        .await
+        .unwrap();
+    let b64 = |v: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(v);
+    for (k, chunk) in data.chunks(320).enumerate() {
+        let agent: Vec<u8> = chunk.iter().step_by(2).copied().collect();
+        let cust: Vec<u8> = chunk.iter().skip(1).step_by(2).copied().collect();
+        let ts = (k * 20).to_string();
+        for (track, payload) in [("inbound", cust), ("outbound", agent)] {
+            ws.send(send(json!({"event": "media", "streamSid": "MZ1",
+                "media": {"track": track, "chunk": k.to_string(), "timestamp": ts, "payload": b64(payload)}})))
+                .await
+                .unwrap();
+        }
+    }
+    ws.send(send(
+        json!({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA-test-1"}}),
+    ))
+    .await
+    .unwrap();
+    let (got, last) = events_of(&server, dir.path(), "CA-test-1").await;
+    assert_same(&got, &replay_events(&fixture), "Twilio");
+    assert_eq!(last["reason"], "hangup");
+    let start: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join("CA-test-1.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (start["type"].as_str(), start["agent_id"].as_str()),
+        (Some("call_start"), Some("agent-7"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeswitch_stereo_fork_gives_replays_events() {
+    let dir = shoutcue_testkit::TempDir::new("serve-freeswitch");
+    let server = start(dir.path(), 10).await;
+    let url = format!("ws://{}/fork", server.bound.freeswitch.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let fixture = shoutcue_testkit::fixture("continued_shout.wav");
+    let mut r = hound::WavReader::open(&fixture).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect(); // agent left, customer right
+    ws.send(Message::Text(
+        json!({"callId": "fs-call-1", "agentId": "a1"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    for chunk in s.chunks(320) {
+        ws.send(Message::Binary(le(chunk).into())).await.unwrap();
+    }
+    ws.close(None).await.unwrap();
+    let (got, last) = events_of(&server, dir.path(), "fs-call-1").await;
+    assert_same(&got, &replay_events(&fixture), "FreeSWITCH");
+    assert_eq!(last["reason"], "hangup");
+}
+
+/// An AudioHook upgrade request signed as the specification says.
+fn audiohook_request(
+    addr: SocketAddr,
+    key: &str,
+    secret_b64: &str,
+    session: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let path = "/api/v1/audiohook/ws";
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    let (org, corr) = (
+        "d7934305-0972-4844-938e-9060eef73d05",
+        "30b0e395-84d3-4570-ac13-9a62d8f514c0",
+    );
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let params = format!(
+        "(\"@request-target\" \"@authority\" \"audiohook-organization-id\" \"audiohook-session-id\" \"audiohook-correlation-id\" \"x-api-key\");keyid=\"{key}\";nonce=\"n0nce\";alg=\"hmac-sha256\";created={created};expires={}",
+        created + 30
+    );
+    let base = format!(
+        "\"@request-target\": {path}\n\"@authority\": {addr}\n\"audiohook-organization-id\": {org}\n\"audiohook-session-id\": {session}\n\"audiohook-correlation-id\": {corr}\n\"x-api-key\": {key}\n\"@signature-params\": {params}"
+    );
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(secret_b64)
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+    mac.update(base.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let h = req.headers_mut();
+    h.insert("x-api-key", key.parse().unwrap());
+    h.insert("audiohook-organization-id", org.parse().unwrap());
+    h.insert("audiohook-session-id", session.parse().unwrap());
+    h.insert("audiohook-correlation-id", corr.parse().unwrap());
+    h.insert("signature-input", format!("sig1={params}").parse().unwrap());
+    h.insert("signature", format!("sig1=:{sig}:").parse().unwrap());
+    req
+}
+
+fn client_msg(kind: &str, seq: u64, session: &str, params: Value) -> Message {
+    Message::Text(
+        json!({"version": "2", "id": session, "type": kind, "seq": seq, "serverseq": seq - 1,
+               "position": "PT0S", "parameters": params})
+        .to_string()
+        .into(),
+    )
+}
+
+async fn next_json<S>(ws: &mut S) -> Value
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audiohook_signed_session_gives_replays_events() {
+    let dir = shoutcue_testkit::TempDir::new("serve-audiohook");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiohook.unwrap();
+    let session = "e160e428-53e2-487c-977d-96989bf5c99d";
+    // A wrong secret is refused before any WebSocket exists.
+    let bad = audiohook_request(addr, KEY, "d3Jvbmcgc2VjcmV0", session);
+    match tokio_tungstenite::connect_async(bad).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("a badly signed upgrade must get 401, got {other:?}"),
+    }
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(audiohook_request(addr, KEY, SECRET_B64, session))
+            .await
+            .unwrap();
+    let media = json!([{"type": "audio", "format": "L16", "channels": ["external", "internal"], "rate": 8000}]);
+    ws.send(client_msg("open", 1, session, json!({
+        "organizationId": "d7934305-0972-4844-938e-9060eef73d05", "conversationId": "conv-42",
+        "participant": {"id": "agent-9", "ani": "+1", "aniName": "", "dnis": "+2"}, "media": media})))
+        .await
+        .unwrap();
+    let opened = next_json(&mut ws).await;
+    assert_eq!(
+        (
+            opened["type"].as_str(),
+            opened["seq"].as_u64(),
+            opened["clientseq"].as_u64()
+        ),
+        (Some("opened"), Some(1), Some(1))
+    );
+    assert_eq!(opened["parameters"]["media"][0]["format"], "L16");
+    let fixture = shoutcue_testkit::fixture("continued_shout.wav");
+    let (cust, agent) = voices(&fixture);
+    let mut seq = 1;
+    for (k, (cc, ac)) in cust.chunks(160).zip(agent.chunks(160)).enumerate() {
+        // external (customer) first, then internal (agent), per sample.
+        let frame: Vec<i16> = cc.iter().zip(ac).flat_map(|(&c, &a)| [c, a]).collect();
+        ws.send(Message::Binary(le(&frame).into())).await.unwrap();
+        if k % 250 == 125 {
+            seq += 1;
+            ws.send(client_msg("ping", seq, session, json!({})))
+                .await
+                .unwrap();
+            let pong = next_json(&mut ws).await;
+            assert_eq!(
+                (pong["type"].as_str(), pong["clientseq"].as_u64()),
+                (Some("pong"), Some(seq))
+            );
+        }
+    }
+    seq += 1;
+    ws.send(client_msg("close", seq, session, json!({"reason": "end"})))
+        .await
+        .unwrap();
+    let closed = next_json(&mut ws).await;
+    assert_eq!(closed["type"], "closed");
+    let (got, last) = events_of(&server, dir.path(), "conv-42").await;
+    assert_same(&got, &replay_events(&fixture), "AudioHook");
+    assert_eq!(last["reason"], "hangup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audiohook_refuses_past_the_call_limit_and_protocol_errors_end_the_call() {
+    let dir = shoutcue_testkit::TempDir::new("serve-audiohook-limit");
+    let server = start(dir.path(), 1).await;
+    let addr = server.bound.audiohook.unwrap();
+    let media =
+        json!([{"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}]);
+    let open = |s: &str, conv: &str| {
+        client_msg(
+            "open",
+            1,
+            s,
+            json!({"conversationId": conv, "participant": {"id": "p"}, "media": media}),
+        )
+    };
+    let s1 = "00000000-0000-4000-8000-000000000001";
+    let (mut one, _) =
+        tokio_tungstenite::connect_async(audiohook_request(addr, KEY, SECRET_B64, s1))
+            .await
+            .unwrap();
+    one.send(open(s1, "conv-a")).await.unwrap();
+    assert_eq!(next_json(&mut one).await["type"], "opened");
+    let s2 = "00000000-0000-4000-8000-000000000002";
+    let (mut two, _) =
+        tokio_tungstenite::connect_async(audiohook_request(addr, KEY, SECRET_B64, s2))
+            .await
+            .unwrap();
+    two.send(open(s2, "conv-b")).await.unwrap();
+    let refused = next_json(&mut two).await;
+    assert_eq!(refused["type"], "disconnect", "{refused}");
+    assert!(refused["parameters"]["info"]
+        .as_str()
+        .unwrap()
+        .contains("503"));
+    // The first call goes on; a message out of sequence ends it as an error.
+    one.send(Message::Binary(vec![0xffu8; 1600].into()))
+        .await
+        .unwrap();
+    one.send(client_msg("ping", 5, s1, json!({})))
+        .await
+        .unwrap();
+    let err = next_json(&mut one).await;
+    assert_eq!(
+        (err["type"].as_str(), err["parameters"]["reason"].as_str()),
+        (Some("disconnect"), Some("error"))
+    );
+    let (_, last) = events_of(&server, dir.path(), "conv-a").await;
+    assert_eq!(last["reason"], "error");
+    assert!(
+        (last["duration"].as_f64().unwrap() - 0.2).abs() < 0.01,
+        "{last}"
+    );
+    assert_eq!(
+        server.stats().refused[0].load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_ends_running_calls_with_their_notes() {
+    let dir = shoutcue_testkit::TempDir::new("serve-drain");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiosocket.unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut s, 0x01, &[3u8; 16]).await.unwrap();
+    for _ in 0..50 {
+        audiosocket_frame(&mut s, 0x10, &[0u8; 320]).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.active_calls(), 1);
+    let t = std::time::Instant::now();
+    server.drain().await; // grace 1 s, then the call is ended
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "drain took {:?}",
+        t.elapsed()
+    );
+    let text =
+        std::fs::read_to_string(dir.join("03030303-0303-0303-0303-030303030303.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["reason"], "drained", "{last}");
+    assert!(dir
+        .join("03030303-0303-0303-0303-030303030303.note.json")
+        .exists());
+    // New calls are refused once draining: the socket is closed on us.
+}
