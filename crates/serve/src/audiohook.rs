@@ -312,6 +312,8 @@ struct Session {
     slot: Option<Slot>,
     format: Format,
     stereo: bool,
+    /// A connection probe: opened, no call, audio ignored.
+    probe: bool,
     cust: Vec<f32>,
     agent: Vec<f32>,
 }
@@ -333,6 +335,7 @@ impl Session {
             slot: None,
             format: Format::Pcmu,
             stereo: true,
+            probe: false,
             cust: Vec::with_capacity(8192),
             agent: Vec::with_capacity(8192),
         }
@@ -456,7 +459,7 @@ impl Session {
     }
 
     async fn open(&mut self, ws: &mut WebSocket, p: &Value) -> Next {
-        if self.call.is_some() {
+        if self.call.is_some() || self.probe {
             return self.protocol_error(ws, "a second open".into()).await;
         }
         let Some(offers) = p["media"].as_array() else {
@@ -486,6 +489,13 @@ impl Session {
                 )
                 .await;
         };
+        let conversation = p["conversationId"].as_str().unwrap_or(&self.id).to_string();
+        if conversation == "00000000-0000-0000-0000-000000000000" {
+            // A connection probe (the protocol's health check): answered, not a call.
+            self.probe = true;
+            let m = self.message("opened", json!({"media": [media], "startPaused": false}));
+            return send(ws, m).await;
+        }
         let Some(slot) = Slot::take(&self.shared, Protocol::AudioHook) else {
             let m = self.message(
                 "disconnect",
@@ -500,7 +510,6 @@ impl Session {
             Format::Pcmu
         };
         self.stereo = media["channels"].as_array().is_some_and(|c| c.len() == 2);
-        let conversation = p["conversationId"].as_str().unwrap_or(&self.id).to_string();
         let agent_id = p["participant"]["id"].as_str().map(str::to_string);
         let meta = CallMeta {
             call_id: conversation,
@@ -533,6 +542,9 @@ impl Session {
     }
 
     async fn audio(&mut self, ws: &mut WebSocket, b: &[u8]) -> Next {
+        if self.probe {
+            return Next::Go;
+        }
         if self.call.is_none() {
             return self.protocol_error(ws, "audio before open".into()).await;
         }

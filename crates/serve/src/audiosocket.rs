@@ -110,7 +110,9 @@ pub fn parse(kind: u8, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
         0x03 => Ok(Frame::Dtmf(payload[0])),
         0xff => Ok(Frame::Error(payload[0])),
         k => match audio_rate(k) {
-            Some(rate) if payload.len().is_multiple_of(2) => Ok(Frame::Audio { rate, pcm: payload }),
+            Some(rate) if payload.len().is_multiple_of(2) => {
+                Ok(Frame::Audio { rate, pcm: payload })
+            }
             Some(_) => Err(FrameError::OddAudio { got: payload.len() }),
             None => Err(FrameError::UnknownKind(k)),
         },
