@@ -372,7 +372,12 @@ impl Session {
                     Next::End(EndReason::Disconnect)
                 }
                 Ok(Some(Ok(Message::Text(t)))) => self.text(&mut ws, t.as_str()).await,
-                Ok(Some(Ok(Message::Binary(b)))) => self.audio(&mut ws, &b).await,
+                Ok(Some(Ok(Message::Binary(b)))) => {
+                    let arrived = std::time::Instant::now();
+                    let next = self.audio(&mut ws, &b).await;
+                    self.shared.stats.frame_done(arrived);
+                    next
+                }
                 Ok(Some(Ok(_))) => Next::Go,
             };
             if let Next::End(r) = next {

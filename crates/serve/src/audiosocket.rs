@@ -263,6 +263,7 @@ async fn connection(
             error = Some(format!("frame cut short: {e}"));
             break;
         }
+        let arrived = std::time::Instant::now();
         match parse(kind, &payload[..len]) {
             Ok(Frame::Audio { rate, pcm }) => {
                 samples.clear();
@@ -278,6 +279,7 @@ async fn connection(
                     reason = EndReason::Error;
                     break;
                 }
+                shared.stats.frame_done(arrived);
                 if leg != Leg::Alone {
                     wait_for_partner(&call, leg, rate).await?;
                 }

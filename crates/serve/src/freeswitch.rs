@@ -158,6 +158,7 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
                 }
             }
             Ok(Some(Ok(Message::Binary(b)))) => {
+                let arrived = std::time::Instant::now();
                 let Some((session, _, f)) = call.as_mut() else {
                     error = Some("audio before the metadata frame".into());
                     reason = EndReason::Error;
@@ -190,6 +191,7 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
                     }
                 }
                 session.push(&cust, &agent);
+                shared.stats.frame_done(arrived);
             }
             Ok(Some(Ok(_))) => {}
         }

@@ -47,5 +47,8 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "calls_ended": by(&s.ended),
         "calls_refused": by(&s.refused),
         "samples_analysed": s.samples.load(Ordering::Relaxed),
+        "frames_analysed": s.frames(),
+        "frame_latency_p50_us_at_most": s.latency_quantile_us(0.5),
+        "frame_latency_p99_us_at_most": s.latency_quantile_us(0.99),
     }))
 }

@@ -49,6 +49,50 @@ pub struct Stats {
     pub refused: [AtomicU64; 4],
     /// Samples analysed (per channel), all calls.
     pub samples: AtomicU64,
+    /// Frames analysed, by the time from the frame's arrival (its last byte
+    /// read) to its analysis done and events written: counts per bucket of
+    /// [`LATENCY_BUCKETS_US`].
+    pub latency: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+}
+
+/// Upper bounds of the frame-latency buckets, µs (the last bucket is open).
+pub const LATENCY_BUCKETS_US: [u64; 12] = [
+    50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 1_000_000,
+];
+
+impl Stats {
+    /// Counts one frame analysed `arrived` ago.
+    pub fn frame_done(&self, arrived: std::time::Instant) {
+        let us = arrived.elapsed().as_micros() as u64;
+        let i = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.latency[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Frames analysed so far.
+    pub fn frames(&self) -> u64 {
+        self.latency.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The bucket bound under which fraction `q` of the frames' latencies
+    /// fall, µs (`None` before any frame; `u64::MAX` for the open bucket).
+    pub fn latency_quantile_us(&self, q: f64) -> Option<u64> {
+        let n = self.frames();
+        if n == 0 {
+            return None;
+        }
+        let want = (q.clamp(0.0, 1.0) * n as f64).ceil() as u64;
+        let mut acc = 0;
+        for (i, c) in self.latency.iter().enumerate() {
+            acc += c.load(Ordering::Relaxed);
+            if acc >= want.max(1) {
+                return Some(LATENCY_BUCKETS_US.get(i).copied().unwrap_or(u64::MAX));
+            }
+        }
+        Some(u64::MAX)
+    }
 }
 
 /// What every connection task shares.

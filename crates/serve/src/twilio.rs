@@ -72,7 +72,10 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
             }
             Ok(Some(Ok(_))) => continue,
         };
-        match handle(&shared, &mut stream, text.as_str()) {
+        let arrived = std::time::Instant::now();
+        let handled = handle(&shared, &mut stream, text.as_str());
+        shared.stats.frame_done(arrived);
+        match handled {
             Ok(None) => {}
             Ok(Some(r)) => {
                 reason = r;
