@@ -5,12 +5,13 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
 use shoutcue_core::sinks::{CallInfo, IncidentRecorder, JsonlSink};
 
+use crate::hub::Tap;
 use crate::Shared;
 
 /// Which front door a call came through.
@@ -184,7 +185,15 @@ impl CallSession {
             }
             None => Box::new(std::io::sink()),
         };
-        let mut out = out;
+        let private = Arc::new(AtomicBool::new(false));
+        let mut out = Tap {
+            out,
+            hub: shared.hub.clone(),
+            call_id: Arc::from(meta.call_id.as_str()),
+            agent_id: meta.agent_id.as_deref().map(Arc::from),
+            private: private.clone(),
+            pending: Vec::with_capacity(512),
+        };
         let start_line = serde_json::json!({
             "v": 1, "t": 0.0, "type": "call_start",
             "call_id": meta.call_id, "protocol": meta.protocol.as_str(),
@@ -201,6 +210,7 @@ impl CallSession {
                 started_at: Some(started_at),
             }),
             failed: false,
+            private,
         };
         shared.stats.started[meta.protocol.index()].fetch_add(1, Ordering::Relaxed);
         tracing::info!(
@@ -324,13 +334,16 @@ pub fn file_stem(call_id: &str) -> String {
 
 /// The call's outputs: events for the stream, the record for the note.
 struct CallSinks {
-    events: JsonlSink<Box<dyn Write + Send>>,
+    events: JsonlSink<Tap>,
     recorder: IncidentRecorder,
     failed: bool,
+    /// Tells the tap whether the line it is about to pass on is private.
+    private: Arc<AtomicBool>,
 }
 
 impl Sink for CallSinks {
     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        self.private.store(ev.is_private(), Ordering::Relaxed);
         let r = if self.failed {
             Ok(())
         } else {
@@ -341,6 +354,7 @@ impl Sink for CallSinks {
         r
     }
     fn finish(&mut self, t: f64) -> Result<(), SinkError> {
+        self.private.store(false, Ordering::Relaxed);
         let r = self.events.finish(t);
         self.recorder.finish(t)?;
         r

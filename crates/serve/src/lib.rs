@@ -23,6 +23,7 @@ pub mod call;
 pub mod config;
 pub mod freeswitch;
 mod http;
+pub mod hub;
 pub mod twilio;
 
 use std::net::SocketAddr;
@@ -111,6 +112,8 @@ pub struct Shared {
     pub draining: AtomicBool,
     /// Turns true when the drain grace is over: running calls end now.
     pub ended: watch::Receiver<bool>,
+    /// Every call's event lines, for the pages.
+    pub hub: Arc<hub::Hub>,
 }
 
 /// Why the server could not start.
@@ -186,8 +189,10 @@ impl Server {
             stats: Stats::default(),
             draining: AtomicBool::new(false),
             ended: end_rx,
+            hub: hub::Hub::new(4096),
         });
         let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(shared.hub.clone().keep_state());
         let mut bound = Bound::default();
         let bind = |what: &'static str, addr: SocketAddr| async move {
             tokio::net::TcpListener::bind(addr)

@@ -1,0 +1,172 @@
+//! Where every call's event lines meet the pages: a broadcast the calls
+//! publish to (never blocking: a page that falls behind loses its oldest
+//! lines and is told to reload), and the console's picture of the calls,
+//! kept by a task of its own so no page ever locks anything a call touches.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+/// One event line of one call, as the pages get it.
+#[derive(Debug)]
+pub struct HubLine {
+    /// Order over all calls.
+    pub seq: u64,
+    /// The call.
+    pub call_id: Arc<str>,
+    /// The call's agent, if the platform named one.
+    pub agent_id: Option<Arc<str>>,
+    /// About the agent's own voice: for that agent's page only.
+    pub private: bool,
+    /// The schema-v1 JSON line, without its newline.
+    pub line: String,
+}
+
+impl HubLine {
+    /// The line as the pages receive it: `{"seq","call_id","agent_id","event"}`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"seq\":{},\"call_id\":{},\"agent_id\":{},\"event\":{}}}",
+            self.seq,
+            serde_json::Value::from(&*self.call_id),
+            self.agent_id
+                .as_deref()
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
+            self.line
+        )
+    }
+}
+
+/// Calls ended that the console still shows.
+const ENDED_KEPT: usize = 50;
+
+/// The broadcast and the console's state.
+pub struct Hub {
+    tx: broadcast::Sender<Arc<HubLine>>,
+    seq: AtomicU64,
+    /// Public lines of the calls running now, and of the last ones ended.
+    state: Mutex<ConsoleState>,
+}
+
+/// What a console that connects now must be shown first.
+#[derive(Default)]
+struct ConsoleState {
+    active: BTreeMap<Arc<str>, Vec<Arc<HubLine>>>,
+    ended: VecDeque<Vec<Arc<HubLine>>>,
+}
+
+impl Hub {
+    /// A hub whose subscribers may fall `capacity` lines behind.
+    pub fn new(capacity: usize) -> Arc<Self> {
+        let (tx, _) = broadcast::channel(capacity);
+        Arc::new(Self {
+            tx,
+            seq: AtomicU64::new(0),
+            state: Mutex::new(ConsoleState::default()),
+        })
+    }
+
+    /// Publishes one line. Never blocks on a subscriber.
+    pub fn publish(
+        &self,
+        call_id: &Arc<str>,
+        agent_id: &Option<Arc<str>>,
+        private: bool,
+        line: String,
+    ) {
+        let l = Arc::new(HubLine {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            call_id: call_id.clone(),
+            agent_id: agent_id.clone(),
+            private,
+            line,
+        });
+        let _ = self.tx.send(l);
+    }
+
+    /// A new subscription to every line from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubLine>> {
+        self.tx.subscribe()
+    }
+
+    /// The public lines a console must replay first (running calls, then the
+    /// last ended ones), oldest first.
+    pub fn snapshot(&self) -> Vec<Arc<HubLine>> {
+        let Ok(s) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<Arc<HubLine>> = s.ended.iter().flatten().cloned().collect();
+        out.extend(s.active.values().flatten().cloned());
+        out.sort_by_key(|l| l.seq);
+        out
+    }
+
+    /// Keeps the console's state from the broadcast; runs until the hub goes.
+    pub async fn keep_state(self: Arc<Self>) {
+        let mut rx = self.subscribe();
+        loop {
+            let l = match rx.recv().await {
+                Ok(l) => l,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("console state fell {n} lines behind");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if l.private {
+                continue;
+            }
+            let Ok(mut s) = self.state.lock() else { return };
+            let end = l.line.contains("\"type\":\"call_end\"");
+            s.active
+                .entry(l.call_id.clone())
+                .or_default()
+                .push(l.clone());
+            if end {
+                if let Some(lines) = s.active.remove(&l.call_id) {
+                    s.ended.push_back(lines);
+                    while s.ended.len() > ENDED_KEPT {
+                        s.ended.pop_front();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The writer under a call's JSON Lines sink: each complete line goes to
+/// the call's file and to the hub.
+pub struct Tap {
+    pub(crate) out: Box<dyn Write + Send>,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) call_id: Arc<str>,
+    pub(crate) agent_id: Option<Arc<str>>,
+    /// Set by the call's sinks before each event: whether it is private.
+    pub(crate) private: Arc<AtomicBool>,
+    pub(crate) pending: Vec<u8>,
+}
+
+impl Write for Tap {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write_all(buf)?;
+        for &b in buf {
+            if b == b'\n' {
+                let line = String::from_utf8_lossy(&self.pending).into_owned();
+                self.pending.clear();
+                let private = self.private.load(Ordering::Relaxed);
+                self.hub
+                    .publish(&self.call_id, &self.agent_id, private, line);
+            } else {
+                self.pending.push(b);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
