@@ -543,3 +543,81 @@ async fn drain_ends_running_calls_with_their_notes() {
         .exists());
     // New calls are refused once draining: the socket is closed on us.
 }
+
+/// Reads a Server-Sent Events stream over plain HTTP until a line contains
+/// `until` (or 20 s pass); returns everything read.
+async fn sse_until(addr: SocketAddr, path: &str, host: &str, until: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !got.contains(until) {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => break,
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_never_sees_private_events_and_the_agent_page_does() {
+    let dir = shoutcue_testkit::TempDir::new("serve-pages");
+    let server = start(dir.path(), 10).await;
+    let http = server.bound.http.unwrap();
+    // Another site's name for this machine is refused (DNS rebinding).
+    let foreign = sse_until(http, "/console/events", "evil.example", "\r\n\r\n").await;
+    assert!(foreign.starts_with("HTTP/1.1 421"), "{foreign}");
+    let host = format!("127.0.0.1:{}", http.port());
+    let console = tokio::spawn({
+        let host = host.clone();
+        async move { sse_until(http, "/console/events", &host, "call_end").await }
+    });
+    let agent = tokio::spawn({
+        let host = host.clone();
+        async move { sse_until(http, "/agent/events?agent=agent-5", &host, "call_end").await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The agent raises their voice in this fixture: private events follow.
+    let fixture = shoutcue_testkit::fixture("agent_raised.wav");
+    let url = format!("ws://{}/fork", server.bound.freeswitch.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut r = hound::WavReader::open(&fixture).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    ws.send(Message::Text(
+        json!({"callId": "pages-1", "agentId": "agent-5"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    for chunk in s.chunks(320) {
+        ws.send(Message::Binary(le(chunk).into())).await.unwrap();
+    }
+    ws.close(None).await.unwrap();
+    let (console, agent) = (console.await.unwrap(), agent.await.unwrap());
+    let replay = replay_events(&fixture);
+    assert!(
+        agent.contains("\"private\":true"),
+        "the agent's own page must get their nudges: {agent}"
+    );
+    assert!(
+        agent.contains("call_end") && console.contains("call_end"),
+        "both streams saw the call end"
+    );
+    assert!(
+        !console.contains("\"private\":true") && !console.contains("agent_nudge"),
+        "the console must never carry private events: {console}"
+    );
+    assert!(
+        replay.iter().any(|e| e.0 == "agent_nudge"),
+        "the fixture must produce a nudge for this test to mean anything"
+    );
+}
