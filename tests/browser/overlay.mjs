@@ -17,7 +17,6 @@ const repo = join(here, "..", "..");
 const bin = process.env.SHOUTCUE_BIN || join(repo, "target", "debug", "shoutcue");
 const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const fixture = join(repo, "fixtures", "sustained_shout.wav");
-const port = Number(process.env.OVERLAY_PORT || 18000 + (process.pid % 1000));
 const work = mkdtempSync(join(tmpdir(), "shoutcue-overlay-"));
 const outDir = process.env.SCREENSHOT_DIR || join(here, "out");
 mkdirSync(outDir, { recursive: true });
@@ -34,16 +33,20 @@ for (const p of [bin, browserPath, fixture]) {
   if (!existsSync(p)) { console.log(`FAIL - missing ${p}`); console.log("0 passed, 1 failed"); process.exit(1); }
 }
 
-const server = spawn(bin, ["replay", fixture, "--realtime", "--serve", String(port),
+const server = spawn(bin, ["replay", fixture, "--realtime", "--serve", "0",
   "--feedback", feedback, "--note-out", note], { stdio: ["ignore", "pipe", "pipe"] });
 let stdout = "", stderr = "";
 server.stdout.on("data", (d) => { stdout += d; });
 server.stderr.on("data", (d) => { stderr += d; });
 const exited = new Promise((res) => server.on("exit", (code, sig) => res({ code, sig })));
 
+// Port 0: the OS picks a free port; the printed address has it, and the
+// session's token, which every route needs.
+let url = "";
 async function waitForServer() {
   for (let i = 0; i < 100; i++) {
-    if (stderr.includes("overlay at")) return true;
+    const m = stderr.match(/overlay at (http:\/\/\S+)/);
+    if (m) { url = m[1]; return true; }
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
@@ -61,7 +64,14 @@ try {
       "--disable-component-update", "--no-first-run", "--disable-sync"],
   });
   const page = browser.pages()[0] || await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
+  const u = new URL(url);
+  check("printed address has a real port and a token", u.port !== "0" && (u.searchParams.get("token") || "").length >= 20, url);
+  // Without the token the page is refused, in the browser as anywhere.
+  const bare = await page.goto(`${u.origin}/`);
+  check("no token, no page (401)", bare.status() === 401, String(bare.status()));
+  const guess = await (await fetch(`${u.origin}/events?token=guess`)).status;
+  check("a guessed token gets no events (401)", guess === 401, String(guess));
+  await page.goto(url);
   check("connected", await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 5000 }).then(() => true, () => false));
 
   // Before the shouting (about 12 s in), the meter moves and no cue shows.

@@ -251,10 +251,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         .audiohook
         .as_ref()
         .map_or_else(|| "/api/v1/audiohook/ws".to_string(), |c| c.path.clone());
-    let app = Router::new().route(&path, get(upgrade)).with_state(shared);
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!("AudioHook listener stopped: {e}");
-    }
+    let app = Router::new()
+        .route(&path, get(upgrade))
+        .with_state(shared.clone());
+    shoutcue_web::serve(listener, app, crate::stream_limits(&shared)).await;
 }
 
 async fn upgrade(

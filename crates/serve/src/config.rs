@@ -44,6 +44,12 @@ pub struct ServeConfig {
     /// Script file; default: English.
     #[serde(default)]
     pub script: Option<PathBuf>,
+    /// The secret the pages' tokens derive from (at least 16 characters);
+    /// better from `SHOUTCUE_PAGES_SECRET`. When absent, a random one per
+    /// run: the console's address (printed at start) then changes with
+    /// each restart and agent links cannot be handed out in advance.
+    #[serde(default)]
+    pub pages_secret: Option<String>,
 }
 
 fn default_max_calls() -> usize {
@@ -174,6 +180,9 @@ impl ServeConfig {
 
     /// Takes the AudioHook secrets from the environment when the file has none.
     pub fn secrets_from_env(&mut self) {
+        if self.pages_secret.is_none() {
+            self.pages_secret = std::env::var("SHOUTCUE_PAGES_SECRET").ok();
+        }
         if let Some(ah) = &mut self.audiohook {
             if ah.api_key.is_none() {
                 ah.api_key = std::env::var("SHOUTCUE_AUDIOHOOK_API_KEY").ok();
@@ -225,6 +234,11 @@ impl ServeConfig {
                     "audiohook.path must start with '/', got {:?}",
                     ah.path
                 ));
+            }
+        }
+        if let Some(s) = &self.pages_secret {
+            if let Err(e) = shoutcue_web::Token::given(s) {
+                return bad(format!("pages_secret (SHOUTCUE_PAGES_SECRET): {e}"));
             }
         }
         if let Some(fs) = &self.freeswitch {

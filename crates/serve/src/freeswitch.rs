@@ -26,10 +26,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let app = Router::new()
         .route("/", any(upgrade))
         .route("/{*path}", any(upgrade))
-        .with_state(shared);
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!("FreeSWITCH listener stopped: {e}");
-    }
+        .with_state(shared.clone());
+    shoutcue_web::serve(listener, app, crate::stream_limits(&shared)).await;
 }
 
 async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {

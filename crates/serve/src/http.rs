@@ -4,10 +4,15 @@
 //!
 //! The console shows every call's public events: never an agent nudge or
 //! anything marked private. An agent's page gets the events of the calls
-//! that agent is on, their private nudges included. Bound to loopback
-//! unless configured, and, so that no outside web page can read these
-//! through DNS rebinding, a loopback listener answers only requests whose
-//! `Host` is `localhost`, `127.0.0.1` or `[::1]`.
+//! that agent is on, their private nudges included.
+//!
+//! Who may read what (docs/SECURITY.md): the console needs the console
+//! token (printed at start); an agent's page needs that agent's own token,
+//! derived from the pages' secret and the agent id, so no agent's link
+//! opens another agent's page and the console's token opens none of them.
+//! Bound to loopback unless configured, and then, against DNS rebinding,
+//! answering only requests whose `Host` is a loopback name. `/healthz`
+//! carries counts only and stays open for load balancers' probes.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,15 +20,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Value};
+use shoutcue_web::{loopback_host_only, require_token, Limits, Token, TokenError};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -34,53 +40,83 @@ use crate::Shared;
 const CONSOLE: &str = include_str!("console.html");
 const AGENT: &str = include_str!("agent.html");
 
+/// The pages' secret and the tokens it gives.
+pub struct Pages {
+    secret: Token,
+    console: Token,
+}
+
+impl Pages {
+    /// From the operator's secret, or a random one for this run.
+    pub fn new(secret: Option<&str>) -> Result<Self, TokenError> {
+        let secret = match secret {
+            Some(s) => Token::given(s)?,
+            None => Token::random()?,
+        };
+        let console = secret.derive("console");
+        Ok(Self { secret, console })
+    }
+
+    /// The supervisor console's token.
+    pub fn console(&self) -> &Token {
+        &self.console
+    }
+
+    /// Agent `id`'s own page token.
+    pub fn agent(&self, id: &str) -> Token {
+        self.secret.derive(&format!("agent:{id}"))
+    }
+}
+
 /// Serves the pages and `/healthz` until aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let loopback = listener
         .local_addr()
         .is_ok_and(|a: SocketAddr| a.ip().is_loopback());
-    let mut app = Router::new()
+    let console = Router::new()
         .route("/", get(|| async { Html(CONSOLE) }))
-        .route("/agent", get(|| async { Html(AGENT) }))
         .route("/console/events", get(console_events))
+        .layer(from_fn_with_state(
+            shared.pages.console().clone(),
+            require_token,
+        ));
+    let mut app = Router::new()
+        .route("/agent", get(agent_page))
         .route("/agent/events", get(agent_events))
         .route("/healthz", get(healthz))
+        .merge(console)
         .with_state(shared);
     if loopback {
-        app = app.layer(middleware::from_fn(loopback_host_only));
+        app = app.layer(from_fn(loopback_host_only));
     }
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!("HTTP listener stopped: {e}");
-    }
+    shoutcue_web::serve(listener, app, Limits::default()).await;
 }
 
-/// Whether a `Host` header names this machine's loopback.
-pub fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']')
-            .next()
-            .map(|h| format!("[{h}]"))
-            .unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or("").to_ascii_lowercase()
-    };
-    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+#[derive(serde::Deserialize)]
+struct AgentQuery {
+    agent: String,
+    #[serde(default)]
+    token: String,
 }
 
-async fn loopback_host_only(req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if is_loopback_host(host) {
-        next.run(req).await
+/// Whether `q` carries agent `q.agent`'s own token.
+fn agent_allowed(shared: &Shared, q: &AgentQuery) -> bool {
+    !q.agent.is_empty() && shared.pages.agent(&q.agent).matches(&q.token)
+}
+
+fn refused() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        "token missing or wrong: open your own agent link",
+    )
+        .into_response()
+}
+
+async fn agent_page(State(shared): State<Arc<Shared>>, Query(q): Query<AgentQuery>) -> Response {
+    if agent_allowed(&shared, &q) {
+        Html(AGENT).into_response()
     } else {
-        (
-            StatusCode::MISDIRECTED_REQUEST,
-            "this page answers on localhost only",
-        )
-            .into_response()
+        refused()
     }
 }
 
@@ -123,16 +159,30 @@ async fn console_events(State(shared): State<Arc<Shared>>) -> SseStream {
     keep_alive(stream::iter(first).chain(live))
 }
 
-#[derive(serde::Deserialize)]
-struct AgentQuery {
-    agent: String,
-}
-
-async fn agent_events(State(shared): State<Arc<Shared>>, Query(q): Query<AgentQuery>) -> SseStream {
-    let id = q.agent;
-    keep_alive(live(&shared, move |l| {
-        l.agent_id.as_deref() == Some(id.as_str())
-    }))
+async fn agent_events(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<AgentQuery>,
+) -> Result<SseStream, Response> {
+    if !agent_allowed(&shared, &q) {
+        return Err(refused());
+    }
+    let id: Arc<str> = q.agent.into();
+    let mine = {
+        let id = id.clone();
+        move |l: &HubLine| l.agent_id.as_deref() == Some(&*id)
+    };
+    // Subscribe first, then the agent's public lines so far (a page that
+    // opens mid-call, or reloads after a resync, sees the current cue); the
+    // page drops lines it has by seq. Private nudges are live only.
+    let live = live(&shared, mine.clone());
+    let first: Vec<_> = shared
+        .hub
+        .snapshot()
+        .iter()
+        .filter(|l| mine(l))
+        .map(|l| Ok(sse_of(l)))
+        .collect();
+    Ok(keep_alive(stream::iter(first).chain(live)))
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
@@ -164,32 +214,4 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "frame_latency_p50_us_at_most": s.latency_quantile_us(0.5),
         "frame_latency_p99_us_at_most": s.latency_quantile_us(0.99),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_names_pass() {
-        for ok in [
-            "localhost",
-            "localhost:8080",
-            "127.0.0.1:9",
-            "[::1]:80",
-            "LOCALHOST",
-        ] {
-            assert!(is_loopback_host(ok), "{ok}");
-        }
-        for bad in [
-            "evil.example",
-            "evil.example:8080",
-            "127.0.0.1.nip.io",
-            "",
-            "[::2]:80",
-            "10.0.0.1",
-        ] {
-            assert!(!is_loopback_host(bad), "{bad}");
-        }
-    }
 }

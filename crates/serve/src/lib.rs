@@ -23,6 +23,7 @@ pub mod call;
 pub mod config;
 pub mod freeswitch;
 mod http;
+pub use http::Pages;
 pub mod hub;
 pub mod twilio;
 
@@ -114,6 +115,8 @@ pub struct Shared {
     pub ended: watch::Receiver<bool>,
     /// Every call's event lines, for the pages.
     pub hub: Arc<hub::Hub>,
+    /// Where the pages' tokens come from.
+    pub pages: http::Pages,
 }
 
 /// Why the server could not start.
@@ -181,7 +184,10 @@ impl Server {
             })?;
         }
         let (end_tx, end_rx) = watch::channel(false);
+        let pages = http::Pages::new(cfg.pages_secret.as_deref())
+            .map_err(|e| ServeError::Setup(format!("pages: {e}")))?;
         let shared = Arc::new(Shared {
+            pages,
             cfg: cfg.clone(),
             model,
             coach,
@@ -232,6 +238,22 @@ impl Server {
         })
     }
 
+    /// The supervisor console's address, token included (when `--http`).
+    pub fn console_url(&self) -> Option<String> {
+        let a = self.bound.http?;
+        Some(format!(
+            "http://{a}/?token={}",
+            self.shared.pages.console().as_str()
+        ))
+    }
+
+    /// Agent `id`'s own page address, token included (when `--http`):
+    /// for that agent alone, since it shows their private nudges.
+    pub fn agent_url(&self, id: &str) -> Option<String> {
+        let a = self.bound.http?;
+        Some(agent_url(a, &self.shared.pages, id))
+    }
+
     /// Calls running now.
     pub fn active_calls(&self) -> usize {
         self.shared.stats.active.load(Ordering::Acquire)
@@ -266,6 +288,34 @@ impl Server {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
         tracing::info!(left = self.active_calls(), "drained");
+    }
+}
+
+/// Agent `id`'s page on `http`, with their token.
+pub fn agent_url(http: SocketAddr, pages: &http::Pages, id: &str) -> String {
+    let enc: String = id
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!(
+        "http://{http}/agent?agent={enc}&token={}",
+        pages.agent(id).as_str()
+    )
+}
+
+/// The WebSocket listeners' limits: a request head within 10 s (a
+/// half-open connection does not hold a slot), and room for every call
+/// the server takes plus the ones it must refuse politely.
+pub(crate) fn stream_limits(shared: &Shared) -> shoutcue_web::Limits {
+    shoutcue_web::Limits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: shared.cfg.max_calls.saturating_mul(2).saturating_add(64),
     }
 }
 

@@ -572,17 +572,74 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
     let dir = shoutcue_testkit::TempDir::new("serve-pages");
     let server = start(dir.path(), 10).await;
     let http = server.bound.http.unwrap();
-    // Another site's name for this machine is refused (DNS rebinding).
-    let foreign = sse_until(http, "/console/events", "evil.example", "\r\n\r\n").await;
-    assert!(foreign.starts_with("HTTP/1.1 421"), "{foreign}");
+    let console_url = server.console_url().unwrap();
+    let ctoken = console_url.split("token=").nth(1).unwrap().to_string();
+    let agent_url = server.agent_url("agent-5").unwrap();
+    let atoken = agent_url.split("token=").nth(1).unwrap().to_string();
     let host = format!("127.0.0.1:{}", http.port());
+    let head = |path: String| {
+        let host = host.clone();
+        async move { sse_until(http, &path, &host, "\r\n\r\n").await }
+    };
+    // Another site's name for this machine is refused (DNS rebinding).
+    let foreign = sse_until(
+        http,
+        &format!("/console/events?token={ctoken}"),
+        "evil.example",
+        "\r\n\r\n",
+    )
+    .await;
+    assert!(foreign.starts_with("HTTP/1.1 421"), "{foreign}");
+    // No token, a guessed one, the console's token on an agent's page, and
+    // another agent's token: all refused.
+    for path in [
+        "/console/events".to_string(),
+        "/?token=guess".to_string(),
+        format!("/agent/events?agent=agent-5&token={ctoken}"),
+        format!(
+            "/agent/events?agent=agent-6&token={}",
+            server
+                .agent_url("agent-6")
+                .unwrap()
+                .split("token=")
+                .nth(1)
+                .unwrap()
+        )
+        .replace("agent-6&", "agent-5&"),
+        format!("/agent?agent=agent-5&token={ctoken}"),
+    ] {
+        let r = head(path.clone()).await;
+        assert!(r.starts_with("HTTP/1.1 401"), "{path}: {r}");
+    }
+    assert!(head(format!("/?token={ctoken}"))
+        .await
+        .starts_with("HTTP/1.1 200"));
+    assert!(head(format!("/agent?agent=agent-5&token={atoken}"))
+        .await
+        .starts_with("HTTP/1.1 200"));
     let console = tokio::spawn({
         let host = host.clone();
-        async move { sse_until(http, "/console/events", &host, "call_end").await }
+        async move {
+            sse_until(
+                http,
+                &format!("/console/events?token={ctoken}"),
+                &host,
+                "call_end",
+            )
+            .await
+        }
     });
     let agent = tokio::spawn({
         let host = host.clone();
-        async move { sse_until(http, "/agent/events?agent=agent-5", &host, "call_end").await }
+        async move {
+            sse_until(
+                http,
+                &format!("/agent/events?agent=agent-5&token={atoken}"),
+                &host,
+                "call_end",
+            )
+            .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The agent raises their voice in this fixture: private events follow.

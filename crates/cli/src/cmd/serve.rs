@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// On SIGTERM, seconds running calls may go on before they are ended.
     #[arg(long, value_name = "SECONDS")]
     pub drain_grace: Option<f64>,
+    /// Print agent ID's own page link (from SHOUTCUE_PAGES_SECRET and the
+    /// --http address) and exit; hand it to that agent alone.
+    #[arg(long, value_name = "ID")]
+    pub agent_link: Option<String>,
     #[command(flatten)]
     pub setup: CoachArgs,
 }
@@ -115,6 +119,9 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         cfg.script = a.setup.script.clone();
     }
     cfg.secrets_from_env();
+    if let Some(id) = &a.agent_link {
+        return print_agent_link(&cfg, id);
+    }
     cfg.validate()?;
     let setup = CoachArgs {
         model: cfg.model.clone(),
@@ -150,8 +157,14 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         if let Some(addr) = b.twilio {
             eprintln!("shoutcue serve: twilio ws://{addr}/");
         }
-        if let Some(addr) = b.http {
+        if let (Some(addr), Some(console)) = (b.http, server.console_url()) {
             eprintln!("shoutcue serve: http http://{addr}/healthz");
+            eprintln!("shoutcue serve: console {console}");
+            if cfg.pages_secret.is_none() {
+                eprintln!(
+                    "shoutcue serve: no SHOUTCUE_PAGES_SECRET: page tokens are new each run; agents' links come from `shoutcue serve --agent-link ID` only with a fixed secret"
+                );
+            }
         }
         if cfg.events_dir.is_none() {
             eprintln!("shoutcue serve: no --events-dir: events and notes are not written anywhere");
@@ -161,6 +174,19 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         server.drain().await;
         Ok::<(), AnyError>(())
     })
+}
+
+/// `--agent-link ID`: the link needs the fixed secret and the address.
+fn print_agent_link(cfg: &ServeConfig, id: &str) -> Result<(), AnyError> {
+    let Some(secret) = cfg.pages_secret.as_deref() else {
+        return Err("--agent-link needs the pages' secret: set SHOUTCUE_PAGES_SECRET (or pages_secret in the config), the same as the server's".into());
+    };
+    let Some(http) = cfg.http else {
+        return Err("--agent-link needs the server's --http address".into());
+    };
+    let pages = shoutcue_serve::Pages::new(Some(secret))?;
+    println!("{}", shoutcue_serve::agent_url(http, &pages, id));
+    Ok(())
 }
 
 async fn wait_for_signal() -> Result<(), AnyError> {

@@ -1,22 +1,31 @@
 //! The overlay's web server: one embedded page, an SSE stream, and the
 //! agent's marks. Runs on its own thread with a small tokio runtime, so the
 //! caller stays plain synchronous code.
+//!
+//! Every route needs the session's random token (in the printed URL) and a
+//! loopback `Host`, and posts must come from the page itself
+//! (`shoutcue_web`; docs/SECURITY.md). A mark names a cue the page was
+//! really shown, once per action, and marks are rate-limited, so nothing
+//! but the agent's own clicks reaches the feedback file and the note.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use shoutcue_web::{loopback_host_only, require_token, same_origin_posts, Limits, Token};
 use tokio::sync::{broadcast, oneshot};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
@@ -27,6 +36,12 @@ const PAGE: &str = include_str!("page.html");
 /// Messages kept for late subscribers beyond this many are still streamed
 /// live; the cap only bounds a very long call's memory.
 const HISTORY_CAP: usize = 10_000;
+
+/// Marks accepted per [`MARK_WINDOW`]: far above what an agent clicks, far
+/// below a script's flood.
+const MARKS_PER_WINDOW: usize = 10;
+/// The rate limit's window.
+const MARK_WINDOW: Duration = Duration::from_secs(10);
 
 /// Why the overlay could not start or record.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +73,9 @@ pub enum OverlayError {
     /// The server thread could not start its runtime.
     #[error("overlay: cannot start the web server: {0}")]
     Runtime(std::io::Error),
+    /// No session token could be drawn.
+    #[error("overlay: {0}")]
+    Token(#[from] shoutcue_web::TokenError),
     /// The publisher thread failed (writing events to stdout, say) or could not start.
     #[error("overlay publisher: {0}")]
     Publisher(std::io::Error),
@@ -144,12 +162,35 @@ struct Shared {
     call: String,
     /// Call time of the latest message, f64 bits.
     now_t: AtomicU64,
+    /// The cues the page was shown, and which actions were marked on each.
+    shown: Mutex<Vec<ShownCue>>,
+    /// When the latest accepted marks came (the rate limit).
+    recent_marks: Mutex<VecDeque<Instant>>,
+}
+
+/// A cue the page was sent, so a mark can only name one that existed.
+struct ShownCue {
+    step: u8,
+    repeat: u8,
+    t: f64,
+    said: bool,
+    dismissed: bool,
+}
+
+#[derive(Deserialize)]
+struct CueLine {
+    #[serde(rename = "type")]
+    kind: String,
+    t: f64,
+    step: u8,
+    repeat: u8,
 }
 
 /// The running overlay server. Dropping it stops the server.
 pub struct Overlay {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    token: Token,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -195,18 +236,26 @@ impl Overlay {
             feedback,
             call: opts.call,
             now_t: AtomicU64::new(0f64.to_bits()),
+            shown: Mutex::new(Vec::new()),
+            recent_marks: Mutex::new(VecDeque::new()),
         });
+        let token = Token::random()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
             .map_err(OverlayError::Runtime)?;
         let (stop_tx, stop_rx) = oneshot::channel();
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/", get(page))
             .route("/events", get(events))
             .route("/api/mark", post(mark))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .layer(from_fn(same_origin_posts))
+            .layer(from_fn_with_state(token.clone(), require_token));
+        if addr.ip().is_loopback() {
+            app = app.layer(from_fn(loopback_host_only));
+        }
         let thread = std::thread::Builder::new()
             .name("shoutcue-overlay".into())
             .spawn(move || {
@@ -219,11 +268,7 @@ impl Overlay {
                         }
                     };
                     tokio::select! {
-                        r = axum::serve(listener, app) => {
-                            if let Err(e) = r {
-                                eprintln!("shoutcue: overlay: {e}");
-                            }
-                        }
+                        _ = shoutcue_web::serve(listener, app, Limits::default()) => {}
                         _ = stop_rx => {}
                     }
                 });
@@ -233,6 +278,7 @@ impl Overlay {
         Ok(Self {
             shared,
             addr,
+            token,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -243,15 +289,34 @@ impl Overlay {
         self.addr
     }
 
-    /// The page's address, for printing.
+    /// The page's address with its token, for printing: whoever has it
+    /// can read this call's page, so it goes to the agent's own terminal.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/?token={}", self.addr, self.token.as_str())
+    }
+
+    /// The session's token (tests and tools that call the routes).
+    pub fn token(&self) -> &str {
+        self.token.as_str()
     }
 
     /// Sends one schema-v1 line (without its newline) to every page, and
     /// keeps it for pages that connect later.
     pub fn publish_event(&self, t: f64, line: &str) {
         self.set_now(t);
+        if line.contains("\"type\":\"cue\"") {
+            if let Ok(c) = serde_json::from_str::<CueLine>(line) {
+                if c.kind == "cue" {
+                    lock(&self.shared.shown).push(ShownCue {
+                        step: c.step,
+                        repeat: c.repeat,
+                        t: c.t,
+                        said: false,
+                        dismissed: false,
+                    });
+                }
+            }
+        }
         self.publish(Msg {
             name: None,
             data: Arc::from(line),
@@ -331,7 +396,14 @@ async fn events(
         let h = shared.history.lock().unwrap_or_else(|p| p.into_inner());
         (h.clone(), shared.tx.subscribe())
     };
-    let live = BroadcastStream::new(rx).filter_map(|m| m.ok());
+    // A page that fell more than the channel's capacity behind is told to
+    // reload: it then gets the whole history again, cues included.
+    let live = BroadcastStream::new(rx).map(|m| {
+        m.unwrap_or_else(|_| Msg {
+            name: Some("resync"),
+            data: Arc::from("{}"),
+        })
+    });
     let stream = tokio_stream::iter(backlog).chain(live).map(|m| {
         let ev = SseEvent::default().data(&*m.data);
         Ok(match m.name {
@@ -366,6 +438,9 @@ async fn mark(
             format!("cue_t {}: expected seconds from call start", req.cue_t),
         )
             .into_response();
+    }
+    if let Some(refused) = admit_mark(&shared, &req) {
+        return refused;
     }
     let unix_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -406,4 +481,62 @@ async fn mark(
         line,
     )
         .into_response()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether this mark may be recorded: it names a cue the page was shown,
+/// that action was not marked on it before, and marks are not flooding.
+/// `Some(response)` is the refusal.
+fn admit_mark(shared: &Shared, req: &MarkRequest) -> Option<Response> {
+    {
+        let now = Instant::now();
+        let mut recent = lock(&shared.recent_marks);
+        while recent
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > MARK_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= MARKS_PER_WINDOW {
+            return Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "more than {MARKS_PER_WINDOW} marks in {} s",
+                        MARK_WINDOW.as_secs()
+                    ),
+                )
+                    .into_response(),
+            );
+        }
+        recent.push_back(now);
+    }
+    let mut shown = lock(&shared.shown);
+    let Some(cue) = shown
+        .iter_mut()
+        .find(|c| c.step == req.step && c.repeat == req.repeat && (c.t - req.cue_t).abs() < 0.002)
+    else {
+        return Some(
+            (
+                StatusCode::CONFLICT,
+                format!(
+                    "no cue step {} repeat {} was shown at {} s",
+                    req.step, req.repeat, req.cue_t
+                ),
+            )
+                .into_response(),
+        );
+    };
+    let done = match req.action {
+        MarkAction::Said => &mut cue.said,
+        MarkAction::Dismiss => &mut cue.dismissed,
+    };
+    if *done {
+        return Some((StatusCode::CONFLICT, "this cue was already marked so").into_response());
+    }
+    *done = true;
+    None
 }
