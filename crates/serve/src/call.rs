@@ -299,6 +299,23 @@ impl CallSession {
             }
         }
         let alert = note.supervisor_alert.is_some();
+        // The console shows the note of a call that had shouting (pages
+        // only: it is not an event of the call's schema-v1 stream). The
+        // note holds nothing of the agent's own voice.
+        if alert || !note.episodes.is_empty() {
+            let line = serde_json::json!({
+                "type": "incident_note",
+                "t": self.duration_s(),
+                "markdown": note.to_markdown(),
+            })
+            .to_string();
+            self.shared.hub.publish(
+                &Arc::from(self.meta.call_id.as_str()),
+                &self.meta.agent_id.as_deref().map(Arc::from),
+                false,
+                line,
+            );
+        }
         tracing::info!(
             call = %self.meta.call_id,
             protocol = self.meta.protocol.as_str(),

@@ -120,6 +120,18 @@ impl Hub {
                 continue;
             }
             let Ok(mut s) = self.state.lock() else { return };
+            // A call's note comes just after its end: file it with that call.
+            if l.line.contains("\"type\":\"incident_note\"") && !s.active.contains_key(&l.call_id) {
+                if let Some(lines) = s
+                    .ended
+                    .iter_mut()
+                    .rev()
+                    .find(|v| v.first().is_some_and(|f| f.call_id == l.call_id))
+                {
+                    lines.push(l.clone());
+                }
+                continue;
+            }
             let end = l.line.contains("\"type\":\"call_end\"");
             s.active
                 .entry(l.call_id.clone())
