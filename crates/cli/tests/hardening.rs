@@ -375,7 +375,19 @@ fn printing_commands(tmp: &TempDir) -> Vec<Vec<String>> {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(fixture("calm_call.wav"), dir.join("a.wav")).unwrap();
     let out = s(&tmp.join("report")).to_string();
+    let labelled = tmp.join("labelled");
+    std::fs::create_dir_all(&labelled).unwrap();
+    for f in [
+        "calm_call.wav",
+        "calm_call.txt",
+        "sustained_shout.wav",
+        "sustained_shout.txt",
+    ] {
+        std::fs::copy(fixture(f), labelled.join(f)).unwrap();
+    }
     vec![
+        vec!["eval".into(), s(&labelled).into()],
+        vec!["eval".into(), s(&labelled).into(), "--json".into()],
         vec!["replay".into(), call.clone()],
         vec!["replay".into(), call.clone(), "--pretty".into()],
         vec!["features".into(), call.clone()],

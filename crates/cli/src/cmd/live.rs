@@ -115,9 +115,9 @@ pub fn devices() -> Result<(), AnyError> {
     if list.is_empty() {
         return Err("no input devices found (is PulseAudio or ALSA running?)".into());
     }
-    println!("id\tname\tdefault config");
+    super::print_line("id\tname\tdefault config")?;
     for d in list {
-        println!("{}\t{}\t{}", d.id, d.name, d.default_config);
+        super::print_line(&format!("{}\t{}\t{}", d.id, d.name, d.default_config))?;
     }
     Ok(())
 }
