@@ -6,7 +6,9 @@ use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use shoutcue_core::source::{ChannelChoice, Encoding, SourceError, SourceErrorKind, WavSource};
+use shoutcue_core::source::{
+    ChannelChoice, Encoding, SourceError, SourceErrorKind, SourceWarning, WavSource,
+};
 
 // ---------------------------------------------------------------- helpers
 
@@ -895,4 +897,190 @@ fn emodb_clips_read_and_resample() {
         clips += 1;
     }
     assert!(clips >= 300, "only {clips} clips listed");
+}
+
+// ------------------------------------------- sizes, special files, streams
+
+/// Offset of the `data` chunk's size field in a WAV's bytes.
+fn data_size_offset(bytes: &[u8]) -> usize {
+    let mut pos = 12;
+    loop {
+        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        if &bytes[pos..pos + 4] == b"data" {
+            return pos + 4;
+        }
+        pos += 8 + size + (size & 1);
+    }
+}
+
+/// A real fixture, its data size field set to `size`, written to a temp file.
+fn fixture_with_data_size(size: u32, tag: &str) -> (TempWav, Vec<u8>) {
+    let mut bytes = std::fs::read(shoutcue_testkit::fixture("calm_call.wav")).unwrap();
+    let at = data_size_offset(&bytes);
+    bytes[at..at + 4].copy_from_slice(&size.to_le_bytes());
+    let tmp = TempWav::new(tag);
+    std::fs::write(&tmp.0, &bytes).unwrap();
+    (tmp, bytes)
+}
+
+#[test]
+fn zero_data_size_reads_to_the_end_with_a_warning() {
+    let fixture = shoutcue_testkit::fixture("calm_call.wav");
+    let mut orig = WavSource::open(&fixture, ChannelChoice::Default).unwrap();
+    assert!(orig.warnings().is_empty(), "{:?}", orig.warnings());
+    let (want_c, want_a) = read_all(&mut orig, 4096).unwrap();
+    assert!(want_c.len() > 8000, "the fixture holds audio");
+
+    let (tmp, bytes) = fixture_with_data_size(0, "zero");
+    let mut src = WavSource::open(&tmp.0, ChannelChoice::Default).unwrap();
+    let following = (bytes.len() - data_size_offset(&bytes) - 4) as u64;
+    assert_eq!(
+        src.warnings(),
+        &[SourceWarning::ZeroDataSize {
+            following: Some(following)
+        }]
+    );
+    assert!(
+        src.warnings()[0].to_string().contains("declares 0 bytes"),
+        "{}",
+        src.warnings()[0]
+    );
+    let (c, a) = read_all(&mut src, 4096).unwrap();
+    assert_eq!(c.len(), want_c.len(), "every sample, not an empty call");
+    assert_eq!(c, want_c);
+    assert_eq!(a, want_a);
+}
+
+#[test]
+fn data_size_smaller_than_what_follows_is_reported() {
+    let (tmp, bytes) = fixture_with_data_size(4000, "short");
+    let mut src = WavSource::open(&tmp.0, ChannelChoice::Default).unwrap();
+    let following = (bytes.len() - data_size_offset(&bytes) - 4) as u64;
+    assert_eq!(
+        src.warnings(),
+        &[SourceWarning::DataSizeShort {
+            declared: 4000,
+            following
+        }]
+    );
+    assert!(src.warnings()[0].to_string().contains("not analysed"));
+    // What is read is what the header declares (stereo 16-bit: 1000 frames).
+    assert_eq!(read_all(&mut src, 4096).unwrap().0.len(), 1000);
+
+    // A chunk after the data (LIST, id3) is normal: no warning.
+    let mut b = RawWav::new(1, 2, 8000, 16, pcm16_stereo(10)).bytes();
+    push_chunk(&mut b, b"LIST", b"INFOISFT\x05\0\0\0abcd\0");
+    let mut src = open_bytes(b, ChannelChoice::Default).unwrap();
+    assert!(src.warnings().is_empty(), "{:?}", src.warnings());
+    assert_eq!(read_all(&mut src, 64).unwrap().0.len(), 10);
+}
+
+#[test]
+fn second_fmt_chunk_is_refused() {
+    let mut w = RawWav::new(1, 2, 8000, 16, pcm16_stereo(10));
+    w.extra_chunks
+        .push((*b"fmt ", RawWav::new(7, 1, 16000, 8, vec![]).fmt_body()));
+    let e = open_err(w.bytes(), ChannelChoice::Default);
+    assert!(
+        matches!(
+            e.kind,
+            SourceErrorKind::DuplicateChunk {
+                chunk: "fmt ",
+                offset: 36
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("expected exactly one"), "{e}");
+}
+
+/// Opens `path` on a thread; fails the test instead of hanging on it.
+fn open_within(path: PathBuf, secs: u64) -> Result<WavSource, SourceError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(WavSource::open(&path, ChannelChoice::Default));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .expect("open hung")
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_and_devices_are_refused_not_read() {
+    let tmp = shoutcue_testkit::TempDir::new("source-fifo");
+    let fifo = tmp.join("x.wav");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let e = open_within(fifo.clone(), 5).unwrap_err();
+    assert!(
+        matches!(e.kind, SourceErrorKind::NotRegularFile { kind } if kind.contains("FIFO")),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with(&fifo.display().to_string()),
+        "{e}"
+    );
+
+    let e = open_within(PathBuf::from("/dev/zero"), 5).unwrap_err();
+    assert!(
+        matches!(
+            e.kind,
+            SourceErrorKind::NotRegularFile {
+                kind: "character device"
+            }
+        ),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("empty"), "{e}");
+
+    let e = open_within(tmp.path().to_path_buf(), 5).unwrap_err();
+    assert!(
+        matches!(e.kind, SourceErrorKind::NotRegularFile { kind: "folder" }),
+        "{e}"
+    );
+}
+
+/// A reader with no `Seek`, as a pipe is.
+struct Pipe(Cursor<Vec<u8>>);
+
+impl std::io::Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // Short reads, as pipes give.
+        let n = buf.len().min(1000);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+#[test]
+fn a_stream_reads_like_the_file() {
+    let bytes = std::fs::read(shoutcue_testkit::fixture("calm_call.wav")).unwrap();
+    let mut file = open_bytes(bytes.clone(), ChannelChoice::Default).unwrap();
+    let want = read_all(&mut file, 4096).unwrap();
+    let mut src =
+        WavSource::from_stream("stdin", Pipe(Cursor::new(bytes)), ChannelChoice::Default).unwrap();
+    assert_eq!(read_all(&mut src, 4096).unwrap(), want);
+
+    // Chunks before the data are skipped by reading them.
+    let mut w = RawWav::new(1, 2, 8000, 16, pcm16_stereo(10));
+    w.extra_chunks.push((*b"LIST", vec![7; 333]));
+    let mut src = WavSource::from_stream(
+        "stdin",
+        Pipe(Cursor::new(w.bytes())),
+        ChannelChoice::Default,
+    )
+    .unwrap();
+    assert_eq!(read_all(&mut src, 3).unwrap().1[9], 9.0 / 32768.0);
+
+    // A stream cut short is truncation, an empty one is empty.
+    let cut = w.bytes()[..w.bytes().len() - 8].to_vec();
+    let mut src =
+        WavSource::from_stream("stdin", Pipe(Cursor::new(cut)), ChannelChoice::Default).unwrap();
+    let e = read_all(&mut src, 64).unwrap_err();
+    assert!(matches!(e.kind, SourceErrorKind::Truncated { .. }), "{e}");
+    let e = WavSource::from_stream("stdin", Pipe(Cursor::new(vec![])), ChannelChoice::Default)
+        .unwrap_err();
+    assert!(matches!(e.kind, SourceErrorKind::Empty), "{e}");
 }

@@ -33,13 +33,13 @@ pub fn eval_dir(dir: &Path, model: &ShoutModel) -> Result<Metrics, AnyError> {
 }
 
 /// One line of figures, as `eval` and `train` print them.
-pub fn print_metrics(label: &str, m: &Metrics) {
-    println!(
+pub fn print_metrics(label: &str, m: &Metrics) -> Result<(), AnyError> {
+    super::print_line(&format!(
         "{label}: {} calls, {:.2} h | shout spans {} found {} | detections {} correct {} | P {:.3} R {:.3} F1 {:.3} | false cues {} ({:.2}/h) | latency p50 {:.2} s p90 {:.2} s | cue after pause p50 {:.2} s p90 {:.2} s",
         m.calls, m.hours, m.labelled, m.found, m.detected, m.correct, m.precision, m.recall, m.f1,
         m.false_cues, m.false_cues_per_hour, m.latency_p50_s, m.latency_p90_s,
         m.cue_after_pause_p50_s, m.cue_after_pause_p90_s
-    );
+    ))
 }
 
 use std::path::PathBuf;
@@ -81,9 +81,9 @@ fn eval(dir: &Path, model: Option<&Path>, json: bool, gates: Gates) -> Result<()
     let model = crate::args::load_model(model)?;
     let m = eval_dir(dir, &model)?;
     if json {
-        println!("{}", serde_json::to_string(&m)?);
+        super::print_line(&serde_json::to_string(&m)?)?;
     } else {
-        print_metrics(&dir.display().to_string(), &m);
+        print_metrics(&dir.display().to_string(), &m)?;
     }
     let d = dir.display();
     let mut failures = Vec::new();

@@ -39,18 +39,21 @@ fn features(
     format: Format,
     choice: ChannelChoice,
 ) -> Result<(), AnyError> {
+    // Opened first: a file that cannot be read prints no header.
+    let mut src = super::open_source(file, choice)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if format == Format::Csv {
-        writeln!(out, "{}", Features::CSV_HEADER)?;
+        writeln!(out, "{}", Features::CSV_HEADER).map_err(super::stdout_error)?;
     }
-    let result = super::channel_hops(file, role, choice, |f| match format {
+    let result = super::channel_hops(&mut src, file, role, |f| match format {
         Format::Csv => f.write_csv(&mut out),
         Format::Jsonl => {
             serde_json::to_writer(&mut out, f)?;
             out.write_all(b"\n")
         }
     });
-    out.flush()?;
-    result.map(|_| ())
+    let flushed = out.flush().map_err(super::stdout_error);
+    result?;
+    flushed
 }

@@ -20,19 +20,19 @@ pub struct LiveArgs {
     pub agent_device: Option<String>,
     /// One stereo device carrying both voices: CUSTOMER,AGENT channel
     /// indices (0 = left), e.g. `1,0`.
-    #[arg(long, value_name = "C,A")]
-    pub channel_map: Option<String>,
+    #[arg(long, value_name = "C,A", value_parser = parse_channel_map)]
+    pub channel_map: Option<ChannelMap>,
     /// Overlay page port on 127.0.0.1.
     #[arg(long, default_value_t = 8377)]
     pub port: u16,
     /// Capture rate, Hz (default: 8000 if the devices offer it, else the customer device's rate).
-    #[arg(long, value_name = "HZ")]
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(i64::from(MIN_CAPTURE_RATE)..=i64::from(MAX_CAPTURE_RATE)))]
     pub rate: Option<u32>,
     /// Print latency (callback to event sent) p50/p90/p99 and capture health at exit.
     #[arg(long)]
     pub stats: bool,
     /// End the call after this many seconds (default: at Ctrl-C).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
     pub duration: Option<f64>,
     /// Write the incident note as PREFIX.json and PREFIX.md at the end of the call.
     #[arg(long, value_name = "PREFIX")]
@@ -42,6 +42,55 @@ pub struct LiveArgs {
     pub feedback: Option<PathBuf>,
     #[command(flatten)]
     pub setup: CoachArgs,
+}
+
+/// Lowest `--rate`: narrow-band telephony.
+pub const MIN_CAPTURE_RATE: u32 = 8000;
+/// Highest `--rate`: what sound cards offer (4 GHz asked for 64 GB of ring).
+pub const MAX_CAPTURE_RATE: u32 = 192_000;
+/// Highest channel index `--channel-map` takes (devices have far fewer;
+/// the device's own count is checked when it is opened).
+pub const MAX_CHANNEL_INDEX: u16 = 255;
+/// Longest `--duration`: a week, far beyond any call.
+pub const MAX_DURATION_S: f64 = 7.0 * 24.0 * 3600.0;
+
+/// `--channel-map CUSTOMER,AGENT`: which channel of one device is whose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelMap {
+    /// The customer's channel (0 = left).
+    pub customer: u16,
+    /// The agent's channel.
+    pub agent: u16,
+}
+
+/// Parses `--channel-map`: two different indices in 0..=255.
+fn parse_channel_map(s: &str) -> Result<ChannelMap, String> {
+    let expected = format!(
+        "expected CUSTOMER,AGENT: two different channel indices in 0..={MAX_CHANNEL_INDEX}, such as 1,0"
+    );
+    let (c, a) = s.split_once(',').ok_or_else(|| expected.clone())?;
+    let index = |t: &str| {
+        t.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|&i| i <= MAX_CHANNEL_INDEX)
+            .ok_or_else(|| expected.clone())
+    };
+    let (customer, agent) = (index(c)?, index(a)?);
+    if customer == agent {
+        return Err(format!("{expected}; got channel {customer} for both"));
+    }
+    Ok(ChannelMap { customer, agent })
+}
+
+/// Parses `--duration`: finite seconds, above 0, at most a week.
+fn parse_duration(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(d) if d.is_finite() && d > 0.0 && d <= MAX_DURATION_S => Ok(d),
+        _ => Err(format!(
+            "expected seconds, finite, above 0 and at most {MAX_DURATION_S} (a week)"
+        )),
+    }
 }
 
 #[cfg(not(feature = "live"))]
@@ -66,9 +115,9 @@ pub fn devices() -> Result<(), AnyError> {
     if list.is_empty() {
         return Err("no input devices found (is PulseAudio or ALSA running?)".into());
     }
-    println!("id\tname\tdefault config");
+    super::print_line("id\tname\tdefault config")?;
     for d in list {
-        println!("{}\t{}\t{}", d.id, d.name, d.default_config);
+        super::print_line(&format!("{}\t{}\t{}", d.id, d.name, d.default_config))?;
     }
     Ok(())
 }
@@ -83,16 +132,8 @@ pub fn live(a: &LiveArgs) -> Result<(), AnyError> {
     use std::sync::atomic::Ordering;
 
     let setup = a.setup.load()?;
-    let (cust_pick, agent_pick) = match &a.channel_map {
-        Some(m) => {
-            let bad = || {
-                format!("--channel-map {m:?}: expected CUSTOMER,AGENT channel indices such as 1,0")
-            };
-            let (c, g) = m.split_once(',').ok_or_else(bad)?;
-            let c: u16 = c.trim().parse().map_err(|_| bad())?;
-            let g: u16 = g.trim().parse().map_err(|_| bad())?;
-            (Pick::Channel(c), Some(Pick::Channel(g)))
-        }
+    let (cust_pick, agent_pick) = match a.channel_map {
+        Some(m) => (Pick::Channel(m.customer), Some(Pick::Channel(m.agent))),
         None => (Pick::Mix, a.agent_device.as_ref().map(|_| Pick::Mix)),
     };
     let agent = agent_pick.map(|pick| VoiceSource {
@@ -145,7 +186,8 @@ pub fn live(a: &LiveArgs) -> Result<(), AnyError> {
     if let Some(d) = a.duration {
         let s = stop.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs_f64(d.max(0.0)));
+            // Checked at parse time: finite, positive, at most a week.
+            std::thread::sleep(std::time::Duration::from_secs_f64(d));
             s.store(true, Ordering::Relaxed);
         });
     }

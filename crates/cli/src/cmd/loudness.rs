@@ -30,7 +30,8 @@ pub fn run(a: LoudnessArgs) -> Result<(), AnyError> {
 /// Prints one JSON line: the channel's integrated loudness and duration.
 fn loudness(file: &Path, role: Role, choice: ChannelChoice) -> Result<(), AnyError> {
     let mut hops = 0u64;
-    let chain = super::channel_hops(file, role, choice, |_| {
+    let mut src = super::open_source(file, choice)?;
+    let chain = super::channel_hops(&mut src, file, role, |_| {
         hops += 1;
         Ok(())
     })?;
@@ -40,6 +41,5 @@ fn loudness(file: &Path, role: Role, choice: ChannelChoice) -> Result<(), AnyErr
         "integrated_lufs": chain.integrated_loudness(),
         "duration_s": hops as f64 * shoutcue_core::HOP as f64 / shoutcue_core::ANALYSIS_RATE as f64,
     });
-    println!("{line}");
-    Ok(())
+    super::print_line(&line.to_string())
 }

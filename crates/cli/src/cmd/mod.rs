@@ -21,21 +21,31 @@ use shoutcue_core::source::{ChannelChoice, WavSource};
 use crate::args::Role;
 use crate::AnyError;
 
-/// One voice of `file` through the feature chain, `on` per hop (see
+/// Opens a recording (`-`: a WAV streamed on stdin) and says on stderr
+/// what is odd about it (a data size of 0, or short of the file).
+pub fn open_source(file: &Path, choice: ChannelChoice) -> Result<WavSource, AnyError> {
+    let src = WavSource::open(file, choice)?;
+    let name = file.display().to_string();
+    for w in src.warnings() {
+        eprintln!("shoutcue: {name}: warning: {w}");
+    }
+    Ok(src)
+}
+
+/// One voice of `src` through the feature chain, `on` per hop (see
 /// [`analyse_channel`]); warns on stderr when NaN/Inf samples were replaced.
+/// `on`'s errors are the writes to stdout.
 pub fn channel_hops(
+    src: &mut WavSource,
     file: &Path,
     role: Role,
-    choice: ChannelChoice,
     on: impl FnMut(&Features) -> std::io::Result<()>,
 ) -> Result<ChannelFeatures, AnyError> {
-    let mut src = WavSource::open(file, choice)?;
     let name = file.display().to_string();
-    let result = analyse_channel(&name, &mut src, role.into(), on);
-    warn_non_finite(&name, &src);
+    let result = analyse_channel(&name, src, role.into(), on);
+    warn_non_finite(&name, src);
     result.map_err(|e| match e {
-        // Passed through as the io::Error it is, so a closed pipe is recognised.
-        ChannelError::Output(io) => io.into(),
+        ChannelError::Output(io) => stdout_error(io),
         other => other.into(),
     })
 }
@@ -44,10 +54,30 @@ pub fn channel_hops(
 pub fn warn_non_finite(name: &str, src: &WavSource) {
     if src.non_finite_samples() > 0 {
         eprintln!(
-            "shoutcue: {name}: {} NaN/Inf samples replaced by silence",
+            "shoutcue: {name}: warning: {} NaN/Inf samples replaced by silence",
             src.non_finite_samples()
         );
     }
+}
+
+/// A failed write to stdout. A closed pipe (`| head`) stays the bare
+/// `io::Error` it is, which `main` ends quietly with exit 0; anything else
+/// (a full disk) is an error that names stdout.
+pub fn stdout_error(e: std::io::Error) -> AnyError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        e.into()
+    } else {
+        format!("stdout: cannot write: {e}").into()
+    }
+}
+
+/// Writes one line to stdout without `println!`'s panic on a closed pipe.
+pub fn print_line(line: &str) -> Result<(), AnyError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
 }
 
 /// A new file, buffered; the error names it.

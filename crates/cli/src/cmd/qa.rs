@@ -1,6 +1,6 @@
 //! `shoutcue qa`: the QA team's batch report over a folder of recordings.
 
-use shoutcue_lab::qa::QaOptions;
+use shoutcue_lab::qa::{QaOptions, MAX_JOBS};
 
 use crate::AnyError;
 
@@ -17,13 +17,24 @@ pub struct QaArgs {
     /// Redo calls already done (default: skip calls whose outputs are up to date).
     #[arg(long)]
     pub force: bool,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    /// Worker threads (default: one per core; at most 4 per core are used,
+    /// and more than 1024 is refused).
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Show QA the agent's private events (nudges, the agent's own shouting);
     /// off by default, as the coach promises the agent.
     #[arg(long)]
     pub include_private: bool,
+}
+
+/// `--jobs`: 1..=[`MAX_JOBS`] (100000 threads ran for minutes, then aborted).
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of worker threads in 1..={MAX_JOBS}"
+        )),
+    }
 }
 
 /// Runs `shoutcue qa`.
@@ -35,13 +46,29 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
         jobs: a.jobs,
         include_private: a.include_private,
         progress: true,
+        // Ctrl-C/SIGTERM stop between calls; what was done is indexed.
+        stop: Some(super::stop_on_ctrl_c()?),
     })
 }
 
 /// Runs the batch and prints one summary line; fails if any call failed.
 fn qa(opts: QaOptions) -> Result<(), AnyError> {
     let s = shoutcue_lab::qa::run(&opts)?;
-    println!(
+    if let Some(asked) = s.jobs_asked {
+        eprintln!(
+            "shoutcue: --jobs {asked} is more than {} (4 per core): using {}",
+            s.jobs, s.jobs
+        );
+    }
+    for r in &s.rows {
+        if let Some(why) = &r.skipped {
+            eprintln!("shoutcue: skipped: {why}");
+        }
+        for w in &r.warnings {
+            eprintln!("shoutcue: {}: warning: {w}", r.name);
+        }
+    }
+    super::print_line(&format!(
         "{} calls ({} skipped as up to date), {} failed, {:.1} min of audio ({:.1} min analysed now), wall {:.2} s, {:.0}x real time on {} threads; report: {}",
         s.rows.len(),
         s.skipped,
@@ -52,7 +79,20 @@ fn qa(opts: QaOptions) -> Result<(), AnyError> {
         s.times_real_time(),
         s.jobs,
         opts.out.join("index.html").display()
-    );
+    ))?;
+    if s.not_files > 0 {
+        eprintln!(
+            "shoutcue: {} file(s) named .wav are not regular files and were skipped (see the index)",
+            s.not_files
+        );
+    }
+    if s.interrupted > 0 {
+        return Err(format!(
+            "interrupted: {} call(s) left undone; the index lists what was done, and running the same command again resumes",
+            s.interrupted
+        )
+        .into());
+    }
     if s.failed > 0 {
         return Err(format!(
             "{} of {} calls failed (see the error rows)",

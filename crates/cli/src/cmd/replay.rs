@@ -8,10 +8,10 @@ use shoutcue_core::detector::HopReport;
 use shoutcue_core::engine::{replay_call, CallError, Event, Observer, Pace, Sink, SinkError};
 use shoutcue_core::features::Features;
 use shoutcue_core::sinks::{AudacityLabels, CallInfo, IncidentRecorder, JsonlSink, PrettySink};
-use shoutcue_core::source::{ChannelChoice, WavSource};
+use shoutcue_core::source::ChannelChoice;
 use shoutcue_live::overlay::{OverlayFeed, OverlayOptions, Publisher, ServedCall};
 
-use super::{create, stop_on_ctrl_c, warn_non_finite};
+use super::{create, open_source, stop_on_ctrl_c, warn_non_finite};
 use crate::args::ChannelArgs;
 use crate::args::{CoachArgs, Setup};
 use crate::AnyError;
@@ -87,7 +87,7 @@ struct ReplayOpts {
 /// Replays `file`; Ctrl-C ends the call early, cleanly, with its note.
 fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
     let setup = o.setup.load()?;
-    let mut src = WavSource::open(file, o.choice)?;
+    let mut src = open_source(file, o.choice)?;
     let name = file.display().to_string();
     let stdout: Box<dyn Write> = Box::new(std::io::LineWriter::new(std::io::stdout()));
     let events: Box<dyn Sink> = if o.pretty {
@@ -119,6 +119,7 @@ fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
                 started_at: o.setup.started_at.clone(),
             })
         }),
+        labels_failed: false,
     };
     let pace = if o.realtime {
         Pace::RealTime
@@ -171,16 +172,35 @@ fn replay(file: &Path, o: &ReplayOpts) -> Result<(), AnyError> {
         }
     } else if let (Some(prefix), Some(rec)) = (&o.note_out, &sinks.recorder) {
         // The note is written even when the recording broke off: nothing processed is lost.
-        rec.note()
-            .write_json(create(&prefix.with_extension("json"))?)?;
-        rec.note()
-            .write_markdown(create(&prefix.with_extension("md"))?)?;
+        for (ext, markdown) in [("json", false), ("md", true)] {
+            let path = prefix.with_extension(ext);
+            let w = create(&path)?;
+            let written = if markdown {
+                rec.note().write_markdown(w)
+            } else {
+                rec.note().write_json(w)
+            };
+            written.map_err(|e| format!("{}: {e}", path.display()))?;
+        }
     }
     warn_non_finite(&name, &src);
     match result {
         Err(CallError::Sink { source, .. }) if is_broken_pipe(&source) => Ok(()),
+        Err(CallError::Sink { source, .. }) => {
+            Err(name_output(source, sinks.labels_failed, o).into())
+        }
         r => r.map(|_| ()).map_err(Into::into),
     }
+}
+
+/// A failed output, named by where it goes (stdout or the file), which is
+/// what the user can fix (a full disk), rather than by the input.
+fn name_output(e: SinkError, labels_failed: bool, o: &ReplayOpts) -> String {
+    let place = match (&o.labels_out, labels_failed) {
+        (Some(p), true) => p.display().to_string(),
+        _ => "stdout".to_string(),
+    };
+    format!("{place}: {e}")
 }
 
 /// The overlay server and publisher for `replay --realtime --serve`.
@@ -215,6 +235,8 @@ struct ReplaySinks {
     events: Box<dyn Sink>,
     labels: Option<AudacityLabels<std::io::BufWriter<std::fs::File>>>,
     recorder: Option<IncidentRecorder>,
+    /// The label track failed first (so its path is named, not stdout's).
+    labels_failed: bool,
 }
 
 impl Sink for ReplaySinks {
@@ -222,12 +244,14 @@ impl Sink for ReplaySinks {
         let a = self.events.event(ev);
         let b = self.labels.as_mut().map_or(Ok(()), |s| s.event(ev));
         let c = self.recorder.as_mut().map_or(Ok(()), |s| s.event(ev));
+        self.labels_failed |= a.is_ok() && b.is_err();
         a.and(b).and(c)
     }
     fn finish(&mut self, t: f64) -> Result<(), SinkError> {
         let a = self.events.finish(t);
         let b = self.labels.as_mut().map_or(Ok(()), |s| s.finish(t));
         let c = self.recorder.as_mut().map_or(Ok(()), |s| s.finish(t));
+        self.labels_failed |= a.is_ok() && b.is_err();
         a.and(b).and(c)
     }
 }

@@ -102,7 +102,7 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     ] {
         p.metrics.insert(k.into(), v);
     }
-    println!(
+    super::print_line(&format!(
         "trained on {} calls ({} voiced hops, {} in shout spans): segment P {:.3} R {:.3} F1 {:.3}",
         calls.len(),
         report.hops,
@@ -110,9 +110,12 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
         report.precision,
         report.recall,
         report.f1
-    );
+    ))?;
     for (d, f1) in o.dirs.iter().zip(f1_by_group(&model, &calls)) {
-        println!("  training folder {}: segment F1 {f1:.3}", d.display());
+        super::print_line(&format!(
+            "  training folder {}: segment F1 {f1:.3}",
+            d.display()
+        ))?;
         model
             .provenance
             .metrics
@@ -121,7 +124,7 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     let mut evaluated = Vec::new();
     for d in o.heldout {
         let m = eval_dir(d, &model)?;
-        print_metrics(&format!("held-out {}", d.display()), &m);
+        print_metrics(&format!("held-out {}", d.display()), &m)?;
         let key = d
             .components()
             .rev()
@@ -145,6 +148,6 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     let text = serde_json::to_string_pretty(&model)?;
     std::fs::write(o.out, text + "\n")
         .map_err(|e| format!("{}: cannot write model: {e}", o.out.display()))?;
-    println!("wrote {}", o.out.display());
+    super::print_line(&format!("wrote {}", o.out.display()))?;
     Ok(())
 }

@@ -27,6 +27,8 @@ pub(super) struct Header {
     pub block_align: usize,
     /// Declared data size; `None` when the recorder wrote 0xFFFFFFFF.
     pub data_bytes: Option<u64>,
+    /// Offset of the first data byte.
+    pub data_start: u64,
 }
 
 /// Reads until `buf` is full or EOF; returns the bytes read.
@@ -90,6 +92,10 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
     }
     let mut riff = [0u8; 12];
     let got = read_full(r, &mut riff)?;
+    if got == 0 {
+        // A stream (stdin) whose length was not known beforehand.
+        return Err(SourceErrorKind::Empty);
+    }
     let magic_ok = riff[..got.min(4)] == b"RIFF"[..got.min(4)];
     if !magic_ok {
         return Err(SourceErrorKind::NotRiffWave {
@@ -133,6 +139,13 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
         pos += 8;
         match &id {
             b"fmt " => {
+                if fmt.is_some() {
+                    // Two formats: which one the samples follow is a guess.
+                    return Err(SourceErrorKind::DuplicateChunk {
+                        chunk: "fmt ",
+                        offset: pos - 8,
+                    });
+                }
                 if size < 16 {
                     return Err(SourceErrorKind::FmtTooShort {
                         needed: 16,
@@ -170,6 +183,7 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
                     encoding,
                     block_align,
                     data_bytes: (size != STREAMING_SIZE).then_some(u64::from(size)),
+                    data_start: pos,
                 });
             }
             _ => {
@@ -187,6 +201,40 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
             }
         }
     }
+}
+
+/// Whether the `file_len - start` bytes from `start` on are whole chunks
+/// (a `LIST` or `id3 ` after the data is normal), rather than audio past
+/// the declared end of the data. Leaves `r` wherever it stopped.
+pub(super) fn trailing_chunks_only<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    mut start: u64,
+    file_len: u64,
+) -> std::io::Result<bool> {
+    // Real files carry a handful; more than this is not a chunk list.
+    for _ in 0..64 {
+        if start == file_len {
+            return Ok(true);
+        }
+        if file_len.saturating_sub(start) < 8 {
+            return Ok(false);
+        }
+        r.seek(SeekFrom::Start(start))?;
+        let mut ch = [0u8; 8];
+        if read_full(r, &mut ch)? < 8 {
+            return Ok(false);
+        }
+        if !ch[..4].iter().all(|b| (0x20..=0x7E).contains(b)) {
+            return Ok(false);
+        }
+        let size = u64::from(u32_at(&ch, 4));
+        start += 8 + size + (size & 1);
+        if start > file_len + (size & 1) {
+            return Ok(false);
+        }
+        start = start.min(file_len);
+    }
+    Ok(false)
 }
 
 /// Validates a `fmt ` body (16..=40 bytes): returns rate, channels,

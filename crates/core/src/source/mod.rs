@@ -89,6 +89,19 @@ pub enum SourceErrorKind {
     Io(std::io::Error),
     /// The file has no bytes at all.
     Empty,
+    /// The path is a FIFO, a device, a socket or a folder: reading it could
+    /// block forever (a FIFO) or never end (`/dev/zero`).
+    NotRegularFile {
+        /// What it is instead, e.g. `FIFO (named pipe)`.
+        kind: &'static str,
+    },
+    /// A chunk that must appear once appears again.
+    DuplicateChunk {
+        /// The chunk id.
+        chunk: &'static str,
+        /// Byte offset of the second one.
+        offset: u64,
+    },
     /// The first bytes are not `RIFF....WAVE`.
     NotRiffWave {
         /// The four bytes found where `RIFF` or `WAVE` belonged.
@@ -186,6 +199,14 @@ impl fmt::Display for SourceErrorKind {
         match self {
             Io(e) => write!(f, "I/O error: {e}"),
             Empty => write!(f, "empty file (0 bytes)"),
+            NotRegularFile { kind } => write!(
+                f,
+                "not a regular file: expected a WAV file, got a {kind} (to read a stream from a pipe, give `-` and pipe it to stdin)"
+            ),
+            DuplicateChunk { chunk, offset } => write!(
+                f,
+                "a second {chunk:?} chunk at byte {offset}: expected exactly one"
+            ),
             NotRiffWave { found } => write!(
                 f,
                 "not a RIFF/WAVE file (found {:?} where RIFF/WAVE belongs)",
@@ -245,6 +266,114 @@ impl fmt::Display for SourceErrorKind {
     }
 }
 
+/// Something odd about a file that is still read; the commands print these
+/// on stderr and `qa` notes them in the call's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceWarning {
+    /// The data chunk declares 0 bytes, as a recorder that crashed before
+    /// writing the size leaves it; the file was read to its end instead.
+    ZeroDataSize {
+        /// Bytes after the data chunk's header, when the length is known.
+        following: Option<u64>,
+    },
+    /// The data chunk declares fewer bytes than follow it (and what follows
+    /// is not a chunk): the bytes past the declared end are not analysed.
+    DataSizeShort {
+        /// Data bytes the chunk declares.
+        declared: u64,
+        /// Bytes after the data chunk's header.
+        following: u64,
+    },
+}
+
+impl fmt::Display for SourceWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceWarning::ZeroDataSize { following: Some(n) } => write!(
+                f,
+                "data chunk declares 0 bytes (a recorder that stopped before writing the size?): read to the end of the file instead, {n} bytes"
+            ),
+            SourceWarning::ZeroDataSize { following: None } => write!(
+                f,
+                "data chunk declares 0 bytes (a recorder that stopped before writing the size?): read to the end of the stream instead"
+            ),
+            SourceWarning::DataSizeShort {
+                declared,
+                following,
+            } => write!(
+                f,
+                "data chunk declares {declared} bytes but {following} follow it: the last {} bytes are not analysed",
+                following - declared
+            ),
+        }
+    }
+}
+
+/// What a path is when it is not a regular file.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "character device";
+        }
+        if t.is_block_device() {
+            return "block device";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+    }
+    if t.is_dir() {
+        "folder"
+    } else {
+        "special file"
+    }
+}
+
+/// A forward-only reader as a `Seek`: seeking ahead skips bytes, so the
+/// header walk can skip chunks on a pipe. Seeking back or from the end is
+/// refused (the stream's length is unknown).
+struct Forward<R> {
+    inner: R,
+    pos: u64,
+}
+
+impl<R: Read> Read for Forward<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Seek for Forward<R> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(_) => None,
+        };
+        match target {
+            Some(n) if n >= self.pos => {
+                let skip = n - self.pos;
+                let skipped =
+                    std::io::copy(&mut (&mut self.inner).take(skip), &mut std::io::sink())?;
+                self.pos += skipped;
+                Ok(self.pos)
+            }
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a stream cannot seek back or from its end",
+            )),
+        }
+    }
+}
+
 /// An input problem, naming the file so a batch run says which call failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {kind}")]
@@ -284,6 +413,7 @@ pub struct WavSource {
     done: bool,
     pending: Option<SourceErrorKind>,
     non_finite: u64,
+    warnings: Vec<SourceWarning>,
 }
 
 impl fmt::Debug for WavSource {
@@ -299,15 +429,51 @@ impl fmt::Debug for WavSource {
 
 impl WavSource {
     /// Opens a WAV file and reads its header; the audio stays on disk.
+    ///
+    /// `-` reads a stream from stdin (see [`WavSource::from_stream`]).
+    /// Anything but a regular file (a FIFO, `/dev/zero`, a folder) is
+    /// refused before it is opened, so a FIFO with no writer cannot hang
+    /// the caller.
     pub fn open(path: impl AsRef<Path>, choice: ChannelChoice) -> Result<Self, SourceError> {
-        let name = path.as_ref().display().to_string();
-        match File::open(path.as_ref()) {
-            Ok(f) => Self::from_reader(&name, f, choice),
-            Err(e) => Err(SourceError {
-                name,
-                kind: SourceErrorKind::Io(e),
-            }),
+        let path = path.as_ref();
+        if path == Path::new("-") {
+            return Self::from_stream("stdin", std::io::stdin(), choice);
         }
+        let name = path.display().to_string();
+        let err = |kind| SourceError {
+            name: name.clone(),
+            kind,
+        };
+        // stat, not open: opening a FIFO blocks until a writer comes.
+        let meta = std::fs::metadata(path).map_err(|e| err(SourceErrorKind::Io(e)))?;
+        if !meta.is_file() {
+            return Err(err(SourceErrorKind::NotRegularFile {
+                kind: file_kind(&meta.file_type()),
+            }));
+        }
+        match File::open(path) {
+            Ok(f) => Self::from_reader(&name, f, choice),
+            Err(e) => Err(err(SourceErrorKind::Io(e))),
+        }
+    }
+
+    /// Reads a WAV from a stream that cannot seek (a pipe, stdin): the
+    /// header walk skips chunks by reading them, the data is read to the
+    /// stream's end or its declared size, and a size larger than the
+    /// stream is reported as truncation at the end.
+    pub fn from_stream<R: Read + Send + 'static>(
+        name: &str,
+        reader: R,
+        choice: ChannelChoice,
+    ) -> Result<Self, SourceError> {
+        let reader = Forward {
+            inner: reader,
+            pos: 0,
+        };
+        Self::build(name, Box::new(reader), choice, false).map_err(|kind| SourceError {
+            name: name.to_string(),
+            kind,
+        })
     }
 
     /// For fuzzing and for in-memory tests; `name` is what errors call the input.
@@ -316,20 +482,51 @@ impl WavSource {
         reader: R,
         choice: ChannelChoice,
     ) -> Result<Self, SourceError> {
-        Self::build(name, Box::new(reader), choice).map_err(|kind| SourceError {
+        Self::build(name, Box::new(reader), choice, true).map_err(|kind| SourceError {
             name: name.to_string(),
             kind,
         })
     }
 
+    /// `seekable` for files, whose length is known; not for streams.
     fn build(
         name: &str,
         mut reader: Box<dyn ReadSeek>,
         choice: ChannelChoice,
+        seekable: bool,
     ) -> Result<Self, SourceErrorKind> {
-        let file_len = reader.seek(SeekFrom::End(0))?;
-        reader.seek(SeekFrom::Start(0))?;
-        let h = header::parse(&mut reader, file_len)?;
+        let file_len = if seekable {
+            let len = reader.seek(SeekFrom::End(0))?;
+            reader.seek(SeekFrom::Start(0))?;
+            Some(len)
+        } else {
+            None
+        };
+        // Unknown length: the walk meets the end by reading it.
+        let mut h = header::parse(&mut reader, file_len.unwrap_or(u64::MAX))?;
+        let following = file_len.map(|len| len.saturating_sub(h.data_start));
+        let mut warnings = Vec::new();
+        match (h.data_bytes, following) {
+            (Some(0), _) => {
+                // What a recorder that crashed before writing the size
+                // leaves: read it like a streaming recorder's file.
+                h.data_bytes = None;
+                warnings.push(SourceWarning::ZeroDataSize { following });
+            }
+            (Some(declared), Some(following)) if declared < following => {
+                let after = h.data_start + declared + (declared & 1);
+                if let Some(len) = file_len {
+                    if !header::trailing_chunks_only(&mut reader, after, len)? {
+                        warnings.push(SourceWarning::DataSizeShort {
+                            declared,
+                            following,
+                        });
+                    }
+                    reader.seek(SeekFrom::Start(h.data_start))?;
+                }
+            }
+            _ => {}
+        }
 
         let channels = h.channels;
         let (customer, agent) = match choice {
@@ -373,6 +570,7 @@ impl WavSource {
             done: false,
             pending: None,
             non_finite: 0,
+            warnings,
         })
     }
 
@@ -477,6 +675,12 @@ impl WavSource {
             }
         }
         Ok(done)
+    }
+
+    /// What is odd about the file but did not stop it being read (a data
+    /// size of 0, or smaller than the bytes that follow), found at open.
+    pub fn warnings(&self) -> &[SourceWarning] {
+        &self.warnings
     }
 
     /// NaN/Inf float samples are replaced by 0.0 and counted here (documented, sane result).

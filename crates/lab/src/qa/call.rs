@@ -30,7 +30,9 @@ struct Done {
     row: CallRow,
 }
 
-const DONE_VERSION: u8 = 1;
+/// 2: rows made before a 0-byte data size was read to the end said such a
+/// call was empty and "ok"; they are redone.
+const DONE_VERSION: u8 = 2;
 
 /// What happened to one call.
 pub(crate) struct Outcome {
@@ -38,12 +40,16 @@ pub(crate) struct Outcome {
     pub skipped: bool,
 }
 
+/// Why `process` gave no outcome: the run was stopped (Ctrl-C) first.
+pub(crate) struct Interrupted;
+
 /// What every call shares.
 pub(crate) struct Ctx {
     dir: PathBuf,
     calls_dir: PathBuf,
     force: bool,
     include_private: bool,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     model: ShoutModel,
     coach: CoachConfig,
     script: Script,
@@ -56,14 +62,27 @@ impl Ctx {
             calls_dir: opts.out.join("calls"),
             force: opts.force,
             include_private: opts.include_private,
+            stop: opts.stop.clone(),
             model: ShoutModel::builtin(),
             coach: CoachConfig::default(),
             script: Script::english(),
         }
     }
 
-    /// Analyses `wav`, or takes its row from the done marker if up to date.
-    pub fn process(&self, wav: &Path) -> Outcome {
+    /// Whether the run was asked to stop.
+    pub fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Analyses `wav`, or takes its row from the done marker if up to date;
+    /// `Interrupted` when the run was stopped before or during the call
+    /// (nothing is marked done, so the next run does it).
+    pub fn process(&self, wav: &Path) -> Result<Outcome, Interrupted> {
+        if self.stopped() {
+            return Err(Interrupted);
+        }
         let rel = wav.strip_prefix(&self.dir).unwrap_or(wav);
         let name = rel
             .components()
@@ -72,7 +91,21 @@ impl Ctx {
             .join("/");
         let stem = self.calls_dir.join(rel.with_extension(""));
         let done_path = with_suffix(&stem, ".done.json");
-        let stamp = std::fs::metadata(wav).ok().map(|m| {
+        let meta = std::fs::metadata(wav);
+        if let Ok(m) = &meta {
+            if !m.is_file() {
+                // A FIFO would hang the open, /dev/zero never end.
+                let reason = match WavSource::open(wav, ChannelChoice::Default) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => format!("{}: not a regular file", wav.display()),
+                };
+                return Ok(Outcome {
+                    row: CallRow::skipped(name, reason),
+                    skipped: false,
+                });
+            }
+        }
+        let stamp = meta.ok().map(|m| {
             let mtime = m
                 .modified()
                 .ok()
@@ -82,10 +115,14 @@ impl Ctx {
         });
         if !self.force {
             if let Some(row) = self.up_to_date(&done_path, stamp) {
-                return Outcome { row, skipped: true };
+                return Ok(Outcome { row, skipped: true });
             }
         }
         let row = self.analyse(wav, name, &stem);
+        if self.stopped() {
+            // Cut short: its outputs are partial and it is not marked done.
+            return Err(Interrupted);
+        }
         if let (None, Some((size, mtime))) = (&row.error, stamp) {
             let done = Done {
                 v: DONE_VERSION,
@@ -100,10 +137,10 @@ impl Ctx {
                 let _ = std::fs::write(&done_path, text + "\n");
             }
         }
-        Outcome {
+        Ok(Outcome {
             row,
             skipped: false,
-        }
+        })
     }
 
     fn up_to_date(&self, done_path: &Path, stamp: Option<(u64, u128)>) -> Option<CallRow> {
@@ -166,9 +203,16 @@ impl Ctx {
             &mut sinks,
             Pace::Fast,
             &mut timeline,
-            None,
+            self.stop.as_deref(),
         );
         let mut error = result.err().map(|e| e.to_string());
+        let mut warnings: Vec<String> = src.warnings().iter().map(|w| w.to_string()).collect();
+        if src.non_finite_samples() > 0 {
+            warnings.push(format!(
+                "{} NaN/Inf samples replaced by silence",
+                src.non_finite_samples()
+            ));
+        }
         let note = sinks.recorder.note();
         let duration_s = note.duration_s;
         timeline.finish(duration_s);
@@ -224,6 +268,8 @@ impl Ctx {
         CallRow {
             name,
             error,
+            skipped: None,
+            warnings,
             duration_s,
             has_agent,
             episodes: note.episodes.len() as u32,

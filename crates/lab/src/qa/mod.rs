@@ -38,6 +38,8 @@ mod row;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -54,12 +56,25 @@ pub struct QaOptions {
     pub out: PathBuf,
     /// Redo calls already done.
     pub force: bool,
-    /// Worker threads; `None` = one per core.
+    /// Worker threads; `None` = one per core. More than [`jobs_limit`]
+    /// is lowered to it (see [`BatchSummary::jobs_asked`]).
     pub jobs: Option<usize>,
     /// Show the agent's private events (nudges, own shouting) to QA; see the module docs.
     pub include_private: bool,
     /// Draw a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// Set (by a Ctrl-C handler) to stop between calls: the calls done so
+    /// far are written to the index, the rest are left for the next run.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// The most `--jobs` a command line may ask for at all.
+pub const MAX_JOBS: usize = 1024;
+
+/// The most worker threads a batch uses: 4 per core (a call is CPU-bound;
+/// more threads only add memory and, at tens of thousands, abort).
+pub fn jobs_limit() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Why a batch could not run at all (a single bad call is a row, not this).
@@ -115,6 +130,13 @@ pub struct BatchSummary {
     pub wall_s: f64,
     /// Worker threads used.
     pub jobs: usize,
+    /// The `jobs` asked for, when it was above [`jobs_limit`] and lowered.
+    pub jobs_asked: Option<usize>,
+    /// Files that are not calls (FIFOs, devices named `*.wav`), listed with why.
+    pub not_files: usize,
+    /// Calls left undone because the run was stopped (Ctrl-C); the next
+    /// run does them.
+    pub interrupted: usize,
 }
 
 impl BatchSummary {
@@ -143,10 +165,11 @@ pub fn run(opts: &QaOptions) -> Result<BatchSummary, QaError> {
             path: opts.dir.display().to_string(),
         });
     }
-    let jobs = opts
+    let asked = opts
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let jobs = asked.min(jobs_limit());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -165,7 +188,7 @@ pub fn run(opts: &QaOptions) -> Result<BatchSummary, QaError> {
     };
 
     let ctx = call::Ctx::new(opts);
-    let outcomes: Vec<call::Outcome> = pool.install(|| {
+    let outcomes: Vec<Result<call::Outcome, call::Interrupted>> = pool.install(|| {
         wavs.par_iter()
             .map(|w| {
                 let o = ctx.process(w);
@@ -184,8 +207,18 @@ pub fn run(opts: &QaOptions) -> Result<BatchSummary, QaError> {
         total_audio_s: 0.0,
         wall_s: 0.0,
         jobs,
+        jobs_asked: (asked > jobs).then_some(asked),
+        not_files: 0,
+        interrupted: 0,
     };
     for o in outcomes {
+        let Ok(o) = o else {
+            summary.interrupted += 1;
+            continue;
+        };
+        if o.row.skipped.is_some() {
+            summary.not_files += 1;
+        }
         if o.skipped {
             summary.skipped += 1;
         } else {

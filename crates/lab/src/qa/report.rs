@@ -36,7 +36,7 @@ pub(crate) fn write_csv(path: &Path, rows: &[CallRow], opts: &QaOptions) -> Resu
     if opts.include_private {
         s.push_str(",agent_nudges,agent_shouting_s");
     }
-    s.push_str(",plot,note\n");
+    s.push_str(",plot,note,notes\n");
     for r in rows {
         let (plot, note) = r
             .outputs
@@ -48,7 +48,7 @@ pub(crate) fn write_csv(path: &Path, rows: &[CallRow], opts: &QaOptions) -> Resu
             s,
             "{},{},{},{:.3},{:.3},{},{},{},{},{},{}",
             csv_field(&r.name),
-            if r.error.is_some() { "error" } else { "ok" },
+            r.status(),
             csv_field(r.error.as_deref().unwrap_or("")),
             r.duration_s,
             r.shouting_s,
@@ -68,7 +68,13 @@ pub(crate) fn write_csv(path: &Path, rows: &[CallRow], opts: &QaOptions) -> Resu
                     .map_or(String::new(), |v| format!("{v:.3}"))
             );
         }
-        let _ = writeln!(s, ",{},{}", csv_field(&plot), csv_field(&note));
+        let _ = writeln!(
+            s,
+            ",{},{},{}",
+            csv_field(&plot),
+            csv_field(&note),
+            csv_field(&r.notes())
+        );
     }
     write_file(path, &s)
 }
@@ -201,7 +207,19 @@ pub(crate) fn write_html(
                     esc(e)
                 );
             }
-            None => s.push_str("<td data-sort=\"ok\">ok</td>"),
+            None => {
+                let status = r.status();
+                let notes = r.notes();
+                if notes.is_empty() {
+                    let _ = write!(s, "<td data-sort=\"{status}\">{status}</td>");
+                } else {
+                    let _ = write!(
+                        s,
+                        "<td class=\"err\" data-sort=\"{status}\">{status} ({})</td>",
+                        esc(&notes)
+                    );
+                }
+            }
         }
         let num = |s: &mut String, v: f64, text: String| {
             let _ = write!(s, "<td class=\"num\" data-sort=\"{v}\">{text}</td>");

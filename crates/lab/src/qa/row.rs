@@ -54,6 +54,14 @@ pub struct CallRow {
     pub name: String,
     /// Why the call could not be read (to its end), naming the file.
     pub error: Option<String>,
+    /// Why the file was not analysed at all (not a regular file: a FIFO
+    /// or a device named `*.wav`); such a row is neither ok nor failed.
+    #[serde(default)]
+    pub skipped: Option<String>,
+    /// What was odd about the recording but did not stop it being read:
+    /// a data size of 0 or short of the file, NaN/Inf samples replaced.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Length analysed, seconds (up to the fault for a broken file).
     pub duration_s: f64,
     /// Whether the file had an agent channel.
@@ -81,6 +89,8 @@ impl CallRow {
         Self {
             name,
             error: Some(error),
+            skipped: None,
+            warnings: Vec::new(),
             duration_s: 0.0,
             has_agent: false,
             episodes: 0,
@@ -92,6 +102,34 @@ impl CallRow {
             agent_shouting_s: None,
             outputs: None,
         }
+    }
+
+    /// A file that is not a call (a FIFO, a device), listed with why.
+    pub(crate) fn skipped(name: String, reason: String) -> Self {
+        Self {
+            error: None,
+            skipped: Some(reason),
+            ..Self::failed(name, String::new())
+        }
+    }
+
+    /// `ok`, `error` or `skipped`: the status column.
+    pub fn status(&self) -> &'static str {
+        match (&self.error, &self.skipped) {
+            (Some(_), _) => "error",
+            (None, Some(_)) => "skipped",
+            (None, None) => "ok",
+        }
+    }
+
+    /// The skip reason or the warnings, `; `-separated, for the notes column.
+    pub fn notes(&self) -> String {
+        self.skipped
+            .iter()
+            .chain(self.warnings.iter())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Cues the agent said.

@@ -160,6 +160,23 @@ fn choose(id: &str, d: &cpal::Device, rate: u32, need_channels: u16) -> Result<O
         id: id.into(),
         problem: format!("no default input config: {e}"),
     })?;
+    // A channel the device does not have would be recorded as silence.
+    let most = d
+        .supported_input_configs()
+        .map_or(def.channels(), |it| {
+            it.map(|r| r.channels()).max().unwrap_or(def.channels())
+        })
+        .max(def.channels());
+    if need_channels > most {
+        return Err(LiveError::Config {
+            id: id.into(),
+            problem: format!(
+                "channel {} asked for (--channel-map), but the device has {most} channel(s): expected an index in 0..={}",
+                need_channels - 1,
+                most.saturating_sub(1)
+            ),
+        });
+    }
     let channels = def.channels().max(need_channels);
     for format in [SampleFormat::F32, SampleFormat::I16, SampleFormat::I32] {
         if supports(d, rate, channels, format) {
@@ -292,7 +309,7 @@ pub fn start_capture(
     };
     let need = |p: Pick| match p {
         Pick::Mix => 1,
-        Pick::Channel(c) => c + 1,
+        Pick::Channel(c) => c.saturating_add(1),
     };
     let rate = match setup.rate {
         Some(r) => r,
