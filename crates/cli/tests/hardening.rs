@@ -212,7 +212,19 @@ fn qa_stops_between_calls_on_a_signal_and_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    // Signal once the first call is done (its NAME.done.json is written),
+    // however slow the machine: a fixed sleep flaked under load.
+    let first_done = Instant::now();
+    while first_done.elapsed() < Duration::from_secs(60) {
+        let any = std::fs::read_dir(out.join("calls")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".done.json"))
+        });
+        if any {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let sent = Instant::now();
     kill("INT", child.id());
     let o = wait_within(child, 30.0, "qa, SIGINT");
