@@ -26,10 +26,19 @@ pub struct CoachArgs {
     /// Name to put into the script's {name} placeholder.
     #[arg(long)]
     pub name: Option<String>,
-    /// Wall-clock start of the call, for the incident note (live: the time
-    /// the call starts, unless given here).
-    #[arg(long)]
+    /// Wall-clock start of the call, for the incident note, as RFC 3339
+    /// (2026-12-03T09:30:00Z); live: the time the call starts, unless given.
+    #[arg(long, value_name = "RFC3339", value_parser = rfc3339)]
     pub started_at: Option<String>,
+}
+
+/// Checks an RFC 3339 time; the note keeps the text as given.
+fn rfc3339(s: &str) -> Result<String, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map(|_| s.to_string())
+        .map_err(|e| {
+            format!("expected an RFC 3339 time such as 2026-12-03T09:30:00Z, got {s:?} ({e})")
+        })
 }
 
 /// What [`CoachArgs`] name, loaded.

@@ -29,9 +29,14 @@ pub struct TrainArgs {
     /// Folders of labelled training calls (searched recursively).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// Where to write the model.
-    #[arg(long, default_value = "models/shout-v1.json")]
+    /// Where to write the model (required: a default once overwrote the
+    /// model built into the next build).
+    #[arg(long, value_name = "MODEL.json")]
     pub out: PathBuf,
+    /// Allow `--out` to be the model built into shoutcue
+    /// (models/shout-v1.json): the next build ships what this writes.
+    #[arg(long)]
+    pub force: bool,
     /// Held-out folders to evaluate the fitted model on (never fitted to).
     #[arg(long)]
     pub heldout: Vec<PathBuf>,
@@ -48,6 +53,13 @@ pub struct TrainArgs {
 
 /// Runs `shoutcue train`.
 pub fn run(a: TrainArgs) -> Result<(), AnyError> {
+    if !a.force && is_shipped_model(&a.out) {
+        return Err(format!(
+            "{}: this is the model built into shoutcue; the next build would ship what training writes. Write elsewhere, or add --force to replace it on purpose",
+            a.out.display()
+        )
+        .into());
+    }
     train_model(TrainOpts {
         dirs: &a.dirs,
         out: &a.out,
@@ -55,6 +67,26 @@ pub fn run(a: TrainArgs) -> Result<(), AnyError> {
         init: a.init.as_deref(),
         cues: &a.cues,
     })
+}
+
+/// Whether `out` is the model file compiled into the binary.
+fn is_shipped_model(out: &Path) -> bool {
+    let shipped = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/shout-v1.json"
+    ));
+    match (out.canonicalize(), shipped.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        // Not there yet: compare what it would be.
+        _ => {
+            let abs = |p: &Path| {
+                std::path::absolute(p)
+                    .ok()
+                    .and_then(|a| Some(a.parent()?.canonicalize().ok()?.join(a.file_name()?)))
+            };
+            abs(out).is_some() && abs(out) == abs(shipped)
+        }
+    }
 }
 
 /// Fits, scores and writes the model, with its provenance.
