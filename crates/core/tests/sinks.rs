@@ -246,7 +246,7 @@ fn label_track_is_audacity_format_without_nudges() {
         })
         .count();
     assert_eq!(spans, customer_starts);
-    assert_eq!(cue_labels, ["cue:1", "cue:2", "cue:3", "cue:3", "cue:4"]);
+    assert_eq!(cue_labels, ["cue:1", "cue:2", "cue:3", "cue:3b", "cue:4"]);
 }
 
 #[test]
@@ -361,6 +361,20 @@ fn incident_note_marks_undelivered_and_unfinished_cues() {
     let md = note.to_markdown();
     assert!(md.contains("2024-05-01 10:32 (x.wav)"));
     assert!(md.contains("no: highest step shown 1"), "{md}");
+}
+
+#[test]
+fn a_calm_calls_note_says_zero_seconds_not_minus_zero() {
+    let rec = IncidentRecorder::new(CallInfo {
+        source: "calm.wav".into(),
+        started_at: None,
+    });
+    let md = rec.into_note().to_markdown();
+    assert!(
+        md.contains("- **Shouting episodes:** 0, 0.0 s in total"),
+        "{md}"
+    );
+    assert!(!md.contains("-0.0"), "{md}");
 }
 
 struct Broken;

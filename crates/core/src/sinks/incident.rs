@@ -273,7 +273,8 @@ impl IncidentNote {
     /// The note as Markdown, with blanks for the manager to fill in.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
-        let total: f64 = self.episodes.iter().map(|e| e.duration_s).sum();
+        // `+ 0.0`: an empty f64 sum is -0.0, which printed "-0.0 s in total".
+        let total: f64 = self.episodes.iter().map(|e| e.duration_s).sum::<f64>() + 0.0;
         // Writing to a String cannot fail.
         let _ = writeln!(s, "# Incident note: customer shouting\n");
         let when = match &self.call.started_at {
@@ -331,7 +332,7 @@ impl IncidentNote {
         } else {
             let _ = writeln!(
                 s,
-                "| shown | step | said by the agent |\n| --- | --- | --- |"
+                "| shown | step | agent spoke after the cue |\n| --- | --- | --- |"
             );
             for c in &self.cues {
                 let step = match (c.repeat > 1, c.recue) {

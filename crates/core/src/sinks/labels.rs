@@ -12,7 +12,8 @@ const NAME: &str = "Audacity label track";
 
 /// Writes `start<TAB>end<TAB>label` lines at [`finish`](Sink::finish),
 /// sorted by start: `shout` spans of customer shouting, and points
-/// (start = end) `cue:1` … `cue:4` and `calm`.
+/// (start = end) `cue:1` … `cue:4` (`cue:3b`: the repeated step 3, as the
+/// QA report writes it) and `calm`.
 ///
 /// The track goes to QA, so the agent's private nudges and the agent's own
 /// raised voice are left out; so are pending, delivery and alert events,
@@ -54,7 +55,7 @@ impl<W: Write> Sink for AudacityLabels<W> {
                 }
             }
             Event::Coach(CoachEvent::Cue { t, rung, .. }) => {
-                self.labels.push((t, t, format!("cue:{}", rung.step)));
+                self.labels.push((t, t, format!("cue:{}", rung.label())));
             }
             Event::Coach(CoachEvent::Calm { t, .. }) => {
                 self.labels.push((t, t, "calm".into()));

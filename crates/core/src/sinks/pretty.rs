@@ -110,7 +110,7 @@ impl<W: Write> Sink for PrettySink<W> {
                 )
             }
             Event::Coach(CoachEvent::CueDelivered { rung, .. }) => {
-                format!("cue {} said by the agent", rung.spoken_label())
+                format!("cue {}: agent spoke after it", rung.spoken_label())
             }
             Event::Coach(CoachEvent::CueUndelivered { rung, .. }) => {
                 format!("cue {} NOT said; it stays up", rung.spoken_label())

@@ -9,7 +9,7 @@
 //! | file | what |
 //! | --- | --- |
 //! | `NAME.jsonl` | the events, JSON Lines schema v1 |
-//! | `NAME.txt` | Audacity label track (`shout`, `cue:N`, `calm`) |
+//! | `NAME.txt` | Audacity label track (`shout`, `cue:N`, `cue:3b` for the repeated warning, `calm`) |
 //! | `NAME.md`, `NAME.json` | the incident note |
 //! | `NAME.png`, `NAME.svg` | timeline: loudness and F0 of both voices, shouting shaded, cues marked |
 //! | `NAME.done.json` | the call's summary row and the source's size and mtime, for resuming |
