@@ -151,6 +151,12 @@ sig1=$sig_params
 sig1=:q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=:
 /api/v1/audiohook/ws
 1760000005"
+put audiohook_message sig_far "V
+KEY
+sig1=${sig_params/expires=1760000030/expires=9223372036854775807}
+sig1=:AA==:
+/api/v1/audiohook/ws
+9223372036854775807"
 put audiohook_message sig_partial 'V
 KEY
 sig1=("@request-target" "x-api-key");keyid="KEY";expires=9223372036854775807, sig2=("a\"b")
