@@ -13,7 +13,9 @@
 # near-valid inputs per target under fuzz/corpus/<target>/, builds all
 # targets once, runs libFuzzer on each, and prints the execution count per
 # target. The toolchain is stable, so RUSTC_BOOTSTRAP=1 unlocks the
-# sanitizer flags cargo-fuzz needs. Crashes land in fuzz/artifacts/<target>/;
+# sanitizer flags cargo-fuzz needs. Targets are built with debug assertions
+# and overflow checks (--debug-assertions), as the tests are: an overflow on
+# outside bytes is a crash here, not a silently wrong number. Crashes land in fuzz/artifacts/<target>/;
 # the script fails if any target found one.
 # FUZZ_TARGET_DIR overrides the build dir (default fuzz/target).
 # FUZZ_TARGETS (space-separated) runs only those targets.
@@ -194,7 +196,7 @@ put freeswitch_metadata array '[1,2,3]'
 cd "$root/fuzz"
 # One build of every target; each run below then finds it up to date.
 echo "building the fuzz targets ..." >&2
-cargo fuzz build --target-dir "$target_dir" >&2
+cargo fuzz build --debug-assertions --target-dir "$target_dir" >&2
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
@@ -210,7 +212,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$root/fuzz/corpus/$t"
     echo "== $t (${secs} s)"
     set +e
-    cargo fuzz run --target-dir "$target_dir" "$t" "$root/fuzz/corpus/$t" -- \
+    cargo fuzz run --debug-assertions --target-dir "$target_dir" "$t" "$root/fuzz/corpus/$t" -- \
         -max_total_time="$secs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
         > "$log" 2>&1
     status=$?
