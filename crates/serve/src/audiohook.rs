@@ -199,12 +199,13 @@ pub fn verify(
         })
     };
     if let Some(created) = int("created").transpose()? {
-        if created > now_unix + MAX_SKEW_S {
+        if created > now_unix.saturating_add(MAX_SKEW_S) {
             return Err(AuthError::Expired);
         }
     }
     if let Some(expires) = int("expires").transpose()? {
-        if expires + MAX_SKEW_S < now_unix {
+        // Saturating: `expires` is the client's number, i64::MAX included.
+        if expires.saturating_add(MAX_SKEW_S) < now_unix {
             return Err(AuthError::Expired);
         }
     }
@@ -298,9 +299,99 @@ async fn upgrade(
 
 /// The media we took from the client's offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
+    /// G.711 mu-law, one byte a sample.
     Pcmu,
+    /// 16-bit little-endian linear PCM.
     L16,
+}
+
+/// A client message's envelope, checked: version `2`, a type, and the
+/// `seq` that was due.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientMessage {
+    /// The message type (`open`, `ping`, `close`, ...), not yet checked.
+    pub kind: String,
+    /// The client's sequence number.
+    pub seq: u64,
+    /// The message's `parameters` (`null` when absent).
+    pub parameters: Value,
+}
+
+/// Parses one client text message whose `seq` must be `expected_seq`.
+/// Errors name the problem, as sent in the `disconnect` that follows.
+pub fn parse_message(text: &str, expected_seq: u64) -> Result<ClientMessage, String> {
+    let mut v: Value =
+        serde_json::from_str(text).map_err(|e| format!("message is not JSON: {e}"))?;
+    let (Some(kind), Some(seq)) = (v["type"].as_str(), v["seq"].as_u64()) else {
+        return Err("message without type or seq".into());
+    };
+    let kind = kind.to_string();
+    if v["version"].as_str() != Some("2") {
+        return Err(format!(
+            "protocol version {} (expected \"2\")",
+            v["version"]
+        ));
+    }
+    if seq != expected_seq {
+        return Err(format!("seq {seq} out of order (expected {expected_seq})"));
+    }
+    let parameters = v.get_mut("parameters").map_or(Value::Null, Value::take);
+    Ok(ClientMessage {
+        kind,
+        seq,
+        parameters,
+    })
+}
+
+/// What an `open` asks for, once we have picked from its offer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenParams {
+    /// The offer we took, echoed back in `opened`.
+    pub media: Value,
+    /// Its encoding.
+    pub format: Format,
+    /// Two channels, `external` (the customer) then `internal` (the agent).
+    pub stereo: bool,
+    /// `conversationId`, if sent (all zeros: a connection probe).
+    pub conversation_id: Option<String>,
+    /// `participant.id`: the agent, if named.
+    pub agent_id: Option<String>,
+}
+
+/// Picks from an `open` message's parameters: PCMU or L16 at 8 kHz,
+/// `external`+`internal` when offered, else `external` alone.
+pub fn parse_open(p: &Value) -> Result<OpenParams, String> {
+    let offers = p["media"].as_array().ok_or("open without media")?;
+    let pick = |want: &[&str]| {
+        offers.iter().find(|m| {
+            let fmt_ok = matches!(m["format"].as_str(), Some("PCMU" | "L16"));
+            let ch: Vec<&str> = m["channels"]
+                .as_array()
+                .map_or(Vec::new(), |c| c.iter().filter_map(Value::as_str).collect());
+            fmt_ok
+                && m["rate"].as_u64() == Some(8000)
+                && m["type"].as_str() == Some("audio")
+                && ch == want
+        })
+    };
+    let media = pick(&["external", "internal"])
+        .or_else(|| pick(&["external"]))
+        .cloned()
+        .ok_or("no offered media we can analyse (PCMU or L16, 8 kHz, external[+internal])")?;
+    let format = if media["format"] == "L16" {
+        Format::L16
+    } else {
+        Format::Pcmu
+    };
+    let stereo = media["channels"].as_array().is_some_and(|c| c.len() == 2);
+    Ok(OpenParams {
+        format,
+        stereo,
+        conversation_id: p["conversationId"].as_str().map(str::to_string),
+        agent_id: p["participant"]["id"].as_str().map(str::to_string),
+        media,
+    })
 }
 
 struct Session {
@@ -399,38 +490,13 @@ impl Session {
     }
 
     async fn text(&mut self, ws: &mut WebSocket, text: &str) -> Next {
-        let v: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => {
-                return self
-                    .protocol_error(ws, format!("message is not JSON: {e}"))
-                    .await
-            }
+        let msg = match parse_message(text, self.clientseq + 1) {
+            Ok(m) => m,
+            Err(e) => return self.protocol_error(ws, e).await,
         };
-        let (Some(kind), Some(seq)) = (v["type"].as_str(), v["seq"].as_u64()) else {
-            return self
-                .protocol_error(ws, "message without type or seq".into())
-                .await;
-        };
-        if v["version"].as_str() != Some("2") {
-            return self
-                .protocol_error(
-                    ws,
-                    format!("protocol version {} (expected \"2\")", v["version"]),
-                )
-                .await;
-        }
-        if seq != self.clientseq + 1 {
-            return self
-                .protocol_error(
-                    ws,
-                    format!("seq {seq} out of order (expected {})", self.clientseq + 1),
-                )
-                .await;
-        }
-        self.clientseq = seq;
-        let p = &v["parameters"];
-        match kind {
+        self.clientseq = msg.seq;
+        let p = &msg.parameters;
+        match msg.kind.as_str() {
             "open" => self.open(ws, p).await,
             "ping" => {
                 let m = self.message("pong", json!({}));
@@ -467,34 +533,12 @@ impl Session {
         if self.call.is_some() || self.probe {
             return self.protocol_error(ws, "a second open".into()).await;
         }
-        let Some(offers) = p["media"].as_array() else {
-            return self.protocol_error(ws, "open without media".into()).await;
+        let open = match parse_open(p) {
+            Ok(o) => o,
+            Err(e) => return self.protocol_error(ws, e).await,
         };
-        let pick = |want: &[&str]| {
-            offers.iter().find(|m| {
-                let fmt_ok = matches!(m["format"].as_str(), Some("PCMU" | "L16"));
-                let ch: Vec<&str> = m["channels"]
-                    .as_array()
-                    .map_or(Vec::new(), |c| c.iter().filter_map(Value::as_str).collect());
-                fmt_ok
-                    && m["rate"].as_u64() == Some(8000)
-                    && m["type"].as_str() == Some("audio")
-                    && ch == want
-            })
-        };
-        let chosen = pick(&["external", "internal"])
-            .or_else(|| pick(&["external"]))
-            .cloned();
-        let Some(media) = chosen else {
-            return self
-                .protocol_error(
-                    ws,
-                    "no offered media we can analyse (PCMU or L16, 8 kHz, external[+internal])"
-                        .into(),
-                )
-                .await;
-        };
-        let conversation = p["conversationId"].as_str().unwrap_or(&self.id).to_string();
+        let media = open.media;
+        let conversation = open.conversation_id.unwrap_or_else(|| self.id.clone());
         if conversation == "00000000-0000-0000-0000-000000000000" {
             // A connection probe (the protocol's health check): answered, not a call.
             self.probe = true;
@@ -509,17 +553,12 @@ impl Session {
             let _ = ws.send(m).await;
             return Next::End(EndReason::Error);
         };
-        self.format = if media["format"] == "L16" {
-            Format::L16
-        } else {
-            Format::Pcmu
-        };
-        self.stereo = media["channels"].as_array().is_some_and(|c| c.len() == 2);
-        let agent_id = p["participant"]["id"].as_str().map(str::to_string);
+        self.format = open.format;
+        self.stereo = open.stereo;
         let meta = CallMeta {
             call_id: conversation,
             protocol: Protocol::AudioHook,
-            agent_id,
+            agent_id: open.agent_id,
         };
         match CallSession::start(&self.shared, meta, 8000, self.stereo) {
             Ok(c) => {
@@ -693,6 +732,62 @@ mod tests {
             verify(&unsigned, "/api/v1/audiohook/ws", "KEY", secret, now),
             Err(AuthError::Missing("signature"))
         );
+    }
+
+    #[test]
+    fn a_far_future_expiry_is_no_overflow() {
+        // `expires=i64::MAX` once overflowed `expires + MAX_SKEW_S` (a panic
+        // in debug builds, "expired" in release); found by the fuzz target.
+        let mut h = signed("KEY", b"secret", 1_760_000_000);
+        let input = h["signature-input"]
+            .to_str()
+            .unwrap()
+            .replace("expires=1760000030", &format!("expires={}", i64::MAX))
+            .replace("created=1760000000", &format!("created={}", i64::MIN));
+        h.insert("signature-input", HeaderValue::from_str(&input).unwrap());
+        assert_eq!(
+            verify(&h, "/api/v1/audiohook/ws", "KEY", b"secret", i64::MAX),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            verify(&h, "/api/v1/audiohook/ws", "KEY", b"secret", i64::MIN),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn envelopes_and_offers_parse() {
+        let m = parse_message(
+            r#"{"version":"2","type":"ping","seq":3,"parameters":{"x":1}}"#,
+            3,
+        )
+        .unwrap();
+        assert_eq!((m.kind.as_str(), m.seq), ("ping", 3));
+        assert_eq!(m.parameters, json!({"x": 1}));
+        assert!(parse_message(r#"{"version":"2","type":"ping","seq":4}"#, 3)
+            .unwrap_err()
+            .contains("out of order"));
+        assert!(parse_message(r#"{"version":"1","type":"ping","seq":3}"#, 3).is_err());
+        assert!(parse_message(r#"{"type":"ping"}"#, 1).is_err());
+        let o = parse_open(&json!({
+            "conversationId": "c1", "participant": {"id": "a7"},
+            "media": [
+                {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000},
+                {"type": "audio", "format": "L16", "channels": ["external", "internal"], "rate": 8000},
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            (
+                o.format,
+                o.stereo,
+                o.conversation_id.as_deref(),
+                o.agent_id.as_deref()
+            ),
+            (Format::L16, true, Some("c1"), Some("a7"))
+        );
+        assert!(parse_open(&json!({"media": [{"type": "audio", "format": "opus", "channels": ["external"], "rate": 8000}]})).is_err());
+        assert!(parse_open(&json!({})).is_err());
     }
 
     #[test]

@@ -119,6 +119,22 @@ pub fn parse(kind: u8, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
     }
 }
 
+/// A frame header's kind and payload length (big-endian u16).
+pub fn header(h: [u8; 3]) -> (u8, usize) {
+    (h[0], usize::from(u16::from_be_bytes([h[1], h[2]])))
+}
+
+/// Decodes an audio frame's 16-bit little-endian samples into `out`
+/// (cleared first): one sample per two bytes, each in [-1, 1]. A trailing
+/// odd byte, which [`parse`] never lets through, is ignored.
+pub fn decode_pcm16(pcm: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(
+        pcm.chunks_exact(2)
+            .map(|b| shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
+    );
+}
+
 /// A UUID as text, `8-4-4-4-12` lower-case hex.
 pub fn uuid_text(id: &[u8; 16]) -> String {
     let h: String = id.iter().map(|b| format!("{b:02x}")).collect();
@@ -266,10 +282,7 @@ async fn connection(
         let arrived = std::time::Instant::now();
         match parse(kind, &payload[..len]) {
             Ok(Frame::Audio { rate, pcm }) => {
-                samples.clear();
-                samples.extend(pcm.chunks_exact(2).map(|b| {
-                    shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))
-                }));
+                decode_pcm16(pcm, &mut samples);
                 let fed = {
                     let mut p = call.lock().map_err(|_| "call poisoned")?;
                     feed(&mut p, shared, &call_id, leg, rate, &samples)
@@ -452,7 +465,7 @@ async fn read_header(sock: &mut TcpStream, _shared: &Shared) -> Result<(u8, usiz
         )),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(String::new()),
         Ok(Err(e)) => Err(format!("reading a frame header: {e}")),
-        Ok(Ok(_)) => Ok((h[0], usize::from(u16::from_be_bytes([h[1], h[2]])))),
+        Ok(Ok(_)) => Ok(header(h)),
     }
 }
 

@@ -64,27 +64,34 @@ pub fn metadata(
         return Err("metadata frame is not a JSON object".into());
     }
     let s = |k: &str| v[k].as_str().map(str::to_string);
+    // A number as sent (not cut to the field's width: 2^32 + 8000 is no 8000).
     let n = |k: &str| v[k].as_u64();
-    let f = Format {
+    let rate = n("sampleRate").map_or(u64::from(rate), |r| r);
+    let channels = n("channels").map_or(u64::from(channels), |c| c);
+    let customer_channel = n("customerChannel").map_or(u64::from(customer_channel), |c| c);
+    if !matches!(rate, 8000 | 16000) {
+        return Err(format!("sample rate {rate} (expected 8000 or 16000)"));
+    }
+    if !matches!(channels, 1 | 2) || channels == 2 && customer_channel >= 2 {
+        return Err(format!(
+            "channels {channels} / customer channel {customer_channel} (expected 1 or 2, and 0 or 1)"
+        ));
+    }
+    Ok(Format {
         call_id: s("callId")
             .or_else(|| s("call_id"))
             .or_else(|| s("uuid"))
             .unwrap_or_else(|| fallback_id.to_string()),
         agent_id: s("agentId").or_else(|| s("agent_id")),
-        rate: n("sampleRate").map_or(rate, |r| r as u32),
-        channels: n("channels").map_or(channels, |c| c as u16),
-        customer_channel: n("customerChannel").map_or(customer_channel, |c| c as u16),
-    };
-    if !matches!(f.rate, 8000 | 16000) {
-        return Err(format!("sample rate {} (expected 8000 or 16000)", f.rate));
-    }
-    if !matches!(f.channels, 1 | 2) || f.customer_channel >= f.channels.max(1) && f.channels == 2 {
-        return Err(format!(
-            "channels {} / customer channel {} (expected 1 or 2, and 0 or 1)",
-            f.channels, f.customer_channel
-        ));
-    }
-    Ok(f)
+        rate: if rate == 8000 { 8000 } else { 16000 },
+        channels: if channels == 1 { 1 } else { 2 },
+        // Mono has one channel, the customer's, whatever the default says.
+        customer_channel: if channels == 1 {
+            0
+        } else {
+            u16::from(customer_channel == 1)
+        },
+    })
 }
 
 async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
@@ -228,5 +235,18 @@ mod tests {
         assert!(metadata(r#"{"sampleRate":44100}"#, 8000, 1, 0, "x").is_err());
         assert!(metadata("not json", 8000, 1, 0, "x").is_err());
         assert!(metadata(r#"{"channels":2,"customerChannel":2}"#, 8000, 1, 0, "x").is_err());
+    }
+
+    #[test]
+    fn numbers_are_not_cut_to_width_and_mono_is_channel_0() {
+        // 2^32 + 8000 and 2^16 + 1 once passed as 8000 Hz and mono.
+        assert!(metadata(r#"{"sampleRate":4294975296}"#, 8000, 1, 0, "x").is_err());
+        assert!(metadata(r#"{"channels":65537}"#, 8000, 1, 0, "x").is_err());
+        assert!(metadata(r#"{"channels":2,"customerChannel":65536}"#, 8000, 1, 0, "x").is_err());
+        // A stereo default of channel 1 means nothing on a mono stream.
+        let f = metadata(r#"{"channels":1}"#, 8000, 2, 1, "x").unwrap();
+        assert_eq!((f.channels, f.customer_channel), (1, 0));
+        let f = metadata(r#"{"customerChannel":7}"#, 8000, 1, 0, "x").unwrap();
+        assert_eq!((f.channels, f.customer_channel), (1, 0));
     }
 }

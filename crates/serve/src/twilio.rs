@@ -101,22 +101,60 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
     let _ = ws.close().await;
 }
 
-fn handle(
-    shared: &Arc<Shared>,
-    stream: &mut Option<Stream>,
-    text: &str,
-) -> Result<Option<EndReason>, String> {
+/// Which party a media message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// `inbound` (or no track named): the customer.
+    Inbound,
+    /// `outbound`: the agent.
+    Outbound,
+}
+
+/// One Media Streams message, parsed and checked, before any call state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TwilioMessage {
+    /// `connected`: the stream is up.
+    Connected,
+    /// `start`: the call begins (its media format already checked:
+    /// mu-law at 8 kHz).
+    Start {
+        /// `start.callSid`, else `streamSid`, else `twilio-call`.
+        call_id: String,
+        /// The custom parameter `agent_id` (or `agentId`), if any.
+        agent_id: Option<String>,
+        /// Whether the agent's track (`outbound` or `both_tracks`) comes too.
+        has_agent: bool,
+    },
+    /// `media`: one chunk of one track.
+    Media {
+        /// The track.
+        track: Track,
+        /// The mu-law bytes, base64-decoded: one sample each.
+        payload: Vec<u8>,
+        /// The chunk's timestamp, ms from the stream's start, if it parses.
+        timestamp_ms: Option<u64>,
+    },
+    /// `mark`: a playback marker (ignored).
+    Mark,
+    /// `dtmf`: a key pressed (logged).
+    Dtmf {
+        /// The digit, as sent.
+        digit: Option<String>,
+    },
+    /// `stop`: the call is over.
+    Stop,
+}
+
+/// Parses one Media Streams text message. Errors name the problem.
+pub fn parse_message(text: &str) -> Result<TwilioMessage, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("message is not JSON: {e}"))?;
     match v["event"].as_str() {
-        Some("connected") | Some("mark") => Ok(None),
-        Some("dtmf") => {
-            tracing::debug!("Twilio DTMF {}", v["dtmf"]["digit"]);
-            Ok(None)
-        }
+        Some("connected") => Ok(TwilioMessage::Connected),
+        Some("mark") => Ok(TwilioMessage::Mark),
+        Some("dtmf") => Ok(TwilioMessage::Dtmf {
+            digit: v["dtmf"]["digit"].as_str().map(str::to_string),
+        }),
         Some("start") => {
-            if stream.is_some() {
-                return Err("a second start".into());
-            }
             let st = &v["start"];
             let enc = st["mediaFormat"]["encoding"]
                 .as_str()
@@ -143,6 +181,64 @@ fn handle(
                 .as_str()
                 .or(params["agentId"].as_str())
                 .map(str::to_string);
+            Ok(TwilioMessage::Start {
+                call_id,
+                agent_id,
+                has_agent,
+            })
+        }
+        Some("media") => {
+            let m = &v["media"];
+            let track = match m["track"].as_str() {
+                Some("inbound") | None => Track::Inbound,
+                Some("outbound") => Track::Outbound,
+                Some(t) => return Err(format!("unknown track {t:?}")),
+            };
+            let payload = m["payload"].as_str().ok_or("media without payload")?;
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .map_err(|e| format!("media payload is not base64: {e}"))?;
+            let timestamp_ms = m["timestamp"].as_str().and_then(|t| t.parse::<u64>().ok());
+            Ok(TwilioMessage::Media {
+                track,
+                payload,
+                timestamp_ms,
+            })
+        }
+        Some("stop") => Ok(TwilioMessage::Stop),
+        Some(other) => Err(format!("unknown event {other:?}")),
+        None => Err("message without an event".into()),
+    }
+}
+
+/// Appends one sample per mu-law byte to `out`, each in [-1, 1].
+pub fn push_mulaw(bytes: &[u8], out: &mut Vec<f32>) {
+    out.extend(
+        bytes
+            .iter()
+            .map(|&b| shoutcue_core::source::mulaw_to_f32(b)),
+    );
+}
+
+fn handle(
+    shared: &Arc<Shared>,
+    stream: &mut Option<Stream>,
+    text: &str,
+) -> Result<Option<EndReason>, String> {
+    match parse_message(text)? {
+        TwilioMessage::Connected | TwilioMessage::Mark => Ok(None),
+        TwilioMessage::Dtmf { digit } => {
+            tracing::debug!("Twilio DTMF {digit:?}");
+            Ok(None)
+        }
+        TwilioMessage::Start {
+            call_id,
+            agent_id,
+            has_agent,
+        } => {
+            if stream.is_some() {
+                return Err("a second start".into());
+            }
             let slot = Slot::take(shared, Protocol::Twilio).ok_or_else(|| {
                 format!("call {call_id} refused: server at capacity or shutting down")
             })?;
@@ -162,32 +258,26 @@ fn handle(
             });
             Ok(None)
         }
-        Some("media") => {
+        TwilioMessage::Media {
+            track,
+            payload,
+            timestamp_ms,
+        } => {
             let s = stream.as_mut().ok_or("media before start")?;
-            let m = &v["media"];
-            let track = match m["track"].as_str() {
-                Some("inbound") | None => 0,
-                Some("outbound") => 1,
-                Some(t) => return Err(format!("unknown track {t:?}")),
+            let track = match track {
+                Track::Inbound => 0,
+                Track::Outbound => 1,
             };
-            let payload = m["payload"].as_str().ok_or("media without payload")?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(payload)
-                .map_err(|e| format!("media payload is not base64: {e}"))?;
             s.buf.clear();
             // A gap in the timestamps (lost or skipped chunks): silence.
-            if let Some(ts) = m["timestamp"].as_str().and_then(|t| t.parse::<u64>().ok()) {
+            if let Some(ts) = timestamp_ms {
                 let due = ts.saturating_mul(8);
                 if due > s.got[track] + 160 {
                     let gap = (due - s.got[track]).min(8000 * 60) as usize;
                     s.buf.resize(gap, 0.0);
                 }
             }
-            s.buf.extend(
-                bytes
-                    .iter()
-                    .map(|&b| shoutcue_core::source::mulaw_to_f32(b)),
-            );
+            push_mulaw(&payload, &mut s.buf);
             s.got[track] += s.buf.len() as u64;
             let Stream {
                 call, step, buf, ..
@@ -211,8 +301,6 @@ fn handle(
             }
             Ok(None)
         }
-        Some("stop") => Ok(Some(EndReason::Hangup)),
-        Some(other) => Err(format!("unknown event {other:?}")),
-        None => Err("message without an event".into()),
+        TwilioMessage::Stop => Ok(Some(EndReason::Hangup)),
     }
 }

@@ -30,7 +30,9 @@ pub use feed::{
     feed_channel, percentile, FeedMsg, FeedReceiver, Meter, OverlayFeed, Publisher,
     PublisherReport, Status, FEED_CAPACITY, METER_EVERY_HOPS,
 };
-pub use server::{Mark, MarkAction, Overlay, OverlayError, OverlayOptions};
+pub use server::{
+    parse_mark, Mark, MarkAction, MarkBody, MarkError, Overlay, OverlayError, OverlayOptions,
+};
 pub use session::ServedCall;
 
 use std::io::Write;

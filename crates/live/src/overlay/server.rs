@@ -17,13 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use shoutcue_web::{loopback_host_only, require_token, same_origin_posts, Limits, Token};
 use tokio::sync::{broadcast, oneshot};
@@ -134,6 +135,7 @@ pub struct Mark {
     pub unix_s: f64,
 }
 
+/// The body of `POST /api/mark` as the page sends it.
 #[derive(Debug, Deserialize)]
 struct MarkRequest {
     action: MarkAction,
@@ -145,6 +147,92 @@ struct MarkRequest {
 
 fn one() -> u8 {
     1
+}
+
+/// A mark's body, checked: which cue (step, repeat, when it was shown)
+/// and what the agent said about it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarkBody {
+    /// What the agent said about the cue.
+    pub action: MarkAction,
+    /// The cue's script step, 1-4.
+    pub step: u8,
+    /// 1, or 2 for step 3's repeat (1 when left out).
+    pub repeat: u8,
+    /// When the cue was shown, s from call start: finite, not negative.
+    pub cue_t: f64,
+}
+
+/// Why a mark's body was refused (the 400 answer's text).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MarkError {
+    /// Not JSON of the mark's shape.
+    #[error("mark body: expected {expected}, got {got}")]
+    Body {
+        /// The shape wanted.
+        expected: &'static str,
+        /// What the JSON parser said of the body.
+        got: String,
+    },
+    /// The step or repeat is out of range.
+    #[error("step {step} repeat {repeat}: expected step 1-4 and repeat 1-2")]
+    Rung {
+        /// The step sent.
+        step: u8,
+        /// The repeat sent.
+        repeat: u8,
+    },
+    /// The cue time is not a time in the call.
+    #[error("cue_t {got}: expected seconds from call start")]
+    CueTime {
+        /// The time sent.
+        got: f64,
+    },
+}
+
+/// Parses and checks the body of `POST /api/mark`. Pure: whether the cue
+/// was really shown, and the rate limit, are the server's to check.
+pub fn parse_mark(body: &[u8]) -> Result<MarkBody, MarkError> {
+    let req: MarkRequest = serde_json::from_slice(body).map_err(|e| MarkError::Body {
+        expected: r#"JSON {"action": "said"|"dismiss", "step": 1-4, "repeat": 1-2, "cue_t": seconds}"#,
+        got: e.to_string(),
+    })?;
+    if !(1..=4).contains(&req.step) || !(1..=2).contains(&req.repeat) {
+        return Err(MarkError::Rung {
+            step: req.step,
+            repeat: req.repeat,
+        });
+    }
+    if !req.cue_t.is_finite() || req.cue_t < 0.0 {
+        return Err(MarkError::CueTime { got: req.cue_t });
+    }
+    Ok(MarkBody {
+        action: req.action,
+        step: req.step,
+        repeat: req.repeat,
+        cue_t: req.cue_t,
+    })
+}
+
+/// Whether a Content-Type names JSON (`application/json`, or a `+json` type),
+/// as axum's `Json` extractor demanded before the body was parsed here.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json"
+        || mime
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
 }
 
 #[derive(Clone)]
@@ -414,31 +502,18 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
 }
 
-async fn mark(
-    State(shared): State<Arc<Shared>>,
-    body: Result<Json<MarkRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+async fn mark(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected request with `Content-Type: application/json`",
+        )
+            .into_response();
+    }
+    let req = match parse_mark(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    if !(1..=4).contains(&req.step) || !(1..=2).contains(&req.repeat) {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!(
-                "step {} repeat {}: expected step 1-4 and repeat 1-2",
-                req.step, req.repeat
-            ),
-        )
-            .into_response();
-    }
-    if !req.cue_t.is_finite() || req.cue_t < 0.0 {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("cue_t {}: expected seconds from call start", req.cue_t),
-        )
-            .into_response();
-    }
     if let Some(refused) = admit_mark(&shared, &req) {
         return refused;
     }
@@ -490,7 +565,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Whether this mark may be recorded: it names a cue the page was shown,
 /// that action was not marked on it before, and marks are not flooding.
 /// `Some(response)` is the refusal.
-fn admit_mark(shared: &Shared, req: &MarkRequest) -> Option<Response> {
+fn admit_mark(shared: &Shared, req: &MarkBody) -> Option<Response> {
     {
         let now = Instant::now();
         let mut recent = lock(&shared.recent_marks);
@@ -539,4 +614,37 @@ fn admit_mark(shared: &Shared, req: &MarkRequest) -> Option<Response> {
     }
     *done = true;
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mark_bodies_are_checked_with_typed_errors() {
+        let m = parse_mark(br#"{"action":"dismiss","step":3,"repeat":2,"cue_t":1.5}"#).unwrap();
+        assert_eq!(
+            (m.action, m.step, m.repeat, m.cue_t),
+            (MarkAction::Dismiss, 3, 2, 1.5)
+        );
+        assert_eq!(
+            parse_mark(br#"{"action":"said","step":1,"cue_t":0}"#)
+                .unwrap()
+                .repeat,
+            1
+        );
+        assert_eq!(
+            parse_mark(br#"{"action":"said","step":5,"cue_t":1}"#),
+            Err(MarkError::Rung { step: 5, repeat: 1 })
+        );
+        assert_eq!(
+            parse_mark(br#"{"action":"said","step":1,"cue_t":-2}"#),
+            Err(MarkError::CueTime { got: -2.0 })
+        );
+        for body in [&b"not json"[..], b"{\"action\":\"said\"}", b"\xff"] {
+            let e = parse_mark(body).unwrap_err();
+            assert!(matches!(e, MarkError::Body { .. }), "{e}");
+            assert!(e.to_string().starts_with("mark body: expected JSON"), "{e}");
+        }
+    }
 }
