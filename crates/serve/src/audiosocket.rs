@@ -207,11 +207,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn connection(
-    mut sock: TcpStream,
+    sock: TcpStream,
     shared: &Arc<Shared>,
     calls: &Calls,
 ) -> Result<(), String> {
     let _ = sock.set_nodelay(true);
+    // Header and payload come out of one read: half the syscalls per
+    // 20 ms frame, which is most of what a call costs (docs/PERFORMANCE.md).
+    let mut sock = tokio::io::BufReader::with_capacity(4096, sock);
     let pairing = shared
         .cfg
         .audiosocket
@@ -261,10 +264,13 @@ async fn connection(
     };
     let mut reason = EndReason::Disconnect;
     let mut error = None;
+    // Made once, not per frame: it stays pending until the drain ends calls.
+    let ended = crate::ended(shared);
+    tokio::pin!(ended);
     loop {
         let header = tokio::select! {
             h = read_header(&mut sock, shared) => h,
-            _ = crate::ended(shared) => { reason = EndReason::Drained; break; }
+            _ = &mut ended => { reason = EndReason::Drained; break; }
         };
         let (kind, len) = match header {
             Ok(h) => h,
@@ -456,7 +462,10 @@ fn feed(
 
 /// Reads a frame header: (kind, payload length). An empty error string is a
 /// clean end of stream before a header.
-async fn read_header(sock: &mut TcpStream, _shared: &Shared) -> Result<(u8, usize), String> {
+async fn read_header<R: tokio::io::AsyncRead + Unpin>(
+    sock: &mut R,
+    _shared: &Shared,
+) -> Result<(u8, usize), String> {
     let mut h = [0u8; 3];
     match tokio::time::timeout(READ_TIMEOUT, sock.read_exact(&mut h)).await {
         Err(_) => Err(format!(
