@@ -206,11 +206,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 /// How long a connection may stay silent before it counts as dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn connection(
-    sock: TcpStream,
-    shared: &Arc<Shared>,
-    calls: &Calls,
-) -> Result<(), String> {
+async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Result<(), String> {
     let _ = sock.set_nodelay(true);
     // Header and payload come out of one read: half the syscalls per
     // 20 ms frame, which is most of what a call costs (docs/PERFORMANCE.md).
