@@ -65,6 +65,9 @@ def main() -> int:
     ap.add_argument("--init", default="models/init/shout-v1-2026-11-22.json",
                     help="model to start from (train --init; default: the one the shipped model was trained from)")
     ap.add_argument("--cues", help="cues the model may weigh (train --cues)")
+    ap.add_argument("--calm", default="out/eval/calm/en,out/eval/calm/fr",
+                    help="calm-voice folders for the cold start (train --calm), comma-separated; "
+                         "the shipped model's (tools/data/make_calm.py); '' for none")
     ap.add_argument("--floors", default="",
                     help="VARIANT=F1,...: fail (exit 1) when a variant's pooled F1 is below its floor")
     ap.add_argument("--train-variants", default="clean,agc,mulaw8k,noisy,levels,peak",
@@ -83,6 +86,10 @@ def main() -> int:
             cmd += ["--init", a.init]
         if a.cues:
             cmd += ["--cues", a.cues]
+        for d in filter(None, a.calm.split(",")):
+            if not Path(d).is_dir():
+                sys.exit(f"--calm: {d}: not a folder (run tools/data/make_calm.py)")
+            cmd += ["--calm", d]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"fold {k}: train failed:\n{r.stderr}")

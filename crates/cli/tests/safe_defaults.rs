@@ -59,3 +59,42 @@ fn started_at_must_be_a_time() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn train_sets_the_cold_start_from_calm_voices_and_the_f0_floor_from_its_detections() {
+    let tmp = shoutcue_testkit::TempDir::new("train-calm");
+    let calm = tmp.join("calm");
+    std::fs::create_dir_all(&calm).unwrap();
+    for f in ["calm_call.wav", "calm_call.txt"] {
+        std::fs::copy(shoutcue_testkit::fixture(f), calm.join(f)).unwrap();
+    }
+    let fixtures = shoutcue_testkit::fixture("calm_call.wav");
+    let dir = fixtures.parent().unwrap();
+    let out = tmp.join("m.json");
+    let o = Command::new(BIN)
+        .args([
+            "train",
+            dir.to_str().unwrap(),
+            "--calm",
+            calm.to_str().unwrap(),
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cold start: 1 calm calls reach"));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let metrics = &m["provenance"]["metrics"];
+    assert_eq!(metrics["calm_calls"], 1.0);
+    let reach = metrics["calm_max_prior_score"].as_f64().unwrap();
+    let prior_on = m["prior_on_threshold"].as_f64().unwrap();
+    // Above every calm score, with the margin, or the priors never decide.
+    assert!(
+        prior_on == 1.0 || prior_on >= reach + 0.029,
+        "{prior_on} vs {reach}"
+    );
+    // The floor comes from the fitted model's own detections: a real
+    // gate, on the half-semitone grid.
+    let floor = m["min_f0_rise_st"].as_f64().unwrap();
+    assert!(floor > -6.0 && (floor * 2.0).fract() == 0.0, "{floor}");
+}

@@ -168,6 +168,8 @@ mod tests {
             t,
             score: 0.9,
             cues,
+            decided_t: t,
+            own_baseline: true,
         };
         let end = |speaker, t| SegmentEvent::ShoutEnd {
             speaker,
@@ -175,6 +177,7 @@ mod tests {
             duration: 0.0,
             peak_score: 0.9,
             peak_cues: cues,
+            decided_t: t,
         };
         assert_eq!(p.push(&start(Speaker::Customer, 1.0)), None);
         assert_eq!(p.push(&start(Speaker::Agent, 1.5)), None);

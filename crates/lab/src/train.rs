@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::read_shout_labels;
 use crate::eval::EvalError;
-use shoutcue_core::detector::{ShoutModel, SpeakerDetector, N_CUES as N};
+use shoutcue_core::detector::{SegmentEvent, ShoutModel, SpeakerDetector, N_CUES as N};
 use shoutcue_core::engine::analyse_channel;
 use shoutcue_core::features::Features;
 use shoutcue_core::source::{ChannelChoice, WavSource};
@@ -391,7 +391,10 @@ pub fn train(
             break;
         }
     }
-    let model = with_prior_threshold(with_learnt_priors(model, calls), calls);
+    let model = with_f0_floor(
+        with_prior_threshold(with_learnt_priors(model, calls), calls),
+        calls,
+    );
     (
         model,
         TrainReport {
@@ -400,6 +403,97 @@ pub fn train(
             precision: prf.0,
             recall: prf.1,
             f1: prf.2,
+        },
+    )
+}
+
+/// Share of the training calls' true detections whose deciding F0 rise
+/// stays at or above the F0 floor [`with_f0_floor`] sets.
+const F0_FLOOR_KEEP: f64 = 0.99;
+
+/// Sets `min_f0_rise_st`, the F0 rise a detection needs, from the fitted
+/// model's own true detections on the training calls: the rise at the
+/// hop that decided each one, at its 1st percentile, rounded down to
+/// 0.5 st. Shouting raises the voice's pitch; calm voices that differ from
+/// their baseline in brightness, tilt or level (a new line, a prompt
+/// voice, radio) do not (docs/EVALUATION.md, "calm voices"). Set after the
+/// fit, so the weights and thresholds are those the fit chose.
+pub fn with_f0_floor(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel {
+    let hop_s = shoutcue_core::HOP as f32 / shoutcue_core::ANALYSIS_RATE as f32;
+    let mut rises = Vec::new();
+    for call in calls {
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, hop_s);
+        for f in &call.hops {
+            let (_, ev) = d.process(f);
+            if let Some(SegmentEvent::ShoutStart { t, cues, .. }) = ev {
+                if call.labels.iter().any(|&(a, b)| t >= a - 1.0 && t <= b) {
+                    rises.push(cues.f0_st);
+                }
+            }
+        }
+    }
+    if rises.is_empty() {
+        return model;
+    }
+    rises.sort_by(|a, b| a.total_cmp(b));
+    let q = rises[((rises.len() - 1) as f64 * (1.0 - F0_FLOOR_KEEP)).floor() as usize];
+    model.min_f0_rise_st = model.min_f0_rise_st.max((q * 2.0).floor() / 2.0);
+    model
+}
+
+/// What [`with_calm_voices`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColdStart {
+    /// Calls of calm voices scored.
+    pub calls: usize,
+    /// The highest score a calm voice reached against the priors alone.
+    pub max_prior_score: f32,
+}
+
+/// Above this, scores against the priors leave no margin over calm
+/// voices: the priors stop deciding at all (`prior_on_threshold` 1.0).
+const PRIOR_ON_CEILING: f32 = 0.95;
+/// How far above the calmest voices' highest score the priors' threshold
+/// goes.
+const PRIOR_MARGIN: f32 = 0.03;
+
+/// Raises `prior_on_threshold` above every score that calm voices from
+/// other corpora (`calm`: calls in which any cue is false) reach against
+/// the population priors in their opening, by [`PRIOR_MARGIN`]. When that
+/// leaves no room below [`PRIOR_ON_CEILING`], the priors never decide: a
+/// caller is judged only once their own baseline exists, and a call that
+/// opens shouting is found later or not at all. That trade is measured in
+/// docs/EVALUATION.md.
+pub fn with_calm_voices(mut model: ShoutModel, calm: &[TrainCall]) -> (ShoutModel, ColdStart) {
+    let hop_s = shoutcue_core::HOP as f32 / shoutcue_core::ANALYSIS_RATE as f32;
+    let mut priors_only = model.clone();
+    priors_only.baseline.min_voiced_s = f32::INFINITY;
+    let mut max = 0.0f32;
+    for call in calm {
+        let mut d = SpeakerDetector::new(Speaker::Customer, &priors_only, hop_s);
+        let mut voiced = 0.0f32;
+        for f in &call.hops {
+            let (h, _) = d.process(f);
+            if f.voiced {
+                voiced += hop_s;
+                max = max.max(h.score);
+            }
+            // The priors phase lasts at most this long (then any hop teaches).
+            if voiced >= model.baseline.prior_max_s {
+                break;
+            }
+        }
+    }
+    let need = max + PRIOR_MARGIN;
+    let current = model.prior_on_threshold.unwrap_or(model.on_threshold);
+    if need > current {
+        model.prior_on_threshold = Some(if need > PRIOR_ON_CEILING { 1.0 } else { need });
+    }
+    (
+        model,
+        ColdStart {
+            calls: calm.len(),
+            max_prior_score: max,
         },
     )
 }

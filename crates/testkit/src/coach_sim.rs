@@ -81,6 +81,8 @@ fn segments_of(spans: &Spans, speaker: Speaker, i: usize, out: &mut Vec<SegmentE
                 speaker,
                 score: 0.8,
                 cues: shout_cues(k),
+                decided_t: i as f64 * DT,
+                own_baseline: true,
             });
         }
         if i == h(b) {
@@ -90,6 +92,7 @@ fn segments_of(spans: &Spans, speaker: Speaker, i: usize, out: &mut Vec<SegmentE
                 duration: (h(b) - h(a)) as f64 * DT,
                 peak_score: 0.9,
                 peak_cues: shout_cues(k),
+                decided_t: i as f64 * DT,
             });
         }
     }

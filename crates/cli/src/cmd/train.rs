@@ -21,6 +21,8 @@ struct TrainOpts<'a> {
     init: Option<&'a Path>,
     /// Cues the model may weigh (empty: all).
     cues: &'a [String],
+    /// Calm calls of other voices, for the cold start.
+    calm: &'a [PathBuf],
 }
 
 /// Options of `shoutcue train`.
@@ -45,6 +47,11 @@ pub struct TrainArgs {
     /// the built-in one.
     #[arg(long, value_name = "MODEL.json")]
     pub init: Option<PathBuf>,
+    /// Folders of calm calls from other voices (any cue on them is false):
+    /// the population priors may decide only above every score these
+    /// reach in their openings, or not at all (tools/data/make_calm.py).
+    #[arg(long, value_name = "DIR")]
+    pub calm: Vec<PathBuf>,
     /// Cues the model may weigh, comma-separated (default: all); the
     /// others keep weight 0. For ablations: which cue earns its place.
     #[arg(long, value_delimiter = ',', value_name = "CUE,...")]
@@ -66,6 +73,7 @@ pub fn run(a: TrainArgs) -> Result<(), AnyError> {
         heldout: &a.heldout,
         init: a.init.as_deref(),
         cues: &a.cues,
+        calm: &a.calm,
     })
 }
 
@@ -112,6 +120,31 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     }
     let start = crate::args::load_model(o.init)?;
     let (mut model, report) = train(&start, &calls, &cues);
+    let mut cold = None;
+    if !o.calm.is_empty() {
+        let mut calm = Vec::new();
+        for d in o.calm {
+            for w in find_wavs(d, None)? {
+                calm.push(load_call(&w, usize::MAX)?);
+            }
+        }
+        if calm.is_empty() {
+            return Err("--calm: no .wav files found in the calm folders".into());
+        }
+        let (m, c) = shoutcue_lab::train::with_calm_voices(model, &calm);
+        model = m;
+        super::print_line(&format!(
+            "cold start: {} calm calls reach {:.3} against the priors; the priors decide above {}",
+            c.calls,
+            c.max_prior_score,
+            match model.prior_on_threshold {
+                Some(p) if p >= 1.0 => "nothing (own baseline only)".to_string(),
+                Some(p) => format!("{p:.3}"),
+                None => format!("{:.3}", model.on_threshold),
+            }
+        ))?;
+        cold = Some(c);
+    }
     let p = &mut model.provenance;
     p.trained_on = format!(
         "{} calls in {}",
@@ -133,6 +166,11 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
         ("train_segment_recall", report.recall),
     ] {
         p.metrics.insert(k.into(), v);
+    }
+    if let Some(c) = cold {
+        p.metrics.insert("calm_calls".into(), c.calls as f64);
+        p.metrics
+            .insert("calm_max_prior_score".into(), f64::from(c.max_prior_score));
     }
     super::print_line(&format!(
         "trained on {} calls ({} voiced hops, {} in shout spans): segment P {:.3} R {:.3} F1 {:.3}",

@@ -75,6 +75,11 @@ pub enum SegmentEvent {
         score: f32,
         /// The cues that carried the decision.
         cues: Cues,
+        /// The hop that decided it, seconds: how late the detection was.
+        decided_t: f64,
+        /// Whether the speaker's own baseline or the population priors
+        /// were the yardstick (a cold start is judged against the priors).
+        own_baseline: bool,
     },
     /// A shouting segment ended.
     ShoutEnd {
@@ -88,6 +93,8 @@ pub enum SegmentEvent {
         peak_score: f32,
         /// Cues at the peak.
         peak_cues: Cues,
+        /// The hop that decided the end, seconds.
+        decided_t: f64,
     },
 }
 
@@ -237,10 +244,13 @@ impl SpeakerDetector {
                 } else {
                     m.prior_on_threshold.unwrap_or(m.on_threshold)
                 };
+                // A prior threshold of 1 means the priors never decide:
+                // calm voices from other corpora reach any lower one.
+                let may_decide = on < 1.0;
                 // Shouting raises F0: a voice well below its yardstick is
                 // brighter or odder, not raised (a line, a new speaker).
                 let f0_ok = self.cues.f0_st >= m.min_f0_rise_st;
-                if f.voiced && self.score >= on && f0_ok {
+                if may_decide && f.voiced && self.score >= on && f0_ok {
                     if self.evidence_s == 0.0 {
                         self.evidence_start = f.t;
                     }
@@ -259,6 +269,8 @@ impl SpeakerDetector {
                         speaker: self.speaker,
                         score: self.score,
                         cues: self.cues,
+                        decided_t: f.t,
+                        own_baseline: self.baseline.values().own,
                     });
                 }
             }
@@ -286,6 +298,7 @@ impl SpeakerDetector {
                         duration: (end - self.seg_start).max(0.0),
                         peak_score: self.peak_score,
                         peak_cues: self.peak_cues,
+                        decided_t: f.t,
                     });
                 }
             }
@@ -314,6 +327,7 @@ impl SpeakerDetector {
             duration: (end - self.seg_start).max(0.0),
             peak_score: self.peak_score,
             peak_cues: self.peak_cues,
+            decided_t: t_end,
         })
     }
 }

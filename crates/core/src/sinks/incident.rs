@@ -166,6 +166,7 @@ impl Sink for IncidentRecorder {
                 speaker: Speaker::Customer,
                 score,
                 cues,
+                ..
             }) => {
                 self.open = Some(EpisodeRecord {
                     start_s: round_ms(t),
@@ -182,6 +183,7 @@ impl Sink for IncidentRecorder {
                 duration,
                 peak_score,
                 peak_cues,
+                ..
             }) => {
                 let start = self.open.take().map_or(t - duration, |e| e.start_s);
                 self.note.episodes.push(EpisodeRecord {

@@ -35,6 +35,8 @@ enum Body<'a> {
         speaker: Speaker,
         score: f32,
         cues: Cues,
+        decided_t: f64,
+        baseline: &'static str,
         #[serde(skip_serializing_if = "is_false")]
         private: bool,
     },
@@ -43,6 +45,7 @@ enum Body<'a> {
         duration: f64,
         score: f32,
         cues: Cues,
+        decided_t: f64,
         #[serde(skip_serializing_if = "is_false")]
         private: bool,
     },
@@ -159,12 +162,16 @@ impl<W: Write> Sink for JsonlSink<W> {
                 speaker,
                 score,
                 cues,
+                decided_t,
+                own_baseline,
             }) => (
                 t,
                 Body::ShoutStart {
                     speaker,
                     score,
                     cues,
+                    decided_t: round_ms(decided_t),
+                    baseline: if own_baseline { "own" } else { "priors" },
                     private,
                 },
             ),
@@ -174,6 +181,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                 duration,
                 peak_score,
                 peak_cues,
+                decided_t,
             }) => (
                 t,
                 Body::ShoutEnd {
@@ -181,6 +189,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                     duration: round_ms(duration),
                     score: peak_score,
                     cues: peak_cues,
+                    decided_t: round_ms(decided_t),
                     private,
                 },
             ),
