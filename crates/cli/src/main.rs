@@ -37,9 +37,21 @@ enum Command {
     /// sortable index.html and summary.csv. Exits non-zero if any call failed.
     Qa(cmd::qa::QaArgs),
     /// List the sound input devices (id, name, default config) for `live`.
+    #[cfg_attr(
+        not(feature = "live"),
+        command(
+            about = "List the sound input devices for `live` (not in this build: rebuild with `cargo build --release --features live`)"
+        )
+    )]
     Devices,
     /// Live agent mode: analyse the call audio and the headset mic in real
     /// time, print JSON Lines events, and serve the overlay page.
+    #[cfg_attr(
+        not(feature = "live"),
+        command(
+            about = "Live agent mode from sound devices (not in this build: rebuild with `cargo build --release --features live`)"
+        )
+    )]
     Live(cmd::live::LiveArgs),
     /// Print the BS.1770 integrated loudness of one channel, as analysed (8 kHz).
     Loudness(cmd::loudness::LoudnessArgs),

@@ -98,3 +98,19 @@ fn train_sets_the_cold_start_from_calm_voices_and_the_f0_floor_from_its_detectio
     let floor = m["min_f0_rise_st"].as_f64().unwrap();
     assert!(floor > -6.0 && (floor * 2.0).fract() == 0.0, "{floor}");
 }
+
+/// A default build lists `devices` and `live` with how to get them,
+/// rather than letting a user find out only by running them.
+#[cfg(not(feature = "live"))]
+#[test]
+fn help_says_how_to_get_live_capture() {
+    let o = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for cmd in ["devices", "live"] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(cmd))
+            .unwrap_or_else(|| panic!("no {cmd} in {help}"));
+        assert!(line.contains("--features live"), "{line}");
+    }
+}
