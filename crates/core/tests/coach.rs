@@ -233,7 +233,13 @@ fn full_ladder_with_delivery_then_end_call_and_supervisor_alert() {
         .iter()
         .skip_while(|e| !matches!(e, CoachEvent::AdviseEndCall { .. }))
         .collect();
-    assert_eq!(tail.len(), 2, "{evs:?}");
+    // The sixth shout comes after the end: the advice again, no second
+    // alert inside `realert_after_s`.
+    assert_eq!(tail.len(), 3, "{evs:?}");
+    assert!(
+        matches!(tail[2], CoachEvent::AdviseEndCall { .. }),
+        "{tail:?}"
+    );
     let CoachEvent::SupervisorAlert { t, summary } = *tail[1] else {
         panic!("expected a supervisor alert after advise_end_call, got {tail:?}")
     };
@@ -250,6 +256,41 @@ fn full_ladder_with_delivery_then_end_call_and_supervisor_alert() {
         5
     );
     assert_cues_at_pauses(&steps, cfg.pause_s);
+}
+
+#[test]
+fn after_the_ladder_the_coach_keeps_advising_and_realerts_on_schedule() {
+    // 30 shouting turns 8 s apart: the ladder ends at turn 5, then 25 more
+    // episodes over about 200 s. Each repeats the advice; the supervisor is
+    // alerted again once `realert_after_s` (60 s here) has passed.
+    let cfg = CoachConfig {
+        realert_after_s: 60.0,
+        ..CoachConfig::default()
+    };
+    let steps = shouting_turns(1.0, 8.0, 30, Some(1.0)).run_with(cfg);
+    let evs = ladder(&steps);
+    let advice = count(&evs, |e| matches!(e, CoachEvent::AdviseEndCall { .. }));
+    assert_eq!(advice, 1 + 25, "{evs:?}");
+    let alerts: Vec<f64> = evs
+        .iter()
+        .filter_map(|e| match e {
+            CoachEvent::SupervisorAlert { t, .. } => Some(*t),
+            _ => None,
+        })
+        .collect();
+    // 200 s after the first alert at 60 s apart: 1 + 3 alerts.
+    assert_eq!(alerts.len(), 4, "{alerts:?}");
+    for w in alerts.windows(2) {
+        assert!(
+            w[1] - w[0] >= 60.0 && w[1] - w[0] < 60.0 + 8.0 + 1.0,
+            "{alerts:?}"
+        );
+    }
+    // Never a new cue after the end.
+    assert_eq!(
+        count(&evs, |e| matches!(e, CoachEvent::CuePending { .. })),
+        5
+    );
 }
 
 #[test]

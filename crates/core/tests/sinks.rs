@@ -366,6 +366,26 @@ fn incident_note_marks_undelivered_and_unfinished_cues() {
 }
 
 #[test]
+fn the_note_keeps_the_first_alert_and_counts_the_later_ones() {
+    // 30 shouting turns 8 s apart: the ladder ends near 37 s, the shouting
+    // goes on to about 240 s, and the default schedule alerts again after
+    // 120 s.
+    let call = shouting_turns(1.0, 8.0, 30, Some(1.0));
+    let mut rec = IncidentRecorder::new(CallInfo {
+        source: "long.wav".into(),
+        started_at: None,
+    });
+    feed(&mut rec, &stream(&call), call.dur);
+    let note = rec.into_note();
+    assert_eq!(note.supervisor_alerts, 2, "{note:?}");
+    let first = note.supervisor_alert.clone().unwrap();
+    assert!(first.t < 60.0, "{first:?}");
+    assert!(note
+        .to_markdown()
+        .contains("(2 alerts in all: the shouting went on)"));
+}
+
+#[test]
 fn a_calm_calls_note_says_zero_seconds_not_minus_zero() {
     let rec = IncidentRecorder::new(CallInfo {
         source: "calm.wav".into(),

@@ -64,6 +64,10 @@ pub struct CoachConfig {
     pub overtalk_s: f64,
     /// Least time between two agent nudges of the same kind.
     pub nudge_cooldown_s: f64,
+    /// After the ladder's end, a new shouting episode at least this long
+    /// after the last supervisor alert alerts again (each one repeats the
+    /// advice to end the call).
+    pub realert_after_s: f64,
 }
 
 impl Default for CoachConfig {
@@ -76,6 +80,7 @@ impl Default for CoachConfig {
             calm_min_speech_s: 1.5,
             overtalk_s: 1.0,
             nudge_cooldown_s: 20.0,
+            realert_after_s: 120.0,
         }
     }
 }
@@ -108,7 +113,7 @@ impl CoachConfig {
     /// Checks every duration is finite and in range; `origin` names the source in errors.
     pub fn validate(&self, origin: impl AsRef<Path>) -> Result<(), ConfigError> {
         let origin = origin.as_ref();
-        let fields: [(&'static str, f64, f64); 7] = [
+        let fields: [(&'static str, f64, f64); 8] = [
             // (key, value, smallest allowed)
             ("pause_s", self.pause_s, 0.0),
             ("delivery_window_s", self.delivery_window_s, 0.01),
@@ -117,6 +122,7 @@ impl CoachConfig {
             ("calm_min_speech_s", self.calm_min_speech_s, 0.0),
             ("overtalk_s", self.overtalk_s, 0.0),
             ("nudge_cooldown_s", self.nudge_cooldown_s, 0.0),
+            ("realert_after_s", self.realert_after_s, 0.0),
         ];
         for (key, got, min) in fields {
             if !(got.is_finite() && got >= min && got <= MAX_S) {

@@ -66,6 +66,10 @@ pub struct Coach {
     rung: usize,
     /// Step 4 has counted: the ladder is over.
     ended: bool,
+    /// When the supervisor was last alerted, s.
+    last_alert_t: Option<f64>,
+    /// Least time between two supervisor alerts after the ladder's end, s.
+    realert_after_s: f64,
     cue: CueState,
     /// A cue has been shown and no calm period has answered it yet.
     calm_armed: bool,
@@ -111,6 +115,8 @@ impl Coach {
             hop: 0,
             rung: 0,
             ended: false,
+            last_alert_t: None,
+            realert_after_s: cfg.realert_after_s,
             cue: CueState::Idle,
             calm_armed: false,
             cust_silence: 0,
@@ -297,6 +303,15 @@ impl Coach {
 
     fn on_customer_shout(&mut self, t: f64, out: &mut CoachEvents) {
         if self.ended {
+            // The ladder is over, the shouting is not: say again what to
+            // do, and tell the supervisor again on the configured schedule.
+            out.push(CoachEvent::AdviseEndCall { t });
+            if self
+                .last_alert_t
+                .is_none_or(|a| t - a >= self.realert_after_s)
+            {
+                self.alert(t, out);
+            }
             return;
         }
         let (rung, recue) = match self.cue {
@@ -346,18 +361,23 @@ impl Coach {
         if self.rung >= LADDER.len() {
             self.rung = LADDER.len() - 1;
             self.ended = true;
-            let open = self.open_shout_start.map_or(0.0, |s| (t - s).max(0.0));
             out.push(CoachEvent::AdviseEndCall { t });
-            out.push(CoachEvent::SupervisorAlert {
-                t,
-                summary: AlertSummary {
-                    episodes: self.episodes,
-                    shouting_s: self.shouting_closed_s + open,
-                    steps_given: self.steps_given,
-                    cues_shown: self.cues_shown,
-                },
-            });
+            self.alert(t, out);
         }
+    }
+
+    fn alert(&mut self, t: f64, out: &mut CoachEvents) {
+        let open = self.open_shout_start.map_or(0.0, |s| (t - s).max(0.0));
+        self.last_alert_t = Some(t);
+        out.push(CoachEvent::SupervisorAlert {
+            t,
+            summary: AlertSummary {
+                episodes: self.episodes,
+                shouting_s: self.shouting_closed_s + open,
+                steps_given: self.steps_given,
+                cues_shown: self.cues_shown,
+            },
+        });
     }
 
     fn nudge(&mut self, kind: NudgeKind, n: u64, t: f64, out: &mut CoachEvents) {

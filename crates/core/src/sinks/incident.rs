@@ -102,8 +102,11 @@ pub struct IncidentNote {
     pub calm_s: Vec<f64>,
     /// Step 4 was given and the end of the call advised.
     pub ladder_ended: bool,
-    /// The supervisor alert, if the ladder reached its end.
+    /// The first supervisor alert, if the ladder reached its end.
     pub supervisor_alert: Option<SupervisorRecord>,
+    /// Supervisor alerts in all (shouting after the ladder's end alerts
+    /// again on the coach's schedule).
+    pub supervisor_alerts: u32,
     /// To be filled in by the manager.
     pub customer_name: String,
     /// To be filled in by the manager.
@@ -133,6 +136,7 @@ impl IncidentRecorder {
                 calm_s: Vec::new(),
                 ladder_ended: false,
                 supervisor_alert: None,
+                supervisor_alerts: 0,
                 customer_name: String::new(),
                 key_points: String::new(),
             },
@@ -227,7 +231,8 @@ impl Sink for IncidentRecorder {
             }
             Event::Coach(CoachEvent::AdviseEndCall { .. }) => self.note.ladder_ended = true,
             Event::Coach(CoachEvent::SupervisorAlert { t, summary }) => {
-                self.note.supervisor_alert = Some(SupervisorRecord {
+                self.note.supervisor_alerts = self.note.supervisor_alerts.saturating_add(1);
+                self.note.supervisor_alert.get_or_insert(SupervisorRecord {
                     t: round_ms(t),
                     episodes: summary.episodes,
                     shouting_s: round_ms(summary.shouting_s),
@@ -295,8 +300,16 @@ impl IncidentNote {
         let highest = self.cues.iter().map(|c| c.step).max().unwrap_or(0);
         let end = match &self.supervisor_alert {
             Some(a) if self.ladder_ended => format!(
-                "yes: step 4 given, end of call advised, supervisor alerted at {}",
-                clock(a.t)
+                "yes: step 4 given, end of call advised, supervisor alerted at {}{}",
+                clock(a.t),
+                if self.supervisor_alerts > 1 {
+                    format!(
+                        " ({} alerts in all: the shouting went on)",
+                        self.supervisor_alerts
+                    )
+                } else {
+                    String::new()
+                }
             ),
             _ if self.ladder_ended => "yes: step 4 given, end of call advised".to_string(),
             _ if highest == 0 => "no: no cue was needed".to_string(),
