@@ -55,22 +55,10 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Offset of the `data` chunk's size field.
-fn data_size_offset(bytes: &[u8]) -> usize {
-    let mut pos = 12;
-    loop {
-        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
-        if &bytes[pos..pos + 4] == b"data" {
-            return pos + 4;
-        }
-        pos += 8 + size + (size & 1);
-    }
-}
-
 /// `calm_call.wav` with its data size field set to `size`, written to `to`.
 fn with_data_size(size: u32, to: &Path) {
     let mut bytes = std::fs::read(fixture("calm_call.wav")).unwrap();
-    let at = data_size_offset(&bytes);
+    let at = shoutcue_testkit::wav_data_size_offset(&bytes);
     bytes[at..at + 4].copy_from_slice(&size.to_le_bytes());
     std::fs::write(to, bytes).unwrap();
 }

@@ -901,22 +901,10 @@ fn emodb_clips_read_and_resample() {
 
 // ------------------------------------------- sizes, special files, streams
 
-/// Offset of the `data` chunk's size field in a WAV's bytes.
-fn data_size_offset(bytes: &[u8]) -> usize {
-    let mut pos = 12;
-    loop {
-        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
-        if &bytes[pos..pos + 4] == b"data" {
-            return pos + 4;
-        }
-        pos += 8 + size + (size & 1);
-    }
-}
-
 /// A real fixture, its data size field set to `size`, written to a temp file.
 fn fixture_with_data_size(size: u32, tag: &str) -> (TempWav, Vec<u8>) {
     let mut bytes = std::fs::read(shoutcue_testkit::fixture("calm_call.wav")).unwrap();
-    let at = data_size_offset(&bytes);
+    let at = shoutcue_testkit::wav_data_size_offset(&bytes);
     bytes[at..at + 4].copy_from_slice(&size.to_le_bytes());
     let tmp = TempWav::new(tag);
     std::fs::write(&tmp.0, &bytes).unwrap();
@@ -933,7 +921,7 @@ fn zero_data_size_reads_to_the_end_with_a_warning() {
 
     let (tmp, bytes) = fixture_with_data_size(0, "zero");
     let mut src = WavSource::open(&tmp.0, ChannelChoice::Default).unwrap();
-    let following = (bytes.len() - data_size_offset(&bytes) - 4) as u64;
+    let following = (bytes.len() - shoutcue_testkit::wav_data_size_offset(&bytes) - 4) as u64;
     assert_eq!(
         src.warnings(),
         &[SourceWarning::ZeroDataSize {
@@ -955,7 +943,7 @@ fn zero_data_size_reads_to_the_end_with_a_warning() {
 fn data_size_smaller_than_what_follows_is_reported() {
     let (tmp, bytes) = fixture_with_data_size(4000, "short");
     let mut src = WavSource::open(&tmp.0, ChannelChoice::Default).unwrap();
-    let following = (bytes.len() - data_size_offset(&bytes) - 4) as u64;
+    let following = (bytes.len() - shoutcue_testkit::wav_data_size_offset(&bytes) - 4) as u64;
     assert_eq!(
         src.warnings(),
         &[SourceWarning::DataSizeShort {

@@ -94,3 +94,21 @@ pub fn engine(rate: u32, max_block: usize, has_agent: bool) -> shoutcue_core::Ca
         Err(e) => panic!("engine at {rate} Hz: {e}"),
     }
 }
+
+/// Offset of the `data` chunk's size field in a WAV file's bytes, for tests
+/// that rewrite it (a crashed recorder's 0, a size shorter than the audio).
+/// Panics on bytes with no `data` chunk: a test's own fixture is broken.
+pub fn wav_data_size_offset(bytes: &[u8]) -> usize {
+    let mut pos = 12;
+    loop {
+        let size = u32::from_le_bytes(
+            bytes[pos + 4..pos + 8]
+                .try_into()
+                .expect("a chunk header is 8 bytes"),
+        ) as usize;
+        if &bytes[pos..pos + 4] == b"data" {
+            return pos + 4;
+        }
+        pos += 8 + size + (size & 1);
+    }
+}
