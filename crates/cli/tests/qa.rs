@@ -460,3 +460,66 @@ fn index_renders_and_sorts_in_chromium() {
     assert_eq!(png_size(&shot), (1200, 800));
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// A recorder that puts the customer on the left: `sustained_shout` with
+/// its channels swapped, and its label track beside it.
+fn swapped_call(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let src = fixture("sustained_shout.wav");
+    let mut r = hound::WavReader::open(&src).unwrap();
+    let spec = r.spec();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let dst = dir.join("left_customer.wav");
+    let mut w = hound::WavWriter::create(&dst, spec).unwrap();
+    for pair in s.chunks(2) {
+        w.write_sample(pair[1]).unwrap();
+        w.write_sample(pair[0]).unwrap();
+    }
+    w.finalize().unwrap();
+    std::fs::copy(src.with_extension("txt"), dst.with_extension("txt")).unwrap();
+    dst
+}
+
+#[test]
+fn swapped_channels_are_warned_about_and_swap_channels_reads_them() {
+    let root = temp_dir("swapped");
+    let calls = root.join("calls");
+    swapped_call(&calls);
+    // Read as recorded: the shouting lands on the "agent" side; QA hides
+    // it, so the call looks clean, but the report says why to doubt it.
+    let out = root.join("as-is");
+    let o = qa(&calls, &out, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (h, rows) = read_summary(&out);
+    assert_eq!(cell(&h, &rows, "left_customer.wav", "shouting_s"), "0.000");
+    let notes = cell(&h, &rows, "left_customer.wav", "notes");
+    assert!(notes.contains("channels swapped"), "{notes}");
+    assert!(
+        text(&o.stderr).contains("--swap-channels"),
+        "{}",
+        text(&o.stderr)
+    );
+    // With the option, the customer's shouting is found and no warning.
+    let out = root.join("swapped");
+    let o = qa(&calls, &out, &["--swap-channels"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (h, rows) = read_summary(&out);
+    let shout: f64 = cell(&h, &rows, "left_customer.wav", "shouting_s")
+        .parse()
+        .unwrap();
+    assert!(shout > 1.0, "{shout}");
+    assert!(!cell(&h, &rows, "left_customer.wav", "notes").contains("swapped"));
+    // eval takes the same option: recall 0 as recorded, the shout found swapped.
+    let recall = |extra: &[&str]| {
+        let o = Command::new(BIN)
+            .args(["eval", calls.to_str().unwrap(), "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["found"].as_f64().unwrap()
+    };
+    assert_eq!(recall(&[]), 0.0);
+    assert!(recall(&["--swap-channels"]) >= 1.0);
+}

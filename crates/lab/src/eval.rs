@@ -89,6 +89,7 @@ pub fn run_call(
     wav: &Path,
     model: &ShoutModel,
     coach: CoachConfig,
+    channels: ChannelChoice,
 ) -> Result<CallResult, EvalError> {
     let label_path = wav.with_extension("txt");
     let labels = if label_path.exists() {
@@ -96,7 +97,7 @@ pub fn run_call(
     } else {
         Vec::new()
     };
-    let mut src = WavSource::open(wav, ChannelChoice::Default)?;
+    let mut src = WavSource::open(wav, channels)?;
     let mut obs = Collect::default();
     let name = wav.display().to_string();
     let stats = replay_call(

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use shoutcue_core::coach::CoachConfig;
 use shoutcue_core::detector::ShoutModel;
+use shoutcue_core::source::ChannelChoice;
 use shoutcue_lab::eval::{find_wavs, run_call, score, Metrics};
 
 use crate::AnyError;
@@ -20,14 +21,18 @@ pub struct Gates {
 }
 
 /// Every call under `dir`, replayed and scored.
-pub fn eval_dir(dir: &Path, model: &ShoutModel) -> Result<Metrics, AnyError> {
+pub fn eval_dir(
+    dir: &Path,
+    model: &ShoutModel,
+    channels: ChannelChoice,
+) -> Result<Metrics, AnyError> {
     let wavs = find_wavs(dir, None)?;
     if wavs.is_empty() {
         return Err(format!("{}: no .wav files found", dir.display()).into());
     }
     let mut results = Vec::with_capacity(wavs.len());
     for w in &wavs {
-        results.push(run_call(w, model, CoachConfig::default())?);
+        results.push(run_call(w, model, CoachConfig::default(), channels)?);
     }
     Ok(score(&results))
 }
@@ -55,6 +60,9 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Which file channel is whose.
+    #[command(flatten)]
+    pub channels: crate::args::ChannelArgs,
     /// Fail (exit 1) if F1 is below this.
     #[arg(long)]
     min_f1: Option<f64>,
@@ -73,13 +81,25 @@ pub fn run(a: EvalArgs) -> Result<(), AnyError> {
         max_fph: a.max_false_cues_per_hour,
         max_latency_p50: a.max_latency_p50,
     };
-    eval(&a.dir, a.model.as_deref(), a.json, gates)
+    eval(
+        &a.dir,
+        a.model.as_deref(),
+        a.channels.choice(),
+        a.json,
+        gates,
+    )
 }
 
 /// Scores `dir` and applies the gates.
-fn eval(dir: &Path, model: Option<&Path>, json: bool, gates: Gates) -> Result<(), AnyError> {
+fn eval(
+    dir: &Path,
+    model: Option<&Path>,
+    channels: ChannelChoice,
+    json: bool,
+    gates: Gates,
+) -> Result<(), AnyError> {
     let model = crate::args::load_model(model)?;
-    let m = eval_dir(dir, &model)?;
+    let m = eval_dir(dir, &model, channels)?;
     if json {
         super::print_line(&serde_json::to_string(&m)?)?;
     } else {

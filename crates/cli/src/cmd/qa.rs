@@ -25,6 +25,9 @@ pub struct QaArgs {
     /// off by default, as the coach promises the agent.
     #[arg(long)]
     pub include_private: bool,
+    /// Which file channel is whose.
+    #[command(flatten)]
+    pub channels: crate::args::ChannelArgs,
 }
 
 /// `--jobs`: 1..=[`MAX_JOBS`] (100000 threads ran for minutes, then aborted).
@@ -45,6 +48,7 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
         force: a.force,
         jobs: a.jobs,
         include_private: a.include_private,
+        channels: a.channels.choice(),
         progress: true,
         // Ctrl-C/SIGTERM stop between calls; what was done is indexed.
         stop: Some(super::stop_on_ctrl_c()?),

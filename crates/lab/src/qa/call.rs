@@ -12,13 +12,14 @@ use super::plot::Timeline;
 use super::row::{CallRow, CueCell, Outputs};
 use super::QaOptions;
 use shoutcue_core::coach::{CoachConfig, Script};
-use shoutcue_core::detector::ShoutModel;
+use shoutcue_core::detector::{SegmentEvent, ShoutModel};
 use shoutcue_core::engine::{replay_call, Pace};
 use shoutcue_core::engine::{Event, Sink, SinkError};
 use shoutcue_core::sinks::{
     round_ms, AudacityLabels, CallInfo, CueOutcome, IncidentRecorder, JsonlSink,
 };
 use shoutcue_core::source::{ChannelChoice, WavSource};
+use shoutcue_core::Speaker;
 
 /// Marks a call done: its row, and the source it was made from.
 #[derive(Serialize, Deserialize)]
@@ -27,6 +28,10 @@ struct Done {
     source_size: u64,
     source_mtime_ns: u128,
     include_private: bool,
+    /// The channel choice the row was made with (rows made with another
+    /// are redone).
+    #[serde(default)]
+    channels: String,
     row: CallRow,
 }
 
@@ -49,6 +54,7 @@ pub(crate) struct Ctx {
     calls_dir: PathBuf,
     force: bool,
     include_private: bool,
+    channels: ChannelChoice,
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     model: ShoutModel,
     coach: CoachConfig,
@@ -62,6 +68,7 @@ impl Ctx {
             calls_dir: opts.out.join("calls"),
             force: opts.force,
             include_private: opts.include_private,
+            channels: opts.channels,
             stop: opts.stop.clone(),
             model: ShoutModel::builtin(),
             coach: CoachConfig::default(),
@@ -95,7 +102,7 @@ impl Ctx {
         if let Ok(m) = &meta {
             if !m.is_file() {
                 // A FIFO would hang the open, /dev/zero never end.
-                let reason = match WavSource::open(wav, ChannelChoice::Default) {
+                let reason = match WavSource::open(wav, self.channels) {
                     Err(e) => e.to_string(),
                     Ok(_) => format!("{}: not a regular file", wav.display()),
                 };
@@ -129,6 +136,7 @@ impl Ctx {
                 source_size: size,
                 source_mtime_ns: mtime,
                 include_private: self.include_private,
+                channels: format!("{:?}", self.channels),
                 row: row.clone(),
             };
             // Written last: a call interrupted before this is redone next time.
@@ -149,7 +157,8 @@ impl Ctx {
         let fresh = done.v == DONE_VERSION
             && done.source_size == size
             && done.source_mtime_ns == mtime
-            && done.include_private == self.include_private;
+            && done.include_private == self.include_private
+            && done.channels == format!("{:?}", self.channels);
         let outputs = done.row.outputs.as_ref()?;
         let report = self.calls_dir.parent()?;
         let all_there = [
@@ -166,7 +175,7 @@ impl Ctx {
     }
 
     fn analyse(&self, wav: &Path, name: String, stem: &Path) -> CallRow {
-        let mut src = match WavSource::open(wav, ChannelChoice::Default) {
+        let mut src = match WavSource::open(wav, self.channels) {
             Ok(s) => s,
             Err(e) => return CallRow::failed(name, e.to_string()),
         };
@@ -189,6 +198,7 @@ impl Ctx {
                 started_at: None,
             }),
             include_private: self.include_private,
+            agent_shout_s: 0.0,
         };
         let spec = *src.spec();
         let expected_s = spec
@@ -215,6 +225,10 @@ impl Ctx {
         }
         let note = sinks.recorder.note();
         let duration_s = note.duration_s;
+        let customer_shout_s: f64 = note.episodes.iter().map(|e| e.duration_s).sum();
+        if let Some(w) = swapped_warning(has_agent, customer_shout_s, sinks.agent_shout_s) {
+            warnings.push(w);
+        }
         timeline.finish(duration_s);
 
         let cues: Vec<CueCell> = note
@@ -344,6 +358,26 @@ struct CallSinks {
     labels: AudacityLabels<BufWriter<File>>,
     recorder: IncidentRecorder,
     include_private: bool,
+    /// Seconds the "agent" channel shouted, for the swapped-channels check
+    /// (counted even when QA may not see the agent's events).
+    agent_shout_s: f64,
+}
+
+/// Least agent-side shouting, s, before [`swapped_warning`] speaks.
+const SWAP_MIN_AGENT_S: f64 = 2.0;
+/// How many times the customer side's shouting the agent side must reach.
+const SWAP_RATIO: f64 = 3.0;
+
+/// A warning when the side read as the agent's shouts far more than the
+/// customer's: most likely the recorder put the customer on the other
+/// channel, and the shouting would otherwise be filed as the agent's
+/// private events and the call reported clean.
+pub(crate) fn swapped_warning(has_agent: bool, customer_s: f64, agent_s: f64) -> Option<String> {
+    (has_agent && agent_s >= SWAP_MIN_AGENT_S && agent_s >= SWAP_RATIO * customer_s).then(|| {
+        format!(
+            "the agent channel shouts far more than the customer channel ({agent_s:.1} s vs {customer_s:.1} s): are the channels swapped? try --swap-channels"
+        )
+    })
 }
 
 impl Sink for CallSinks {
@@ -354,6 +388,16 @@ impl Sink for CallSinks {
         } else {
             Ok(())
         };
+        if let Event::Segment(SegmentEvent::ShoutEnd {
+            speaker: Speaker::Agent,
+            duration,
+            ..
+        }) = *ev
+        {
+            if duration.is_finite() && duration > 0.0 {
+                self.agent_shout_s += duration;
+            }
+        }
         let b = self.labels.event(ev);
         let c = self.recorder.event(ev);
         a.and(b).and(c)

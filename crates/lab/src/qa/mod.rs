@@ -61,6 +61,9 @@ pub struct QaOptions {
     pub jobs: Option<usize>,
     /// Show the agent's private events (nudges, own shouting) to QA; see the module docs.
     pub include_private: bool,
+    /// Which file channel is the customer's and which the agent's (many
+    /// recorders put the customer on the left).
+    pub channels: shoutcue_core::source::ChannelChoice,
     /// Draw a progress bar (only when stderr is a terminal).
     pub progress: bool,
     /// Set (by a Ctrl-C handler) to stop between calls: the calls done so
