@@ -169,6 +169,27 @@ fn pretty_timeline_reads_as_clock_and_text() {
     assert!(cue1.contains("(at the pause)"), "{cue1}");
     assert!(text.contains("SUPERVISOR ALERT"));
     assert!(text.lines().last().unwrap().ends_with("call end"));
+    // Words first, figures after: the simulator's shouts rise in pitch.
+    let shout = text.lines().find(|l| l.contains("SHOUT")).unwrap();
+    assert!(
+        shout.contains("customer's voice raised: higher pitch") && shout.contains("(score "),
+        "{shout}"
+    );
+}
+
+#[test]
+fn a_calm_calls_timeline_says_no_shouting_was_found() {
+    let call = shouting_turns(1.0, 8.0, 0, Some(1.0));
+    let mut sink = PrettySink::new(Vec::new(), Script::english());
+    feed(&mut sink, &stream(&call), call.dur);
+    let text = String::from_utf8(sink.into_inner()).unwrap();
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .ends_with("call end: no shouting found"),
+        "{text}"
+    );
 }
 
 #[test]

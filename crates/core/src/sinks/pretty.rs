@@ -20,6 +20,28 @@ pub struct PrettySink<W: Write> {
     /// Lines held back to be written in time order at the end (see
     /// [`PrettySink::time_ordered`]); `None` writes each line as decided.
     held: Option<Vec<(f64, String)>>,
+    /// Whether the customer shouted at all (the last line says so if not).
+    shouted: bool,
+}
+
+/// What a team leader would say the raised voice sounded like, from the
+/// cues that carried the decision (rises against the speaker's own voice).
+fn in_words(c: &crate::detector::Cues) -> String {
+    let mut w = Vec::new();
+    if c.f0_st >= 3.0 {
+        w.push("higher pitch");
+    }
+    if c.tilt_db >= 3.0 {
+        w.push("harsher tone");
+    }
+    if c.level_db >= 3.0 {
+        w.push("louder");
+    }
+    if w.is_empty() {
+        "raised".to_string()
+    } else {
+        w.join(", ")
+    }
 }
 
 impl<W: Write> PrettySink<W> {
@@ -30,6 +52,7 @@ impl<W: Write> PrettySink<W> {
             script,
             name: None,
             held: None,
+            shouted: false,
         }
     }
 
@@ -68,10 +91,15 @@ impl<W: Write> Sink for PrettySink<W> {
                 score,
                 cues,
                 ..
-            }) => format!(
-                "SHOUT   customer  score {score:.2}, F0 {:+.1} st, tilt {:+.1} dB",
-                cues.f0_st, cues.tilt_db
-            ),
+            }) => {
+                self.shouted = true;
+                format!(
+                    "SHOUT   customer's voice raised: {}  (score {score:.2}, F0 {:+.1} st, tilt {:+.1} dB)",
+                    in_words(&cues),
+                    cues.f0_st,
+                    cues.tilt_db
+                )
+            }
             Event::Segment(SegmentEvent::ShoutEnd {
                 speaker: Speaker::Customer,
                 duration,
@@ -148,7 +176,12 @@ impl<W: Write> Sink for PrettySink<W> {
                     .map_err(|source| SinkError::Io { sink: NAME, source })?;
             }
         }
-        writeln!(self.w, "{}  call end", clock(call_end_t))
+        let end = if self.shouted {
+            "call end"
+        } else {
+            "call end: no shouting found"
+        };
+        writeln!(self.w, "{}  {end}", clock(call_end_t))
             .and_then(|_| self.w.flush())
             .map_err(|source| SinkError::Io { sink: NAME, source })
     }
