@@ -70,6 +70,23 @@ fn german_file_loads_through_the_same_mechanism() {
 }
 
 #[test]
+fn both_scripts_carry_a_notice_for_callers_and_it_is_optional() {
+    let en = Script::english();
+    let d = en.disclosure().unwrap();
+    assert!(
+        d.contains("raised voices") && d.contains("no recording"),
+        "{d}"
+    );
+    let de = Script::from_file(repo_file("models/script-de.toml")).unwrap();
+    assert!(de.disclosure().unwrap().contains("erhobene Stimmen"));
+    // A site's own script may leave it out (their IVR says it).
+    assert!(Script::parse(WITH_NAME, "x.toml")
+        .unwrap()
+        .disclosure()
+        .is_none());
+}
+
+#[test]
 fn no_feeling_words_in_any_script() {
     // We detect raised voices, not feelings.
     let words = [

@@ -99,6 +99,8 @@ struct RawScript {
     steps: Vec<String>,
     calm: String,
     end_call: String,
+    #[serde(default)]
+    disclosure: Option<String>,
     nudges: RawNudges,
 }
 
@@ -109,6 +111,7 @@ pub struct Script {
     steps: [String; 4],
     calm: String,
     end_call: String,
+    disclosure: Option<String>,
     raised_voice: String,
     overtalk: String,
 }
@@ -157,6 +160,7 @@ impl Script {
             steps,
             calm: raw.calm,
             end_call: raw.end_call,
+            disclosure: raw.disclosure,
             raised_voice: raw.nudges.raised_voice,
             overtalk: raw.nudges.overtalk,
         };
@@ -171,6 +175,9 @@ impl Script {
         }
         lines.push(("calm".into(), &self.calm));
         lines.push(("end_call".into(), &self.end_call));
+        if let Some(d) = &self.disclosure {
+            lines.push(("disclosure".into(), d));
+        }
         lines.push(("nudges.raised_voice".into(), &self.raised_voice));
         lines.push(("nudges.overtalk".into(), &self.overtalk));
         for (key, text) in lines {
@@ -194,6 +201,13 @@ impl Script {
     /// The script's language tag, e.g. `en`.
     pub fn lang(&self) -> &str {
         &self.lang
+    }
+
+    /// The notice that tells callers a system listens for raised voices
+    /// (for the IVR or the agent's greeting; the EU AI Act, art. 50,
+    /// expects people to be told), if the script has one.
+    pub fn disclosure(&self) -> Option<&str> {
+        self.disclosure.as_deref()
     }
 
     /// The line as written, placeholder included.
