@@ -379,12 +379,12 @@ pub fn metrics_text(shared: &Shared) -> String {
         &mut o,
         "shoutcue_nats_queue_depth",
         "gauge",
-        "Event lines waiting for NATS.",
+        "Event lines NATS has not yet taken (queued or being sent).",
     );
     let _ = writeln!(
         o,
         "shoutcue_nats_queue_depth {}",
-        ob.map_or(0, |o| o.depth())
+        ob.map_or(0, |o| o.pending())
     );
     for (name, help, f) in [
         (

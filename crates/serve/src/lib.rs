@@ -287,9 +287,9 @@ impl Server {
         self.shared.outbox.as_deref().map(|o| &o.stats)
     }
 
-    /// Lines waiting for NATS now (0 without NATS).
+    /// Lines NATS has not yet taken: queued or being sent (0 without NATS).
     pub fn nats_queue_depth(&self) -> usize {
-        self.shared.outbox.as_ref().map_or(0, |o| o.depth())
+        self.shared.outbox.as_ref().map_or(0, |o| o.pending())
     }
 
     /// Drains: refuses new calls at once, lets running calls finish for up to

@@ -178,9 +178,15 @@ impl Outbox {
         self.lock().len()
     }
 
+    /// Lines waiting plus those the publisher holds (messages, when it
+    /// is retrying): what NATS has not yet taken.
+    pub fn pending(&self) -> usize {
+        self.depth() + self.in_flight.load(Ordering::Acquire)
+    }
+
     /// Nothing waits and nothing is on its way.
     pub fn idle(&self) -> bool {
-        self.depth() == 0 && self.in_flight.load(Ordering::Acquire) == 0
+        self.pending() == 0
     }
 
     /// Queues a line (never blocks on NATS). Private lines go only with
