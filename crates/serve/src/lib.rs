@@ -282,6 +282,12 @@ impl Server {
         &self.shared.stats
     }
 
+    /// The hub every call's lines go through (for embedding and tests:
+    /// what is published here reaches the pages and NATS like a call's line).
+    pub fn hub(&self) -> &Arc<hub::Hub> {
+        &self.shared.hub
+    }
+
     /// The NATS publisher's counters (when `nats_url` is set).
     pub fn nats_stats(&self) -> Option<&nats::NatsStats> {
         self.shared.outbox.as_deref().map(|o| &o.stats)

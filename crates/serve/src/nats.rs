@@ -485,13 +485,18 @@ async fn send(
         };
         pending.push((m, r));
     }
-    let mut failed = Vec::new();
-    for (m, r) in pending {
+    // All acknowledgements at once: each one's timeout starts when it is
+    // awaited, so one by one a dead broker would cost 3 s per message.
+    let acks = pending.into_iter().map(|(m, r)| async move {
         let r = match r {
             Ok(Some(ack)) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
+        (m, r)
+    });
+    let mut failed = Vec::new();
+    for (m, r) in futures_util::future::join_all(acks).await {
         match r {
             Ok(()) => {
                 stats.published.fetch_add(1, Ordering::Relaxed);
