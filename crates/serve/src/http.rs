@@ -215,6 +215,13 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "frames_analysed": s.frames(),
         "frame_latency_p50_us_at_most": s.latency_quantile_us(0.5),
         "frame_latency_p99_us_at_most": s.latency_quantile_us(0.99),
+        "nats": shared.outbox.as_deref().map(|o| json!({
+            "connected": o.stats.connected.load(Ordering::Relaxed),
+            "queue_depth": o.pending(),
+            "published": o.stats.published.load(Ordering::Relaxed),
+            "dropped": o.stats.dropped.load(Ordering::Relaxed),
+            "reconnects": o.stats.reconnects.load(Ordering::Relaxed),
+        })),
     }))
 }
 
