@@ -77,13 +77,32 @@ pub fn token(id: &str) -> String {
     out
 }
 
+/// A `nats_url` fit for logs: any `user:password@` is written `***@`.
+pub fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|u| {
+            let u = u.trim();
+            let (scheme, rest) = match u.find("://") {
+                Some(i) => u.split_at(i + 3),
+                None => ("", u),
+            };
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}***{}", &rest[at..]),
+                None => u.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The servers of a `nats_url` (several separated by commas).
 pub fn server_addrs(url: &str) -> Result<Vec<ServerAddr>, String> {
     let mut out = Vec::new();
     for u in url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         out.push(
             u.parse::<ServerAddr>()
-                .map_err(|e| format!("{u:?} is not a NATS server address: {e}"))?,
+                .map_err(|e| format!("{:?} is not a NATS server address: {e}", redacted(u)))?,
         );
     }
     if out.is_empty() {
@@ -367,7 +386,10 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
     let client = match opts.connect(addrs).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("nats {url}: cannot connect: {e}: not publishing");
+            tracing::error!(
+                "nats {}: cannot connect: {e}: not publishing",
+                redacted(url)
+            );
             return;
         }
     };
@@ -575,6 +597,17 @@ mod tests {
             let t = token(id);
             assert!(!t.contains(['.', '*', '>', ' ', '\t']), "{t}");
         }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redacted("nats://u:secret@h:4222, nats://h2:4222"),
+            "nats://***@h:4222,nats://h2:4222"
+        );
+        assert_eq!(redacted("h:4222"), "h:4222");
+        let e = server_addrs("nats://u:secret@[bad").unwrap_err();
+        assert!(!e.contains("secret"), "{e}");
     }
 
     #[test]

@@ -185,7 +185,8 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         }
         if let Some(url) = &cfg.nats_url {
             eprintln!(
-                "shoutcue serve: nats {url}: subjects shoutcue.{}.>, stream {}, node {}",
+                "shoutcue serve: nats {}: subjects shoutcue.{}.>, stream {}, node {}",
+                shoutcue_serve::nats::redacted(url),
                 cfg.site,
                 shoutcue_serve::nats::stream_name(&cfg.site),
                 cfg.node_id()
