@@ -428,9 +428,24 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
         wait_connected(&client).await;
         if !stream_ok {
             match js.get_or_create_stream(stream.clone()).await {
-                Ok(_) => {
+                Ok(mut st) => {
                     stream_ok = true;
-                    tracing::info!(stream = %stream.name, "nats: stream ready");
+                    let covered = match st.info().await {
+                        Ok(i) => stream
+                            .subjects
+                            .iter()
+                            .all(|s| i.config.subjects.contains(s)),
+                        Err(_) => true,
+                    };
+                    if covered {
+                        tracing::info!(stream = %stream.name, "nats: stream ready");
+                    } else {
+                        tracing::warn!(
+                            stream = %stream.name,
+                            want = ?stream.subjects,
+                            "nats: the stream exists with other subjects: lines it does not take are retried, then dropped (alerts retried for ever)"
+                        );
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(stream = %stream.name, "nats: cannot make the stream: {e}");
@@ -447,6 +462,11 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
             continue;
         }
         let connected = client.connection_state() == async_nats::connection::State::Connected;
+        tracing::warn!(
+            failed = failed.len(),
+            connected,
+            "nats: messages not acknowledged; sending them again"
+        );
         for mut m in failed {
             if connected {
                 m.tries += 1;
@@ -596,6 +616,58 @@ mod tests {
         for id in ["a.b", "x y", "*", ">", "\t", "ü.>"] {
             let t = token(id);
             assert!(!t.contains(['.', '*', '>', ' ', '\t']), "{t}");
+        }
+    }
+
+    #[test]
+    fn bad_nats_settings_are_refused_by_name() {
+        let ok = crate::ServeConfig {
+            twilio: Some(crate::config::TwilioConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+            }),
+            nats_url: Some("nats://127.0.0.1:4222".into()),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok());
+        for (cfg, word) in [
+            (
+                crate::ServeConfig {
+                    site: "a.b".into(),
+                    ..ok.clone()
+                },
+                "site",
+            ),
+            (
+                crate::ServeConfig {
+                    site: String::new(),
+                    ..ok.clone()
+                },
+                "site",
+            ),
+            (
+                crate::ServeConfig {
+                    nats_url: Some("nats://[oops".into()),
+                    ..ok.clone()
+                },
+                "nats_url",
+            ),
+            (
+                crate::ServeConfig {
+                    nats_queue: 0,
+                    ..ok.clone()
+                },
+                "nats_queue",
+            ),
+            (
+                crate::ServeConfig {
+                    nats_heartbeat_s: 0.0,
+                    ..ok.clone()
+                },
+                "nats_heartbeat_s",
+            ),
+        ] {
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains(word), "{e}");
         }
     }
 
