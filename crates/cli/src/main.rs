@@ -58,7 +58,7 @@ enum Command {
     /// Telephony server: live calls from Genesys AudioHook, Asterisk
     /// AudioSocket, FreeSWITCH audio forks and Twilio Media Streams, one
     /// engine per call; JSON Lines events and incident notes per call.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         Command::Devices => cmd::live::devices(),
         Command::Live(a) => cmd::live::live(&a),
         Command::Loudness(a) => cmd::loudness::run(a),
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

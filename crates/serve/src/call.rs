@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use shoutcue_core::coach::CoachEvent;
 use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
 use shoutcue_core::sinks::{CallInfo, IncidentRecorder, JsonlSink};
 
@@ -211,6 +212,7 @@ impl CallSession {
             }),
             failed: false,
             private,
+            shared: shared.clone(),
         };
         shared.stats.started[meta.protocol.index()].fetch_add(1, Ordering::Relaxed);
         tracing::info!(
@@ -356,11 +358,29 @@ struct CallSinks {
     failed: bool,
     /// Tells the tap whether the line it is about to pass on is private.
     private: Arc<AtomicBool>,
+    /// For the counts of cues and alerts.
+    shared: Arc<Shared>,
 }
 
 impl Sink for CallSinks {
     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
         self.private.store(ev.is_private(), Ordering::Relaxed);
+        match ev {
+            Event::Coach(CoachEvent::Cue { rung, .. }) => {
+                if let Some(c) = self
+                    .shared
+                    .stats
+                    .cues
+                    .get(usize::from(rung.step).wrapping_sub(1))
+                {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Event::Coach(CoachEvent::SupervisorAlert { .. }) => {
+                self.shared.stats.alerts.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         let r = if self.failed {
             Ok(())
         } else {

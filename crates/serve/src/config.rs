@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The whole server configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeConfig {
     /// Genesys AudioHook Monitor listener (WebSocket).
@@ -50,6 +50,83 @@ pub struct ServeConfig {
     /// each restart and agent links cannot be handed out in advance.
     #[serde(default)]
     pub pages_secret: Option<String>,
+    /// NATS server(s) to publish every call's public events to, on
+    /// JetStream (`nats://host:4222`, several separated by commas); off
+    /// when absent. See [`crate::nats`] for the subjects.
+    #[serde(default)]
+    pub nats_url: Option<String>,
+    /// This site's name: the second token of every subject and the stream's
+    /// name (`SHOUTCUE_<SITE>`). Letters, digits, `-` and `_`.
+    #[serde(default = "default_site")]
+    pub site: String,
+    /// This node's name in heartbeats and message ids; default: the host
+    /// name. Two nodes of one site must not share it.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// Events waiting for NATS at most; past it the oldest that is not a
+    /// `supervisor_alert` is dropped (and counted).
+    #[serde(default = "default_nats_queue")]
+    pub nats_queue: usize,
+    /// Also publish agents' private nudges, to
+    /// `shoutcue.<site>.agent.<agent_id>.private` only (live, not stored).
+    #[serde(default)]
+    pub nats_private: bool,
+    /// The stream keeps events this long, s (0: no limit).
+    #[serde(default = "default_nats_max_age")]
+    pub nats_max_age_s: f64,
+    /// The stream keeps at most this many bytes (0: no limit); the oldest go first.
+    #[serde(default = "default_nats_max_bytes")]
+    pub nats_max_bytes: u64,
+    /// Seconds between this node's heartbeats.
+    #[serde(default = "default_nats_heartbeat")]
+    pub nats_heartbeat_s: f64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            audiohook: None,
+            audiosocket: None,
+            freeswitch: None,
+            twilio: None,
+            http: None,
+            events_dir: None,
+            max_calls: default_max_calls(),
+            drain_grace_s: default_grace(),
+            model: None,
+            coach_config: None,
+            script: None,
+            pages_secret: None,
+            nats_url: None,
+            site: default_site(),
+            node_id: None,
+            nats_queue: default_nats_queue(),
+            nats_private: false,
+            nats_max_age_s: default_nats_max_age(),
+            nats_max_bytes: default_nats_max_bytes(),
+            nats_heartbeat_s: default_nats_heartbeat(),
+        }
+    }
+}
+
+fn default_site() -> String {
+    "default".into()
+}
+
+fn default_nats_queue() -> usize {
+    10_000
+}
+
+fn default_nats_max_age() -> f64 {
+    7.0 * 86_400.0
+}
+
+fn default_nats_max_bytes() -> u64 {
+    1 << 30
+}
+
+fn default_nats_heartbeat() -> f64 {
+    5.0
 }
 
 fn default_max_calls() -> usize {
@@ -178,6 +255,19 @@ impl ServeConfig {
         })
     }
 
+    /// This node's name: `node_id`, or the host name, or `node`.
+    pub fn node_id(&self) -> String {
+        if let Some(n) = &self.node_id {
+            return n.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "node".into())
+    }
+
     /// Takes the AudioHook secrets from the environment when the file has none.
     pub fn secrets_from_env(&mut self) {
         if self.pages_secret.is_none() {
@@ -240,6 +330,43 @@ impl ServeConfig {
             if let Err(e) = shoutcue_web::Token::given(s) {
                 return bad(format!("pages_secret (SHOUTCUE_PAGES_SECRET): {e}"));
             }
+        }
+        if !crate::nats::is_token(&self.site) || self.site.len() > 64 {
+            return bad(format!(
+                "site must be 1 to 64 letters, digits, '-' or '_', got {:?}",
+                self.site
+            ));
+        }
+        if let Some(n) = &self.node_id {
+            if n.is_empty() || n.len() > 128 {
+                return bad(format!("node_id must be 1 to 128 bytes, got {n:?}"));
+            }
+        }
+        if let Some(url) = &self.nats_url {
+            if let Err(e) = crate::nats::server_addrs(url) {
+                return bad(format!("nats_url: {e}"));
+            }
+        }
+        if self.nats_queue == 0 {
+            return bad("nats_queue must be at least 1".into());
+        }
+        if !(self.nats_max_age_s.is_finite() && self.nats_max_age_s >= 0.0) {
+            return bad(format!(
+                "nats_max_age_s must be a non-negative number of seconds, got {}",
+                self.nats_max_age_s
+            ));
+        }
+        if !(self.nats_heartbeat_s.is_finite() && self.nats_heartbeat_s >= 0.1) {
+            return bad(format!(
+                "nats_heartbeat_s must be at least 0.1 s, got {}",
+                self.nats_heartbeat_s
+            ));
+        }
+        if i64::try_from(self.nats_max_bytes).is_err() {
+            return bad(format!(
+                "nats_max_bytes is too large: {}",
+                self.nats_max_bytes
+            ));
         }
         if let Some(fs) = &self.freeswitch {
             if !matches!(fs.rate, 8000 | 16000) {

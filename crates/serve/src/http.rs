@@ -12,7 +12,8 @@
 //! opens another agent's page and the console's token opens none of them.
 //! Bound to loopback unless configured, and then, against DNS rebinding,
 //! answering only requests whose `Host` is a loopback name. `/healthz`
-//! carries counts only and stays open for load balancers' probes.
+//! and `/metrics` (Prometheus text format, [`metrics_text`]) carry counts
+//! only and stay open for load balancers' probes and scrapers.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -84,6 +85,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         .route("/agent", get(agent_page))
         .route("/agent/events", get(agent_events))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .merge(console)
         .with_state(shared);
     if loopback {
@@ -213,5 +215,214 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "frames_analysed": s.frames(),
         "frame_latency_p50_us_at_most": s.latency_quantile_us(0.5),
         "frame_latency_p99_us_at_most": s.latency_quantile_us(0.99),
+        "nats": shared.outbox.as_deref().map(|o| json!({
+            "connected": o.stats.connected.load(Ordering::Relaxed),
+            "queue_depth": o.pending(),
+            "published": o.stats.published.load(Ordering::Relaxed),
+            "dropped": o.stats.dropped.load(Ordering::Relaxed),
+            "reconnects": o.stats.reconnects.load(Ordering::Relaxed),
+        })),
     }))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics_text(&shared),
+    )
+        .into_response()
+}
+
+/// The counters in the Prometheus text exposition format (0.0.4).
+pub fn metrics_text(shared: &Shared) -> String {
+    use std::fmt::Write as _;
+    let s = &shared.stats;
+    let mut o = String::with_capacity(4096);
+    let head = |o: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(o, "# HELP {name} {help}");
+        let _ = writeln!(o, "# TYPE {name} {kind}");
+    };
+    let protocols = [
+        Protocol::AudioHook,
+        Protocol::AudioSocket,
+        Protocol::FreeSwitch,
+        Protocol::Twilio,
+    ];
+    head(
+        &mut o,
+        "shoutcue_active_calls",
+        "gauge",
+        "Calls running now.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_active_calls {}",
+        s.active.load(Ordering::Relaxed)
+    );
+    head(&mut o, "shoutcue_max_calls", "gauge", "Most calls at once.");
+    let _ = writeln!(o, "shoutcue_max_calls {}", shared.cfg.max_calls);
+    head(
+        &mut o,
+        "shoutcue_draining",
+        "gauge",
+        "1 while draining (no new calls).",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_draining {}",
+        u8::from(shared.draining.load(Ordering::Relaxed))
+    );
+    for (name, help, a) in [
+        ("shoutcue_calls_started_total", "Calls started.", &s.started),
+        ("shoutcue_calls_ended_total", "Calls ended.", &s.ended),
+        (
+            "shoutcue_calls_refused_total",
+            "Calls refused (at the limit, or draining).",
+            &s.refused,
+        ),
+    ] {
+        head(&mut o, name, "counter", help);
+        for p in protocols {
+            let _ = writeln!(
+                o,
+                "{name}{{protocol=\"{}\"}} {}",
+                p.as_str(),
+                a[p.index()].load(Ordering::Relaxed)
+            );
+        }
+    }
+    head(
+        &mut o,
+        "shoutcue_samples_analysed_total",
+        "counter",
+        "Samples analysed per channel, all calls.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_samples_analysed_total {}",
+        s.samples.load(Ordering::Relaxed)
+    );
+    head(
+        &mut o,
+        "shoutcue_frames_analysed_total",
+        "counter",
+        "Frames analysed, all calls.",
+    );
+    let _ = writeln!(o, "shoutcue_frames_analysed_total {}", s.frames());
+    let name = "shoutcue_frame_latency_seconds";
+    head(
+        &mut o,
+        name,
+        "histogram",
+        "From a frame's arrival to its analysis done and events written.",
+    );
+    let mut acc = 0u64;
+    for (i, c) in s.latency.iter().enumerate() {
+        acc += c.load(Ordering::Relaxed);
+        match crate::LATENCY_BUCKETS_US.get(i) {
+            Some(&us) => {
+                let _ = writeln!(o, "{name}_bucket{{le=\"{}\"}} {acc}", us as f64 / 1e6);
+            }
+            None => {
+                let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {acc}");
+            }
+        }
+    }
+    let _ = writeln!(
+        o,
+        "{name}_sum {}",
+        s.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    let _ = writeln!(o, "{name}_count {acc}");
+    head(
+        &mut o,
+        "shoutcue_cues_total",
+        "counter",
+        "Cues shown, by script step.",
+    );
+    for (i, c) in s.cues.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "shoutcue_cues_total{{step=\"{}\"}} {}",
+            i + 1,
+            c.load(Ordering::Relaxed)
+        );
+    }
+    head(
+        &mut o,
+        "shoutcue_supervisor_alerts_total",
+        "counter",
+        "Supervisor alerts raised.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_supervisor_alerts_total {}",
+        s.alerts.load(Ordering::Relaxed)
+    );
+    let ob = shared.outbox.as_deref();
+    let n = |f: fn(&crate::nats::NatsStats) -> u64| ob.map_or(0, |o| f(&o.stats));
+    head(
+        &mut o,
+        "shoutcue_nats_enabled",
+        "gauge",
+        "1 when events are published to NATS.",
+    );
+    let _ = writeln!(o, "shoutcue_nats_enabled {}", u8::from(ob.is_some()));
+    head(
+        &mut o,
+        "shoutcue_nats_connected",
+        "gauge",
+        "1 while connected to NATS.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_nats_connected {}",
+        n(|s| u64::from(s.connected.load(Ordering::Relaxed)))
+    );
+    head(
+        &mut o,
+        "shoutcue_nats_queue_depth",
+        "gauge",
+        "Event lines NATS has not yet taken (queued or being sent).",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_nats_queue_depth {}",
+        ob.map_or(0, |o| o.pending())
+    );
+    for (name, help, f) in [
+        (
+            "shoutcue_nats_published_total",
+            "Messages NATS took.",
+            (|s: &crate::nats::NatsStats| s.published.load(Ordering::Relaxed))
+                as fn(&crate::nats::NatsStats) -> u64,
+        ),
+        (
+            "shoutcue_nats_dropped_total",
+            "Event lines dropped (queue full, or failed three times).",
+            |s| s.dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "shoutcue_nats_dropped_alerts_total",
+            "Supervisor alerts dropped (only past twice the queue, all alerts).",
+            |s| s.dropped_alerts.load(Ordering::Relaxed),
+        ),
+        (
+            "shoutcue_nats_retries_total",
+            "Publishes that failed and were tried again.",
+            |s| s.retries.load(Ordering::Relaxed),
+        ),
+        (
+            "shoutcue_nats_reconnects_total",
+            "Connections to NATS after the first.",
+            |s| s.reconnects.load(Ordering::Relaxed),
+        ),
+    ] {
+        head(&mut o, name, "counter", help);
+        let _ = writeln!(o, "{name} {}", n(f));
+    }
+    o
 }

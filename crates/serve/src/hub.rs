@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::broadcast;
 
@@ -49,6 +49,9 @@ pub struct Hub {
     seq: AtomicU64,
     /// Public lines of the calls running now, and of the last ones ended.
     state: Mutex<ConsoleState>,
+    /// Lines bound for NATS, when configured: a queue of its own, so a
+    /// lagging publisher never loses an alert the way a broadcast would.
+    outbox: OnceLock<Arc<crate::nats::Outbox>>,
 }
 
 /// What a console that connects now must be shown first.
@@ -66,6 +69,7 @@ impl Hub {
             tx,
             seq: AtomicU64::new(0),
             state: Mutex::new(ConsoleState::default()),
+            outbox: OnceLock::new(),
         })
     }
 
@@ -84,7 +88,23 @@ impl Hub {
             private,
             line,
         });
+        if let Some(o) = self.outbox.get() {
+            o.push(&l);
+        }
         let _ = self.tx.send(l);
+    }
+
+    /// Hands every line from now on to `outbox` too (once; later calls do nothing).
+    pub fn feed(&self, outbox: Arc<crate::nats::Outbox>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// The ids of the calls running now (as the console sees them).
+    pub fn active_call_ids(&self) -> Vec<String> {
+        let Ok(s) = self.state.lock() else {
+            return Vec::new();
+        };
+        s.active.keys().map(|k| k.to_string()).collect()
     }
 
     /// A new subscription to every line from now on.

@@ -25,6 +25,7 @@ pub mod freeswitch;
 mod http;
 pub use http::Pages;
 pub mod hub;
+pub mod nats;
 pub mod twilio;
 
 use std::net::SocketAddr;
@@ -55,6 +56,12 @@ pub struct Stats {
     /// read) to its analysis done and events written: counts per bucket of
     /// [`LATENCY_BUCKETS_US`].
     pub latency: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    /// Sum of those latencies, µs.
+    pub latency_sum_us: AtomicU64,
+    /// Cues shown, by script step (index 0 is step 1).
+    pub cues: [AtomicU64; 4],
+    /// Supervisor alerts raised.
+    pub alerts: AtomicU64,
 }
 
 /// Upper bounds of the frame-latency buckets, µs (the last bucket is open).
@@ -71,6 +78,7 @@ impl Stats {
             .position(|&b| us <= b)
             .unwrap_or(LATENCY_BUCKETS_US.len());
         self.latency[i].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
     /// Frames analysed so far.
@@ -117,6 +125,8 @@ pub struct Shared {
     pub hub: Arc<hub::Hub>,
     /// Where the pages' tokens come from.
     pub pages: http::Pages,
+    /// The queue to NATS, when `nats_url` is set.
+    pub outbox: Option<Arc<nats::Outbox>>,
 }
 
 /// Why the server could not start.
@@ -196,9 +206,17 @@ impl Server {
             draining: AtomicBool::new(false),
             ended: end_rx,
             hub: hub::Hub::new(4096),
+            outbox: cfg
+                .nats_url
+                .as_ref()
+                .map(|_| nats::Outbox::new(cfg.nats_queue, cfg.nats_private)),
         });
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(shared.hub.clone().keep_state());
+        if let Some(o) = &shared.outbox {
+            shared.hub.feed(o.clone());
+            tasks.spawn(nats::run(shared.clone(), o.clone()));
+        }
         let mut bound = Bound::default();
         let bind = |what: &'static str, addr: SocketAddr| async move {
             tokio::net::TcpListener::bind(addr)
@@ -264,6 +282,22 @@ impl Server {
         &self.shared.stats
     }
 
+    /// The hub every call's lines go through (for embedding and tests:
+    /// what is published here reaches the pages and NATS like a call's line).
+    pub fn hub(&self) -> &Arc<hub::Hub> {
+        &self.shared.hub
+    }
+
+    /// The NATS publisher's counters (when `nats_url` is set).
+    pub fn nats_stats(&self) -> Option<&nats::NatsStats> {
+        self.shared.outbox.as_deref().map(|o| &o.stats)
+    }
+
+    /// Lines NATS has not yet taken: queued or being sent (0 without NATS).
+    pub fn nats_queue_depth(&self) -> usize {
+        self.shared.outbox.as_ref().map_or(0, |o| o.pending())
+    }
+
     /// Drains: refuses new calls at once, lets running calls finish for up to
     /// `drain_grace_s`, then ends the rest (`call_end` reason `drained`, with
     /// their notes) and stops the listeners.
@@ -284,6 +318,19 @@ impl Server {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.active_calls() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // And NATS a moment to take what waits for it.
+        if let Some(o) = &self.shared.outbox {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while !o.idle() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if !o.idle() {
+                tracing::warn!(
+                    waiting = o.depth(),
+                    "drained: events left unpublished to NATS"
+                );
+            }
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}

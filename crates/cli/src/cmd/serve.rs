@@ -33,7 +33,7 @@ pub struct ServeArgs {
     /// Twilio Media Streams listener (WebSocket).
     #[arg(long, value_name = "ADDR")]
     pub twilio: Option<SocketAddr>,
-    /// Pages and /healthz.
+    /// Pages, /healthz and /metrics (Prometheus).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
     /// One CALL_ID.jsonl per call here, and CALL_ID.note.json/.md when it ends.
@@ -45,6 +45,18 @@ pub struct ServeArgs {
     /// On SIGTERM, seconds running calls may go on before they are ended.
     #[arg(long, value_name = "SECONDS")]
     pub drain_grace: Option<f64>,
+    /// Publish every call's public events to this NATS server's JetStream
+    /// (nats://HOST:4222; several separated by commas). Subjects:
+    /// shoutcue.SITE.call.CALL.TYPE, shoutcue.SITE.alert, heartbeats on
+    /// shoutcue.SITE.node.NODE.heartbeat (docs/OPERATIONS.md).
+    #[arg(long = "nats", value_name = "URL")]
+    pub nats: Option<String>,
+    /// This site's name in subjects and the stream's name (default "default").
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
+    /// This node's name in heartbeats (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node_id: Option<String>,
     /// Print agent ID's own page link (from SHOUTCUE_PAGES_SECRET and the
     /// --http address) and exit; hand it to that agent alone.
     #[arg(long, value_name = "ID")]
@@ -57,11 +69,7 @@ pub struct ServeArgs {
 pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     let mut cfg = match &a.config {
         Some(p) => ServeConfig::from_file(p)?,
-        None => ServeConfig {
-            max_calls: 1000,
-            drain_grace_s: 30.0,
-            ..Default::default()
-        },
+        None => ServeConfig::default(),
     };
     if let Some(listen) = a.audiohook {
         let mut c = cfg.audiohook.take().unwrap_or(AudioHookConfig {
@@ -108,6 +116,15 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     }
     if let Some(g) = a.drain_grace {
         cfg.drain_grace_s = g;
+    }
+    if a.nats.is_some() {
+        cfg.nats_url = a.nats.clone();
+    }
+    if let Some(site) = &a.site {
+        cfg.site = site.clone();
+    }
+    if a.node_id.is_some() {
+        cfg.node_id = a.node_id.clone();
     }
     if a.setup.model.is_some() {
         cfg.model = a.setup.model.clone();
@@ -165,6 +182,15 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
                     "shoutcue serve: no SHOUTCUE_PAGES_SECRET: page tokens are new each run; agents' links come from `shoutcue serve --agent-link ID` only with a fixed secret"
                 );
             }
+        }
+        if let Some(url) = &cfg.nats_url {
+            eprintln!(
+                "shoutcue serve: nats {}: subjects shoutcue.{}.>, stream {}, node {}",
+                shoutcue_serve::nats::redacted(url),
+                cfg.site,
+                shoutcue_serve::nats::stream_name(&cfg.site),
+                cfg.node_id()
+            );
         }
         if cfg.events_dir.is_none() {
             eprintln!("shoutcue serve: no --events-dir: events and notes are not written anywhere");

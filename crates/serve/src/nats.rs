@@ -1,0 +1,761 @@
+//! Every call's public events on NATS JetStream, for a fleet of nodes: a
+//! site's supervisor console, QA and alerting read one stream instead of
+//! each node's files.
+//!
+//! # Subjects
+//!
+//! | subject | what | stored |
+//! | --- | --- | --- |
+//! | `shoutcue.<site>.call.<call>.<type>` | each public schema-v1 line of the call (`type` is its `type`) | yes |
+//! | `shoutcue.<site>.alert` | each `supervisor_alert` once more, for those who watch alerts only | yes |
+//! | `shoutcue.<site>.agent.<agent>.private` | the agent's own nudges, only with `nats_private` | no |
+//! | `shoutcue.<site>.node.<node>.heartbeat` | every `nats_heartbeat_s`: the node's running calls | no |
+//!
+//! The payload is the schema-v1 line itself (docs/SCHEMA.md), byte for
+//! byte as the call's file has it; the hub-only `incident_note` line a call
+//! with shouting ends with is published too, as type `incident_note`.
+//! Headers carry what the line does not: `Shoutcue-Call-Id` (the call id
+//! as the platform gave it), `Shoutcue-Node`, `Shoutcue-Seq` (the node's
+//! order over all its lines) and `Nats-Msg-Id` (`<node>.<boot>.<seq>`, so
+//! a line sent again after a broker fault is stored once).
+//!
+//! Call, agent and node ids become one subject token each ([`token`]):
+//! ASCII letters, digits, `-` and `_` stay; every other byte (`.`, `*`,
+//! `>`, whitespace, non-ASCII...) is written `~XX` (its hex), and `~`
+//! itself `~7E`; an empty id is `~`. The mapping is one to one, so two
+//! calls never share a subject and the id can be read back.
+//!
+//! Private events (about the agent's own voice) never go on a shared
+//! subject: without `nats_private` they are not published at all; with it,
+//! only to that agent's subject, which the stream does not store.
+//!
+//! # Never in the way of a call
+//!
+//! The calls hand their lines to an [`Outbox`] (a bounded queue, a lock
+//! held for a push) and go on; one task publishes from it. When the queue
+//! is full the oldest line that is not a `supervisor_alert` is dropped and
+//! counted; alerts stay. A node that cannot reach NATS serves its calls
+//! all the same, keeps trying (back-off up to 2 s) and publishes what
+//! waited once it is through. Every stored line is published with a
+//! JetStream acknowledgement; an alert is sent again until it is
+//! acknowledged, another line up to three times while connected.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_nats::{HeaderMap, ServerAddr};
+use tokio::sync::Notify;
+
+use crate::hub::HubLine;
+use crate::Shared;
+
+/// Whether `s` is one subject token as this module writes them: non-empty,
+/// ASCII letters, digits, `-` and `_` only.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An id as one subject token: letters, digits, `-`, `_` kept, every other
+/// byte `~XX`; `""` is `~`. One to one.
+pub fn token(id: &str) -> String {
+    if id.is_empty() {
+        return "~".into();
+    }
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("~{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `nats_url` fit for logs: any `user:password@` is written `***@`.
+pub fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|u| {
+            let u = u.trim();
+            let (scheme, rest) = match u.find("://") {
+                Some(i) => u.split_at(i + 3),
+                None => ("", u),
+            };
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}***{}", &rest[at..]),
+                None => u.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The servers of a `nats_url` (several separated by commas).
+pub fn server_addrs(url: &str) -> Result<Vec<ServerAddr>, String> {
+    let mut out = Vec::new();
+    for u in url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        out.push(
+            u.parse::<ServerAddr>()
+                .map_err(|e| format!("{:?} is not a NATS server address: {e}", redacted(u)))?,
+        );
+    }
+    if out.is_empty() {
+        return Err("no server address given".into());
+    }
+    Ok(out)
+}
+
+/// An id as a header value: as it is, or its [`token`] when it holds a
+/// control character (a header cannot carry one).
+pub fn header_value(id: &str) -> String {
+    if id.chars().any(char::is_control) {
+        token(id)
+    } else {
+        id.to_string()
+    }
+}
+
+/// The stream a site's events are stored in.
+pub fn stream_name(site: &str) -> String {
+    format!("SHOUTCUE_{}", site.to_ascii_uppercase())
+}
+
+/// A line's `type`, read from its start (the sinks write `type` among the
+/// first keys, without spaces); `event` when there is none.
+pub fn event_type(line: &str) -> &str {
+    const KEY: &str = "\"type\":\"";
+    line.find(KEY)
+        .and_then(|i| {
+            let rest = &line[i + KEY.len()..];
+            rest.find('"').map(|j| &rest[..j])
+        })
+        .filter(|t| is_token(t))
+        .unwrap_or("event")
+}
+
+/// Counters of the publisher (read by `/metrics`).
+#[derive(Debug, Default)]
+pub struct NatsStats {
+    /// Messages the broker took (acknowledged, or sent for the live-only subjects).
+    pub published: AtomicU64,
+    /// Lines dropped: the queue was full, or a line failed three times.
+    pub dropped: AtomicU64,
+    /// Of those, alerts (only past twice the queue's size, all alerts).
+    pub dropped_alerts: AtomicU64,
+    /// Publishes that failed and were tried again.
+    pub retries: AtomicU64,
+    /// Connections made after the first.
+    pub reconnects: AtomicU64,
+    /// Connected now.
+    pub connected: AtomicBool,
+}
+
+/// One line on its way out.
+struct Item {
+    line: Arc<HubLine>,
+    alert: bool,
+}
+
+/// The bounded queue between the calls and the publisher.
+pub struct Outbox {
+    q: Mutex<VecDeque<Item>>,
+    cap: usize,
+    private: bool,
+    notify: Notify,
+    in_flight: AtomicUsize,
+    /// The counters.
+    pub stats: NatsStats,
+}
+
+impl Outbox {
+    /// A queue of `cap` lines; `private`: whether agents' nudges go out.
+    pub fn new(cap: usize, private: bool) -> Arc<Self> {
+        Arc::new(Self {
+            q: Mutex::new(VecDeque::with_capacity(cap.min(65_536))),
+            cap: cap.max(1),
+            private,
+            notify: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            stats: NatsStats::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Item>> {
+        // A panic elsewhere while holding it cannot leave the queue torn:
+        // every change to it is one call on VecDeque.
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lines waiting now.
+    pub fn depth(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Lines waiting plus those the publisher holds (messages, when it
+    /// is retrying): what NATS has not yet taken.
+    pub fn pending(&self) -> usize {
+        self.depth() + self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Nothing waits and nothing is on its way.
+    pub fn idle(&self) -> bool {
+        self.pending() == 0
+    }
+
+    /// Queues a line (never blocks on NATS). Private lines go only with
+    /// `nats_private`, and only when they name an agent.
+    pub fn push(&self, line: &Arc<HubLine>) {
+        if line.private && (!self.private || line.agent_id.is_none()) {
+            return;
+        }
+        let alert = !line.private && event_type(&line.line) == "supervisor_alert";
+        let mut q = self.lock();
+        if q.len() >= self.cap {
+            if let Some(i) = q.iter().position(|it| !it.alert) {
+                q.remove(i);
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            } else if !alert {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            } else if q.len() >= self.cap.saturating_mul(2) {
+                q.pop_front();
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                self.stats.dropped_alerts.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        q.push_back(Item {
+            line: line.clone(),
+            alert,
+        });
+        drop(q);
+        self.notify.notify_one();
+    }
+
+    /// Up to `n` lines, waiting for the first.
+    async fn take(&self, n: usize) -> Vec<Item> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut q = self.lock();
+                if !q.is_empty() {
+                    let k = n.min(q.len());
+                    self.in_flight.store(k, Ordering::Release);
+                    return q.drain(..k).collect();
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One message to send.
+struct Msg {
+    subject: String,
+    headers: HeaderMap,
+    payload: bytes::Bytes,
+    alert: bool,
+    /// Stored (JetStream, acknowledged) or live only (core publish).
+    stored: bool,
+    tries: u32,
+}
+
+/// What the publisher needs to know.
+struct Plan {
+    site: String,
+    node: String,
+    node_token: String,
+    boot: u128,
+}
+
+impl Plan {
+    fn messages(&self, it: &Item) -> Vec<Msg> {
+        let l = &it.line;
+        let mut h = HeaderMap::new();
+        h.insert("Shoutcue-Call-Id", header_value(&l.call_id));
+        h.insert("Shoutcue-Node", header_value(&self.node));
+        h.insert("Shoutcue-Seq", l.seq.to_string().as_str());
+        let payload = bytes::Bytes::from(l.line.clone().into_bytes());
+        let site = &self.site;
+        if l.private {
+            let agent = l.agent_id.as_deref().unwrap_or("");
+            return vec![Msg {
+                subject: format!("shoutcue.{site}.agent.{}.private", token(agent)),
+                headers: h,
+                payload,
+                alert: false,
+                stored: false,
+                tries: 0,
+            }];
+        }
+        let ty = event_type(&l.line);
+        let id = format!("{}.{}.{}", self.node_token, self.boot, l.seq);
+        let mut out = Vec::with_capacity(2);
+        if it.alert {
+            let mut ha = h.clone();
+            ha.insert("Nats-Msg-Id", format!("{id}.alert").as_str());
+            out.push(Msg {
+                subject: format!("shoutcue.{site}.alert"),
+                headers: ha,
+                payload: payload.clone(),
+                alert: true,
+                stored: true,
+                tries: 0,
+            });
+        }
+        h.insert("Nats-Msg-Id", id.as_str());
+        out.insert(
+            0,
+            Msg {
+                subject: format!("shoutcue.{site}.call.{}.{ty}", token(&l.call_id)),
+                headers: h,
+                payload,
+                alert: it.alert,
+                stored: true,
+                tries: 0,
+            },
+        );
+        out
+    }
+}
+
+/// Lines taken from the queue at once.
+const BATCH: usize = 256;
+
+/// A line that is not an alert is dropped after this many failures while connected.
+const MAX_TRIES: u32 = 3;
+
+/// Connects (in the background, for as long as it takes), makes the stream
+/// if missing, and publishes the outbox and the heartbeats until aborted.
+pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
+    let cfg = &shared.cfg;
+    let Some(url) = cfg.nats_url.as_deref() else {
+        return;
+    };
+    let addrs = match server_addrs(url) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("nats_url: {e}: not publishing");
+            return;
+        }
+    };
+    let node = cfg.node_id();
+    let plan = Plan {
+        site: cfg.site.clone(),
+        node_token: token(&node),
+        node: node.clone(),
+        boot: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    };
+    let first = Arc::new(AtomicBool::new(true));
+    let ob = outbox.clone();
+    let opts = async_nats::ConnectOptions::new()
+        .name(format!("shoutcue {node}"))
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        .reconnect_delay_callback(|n| {
+            Duration::from_millis(100u64.saturating_mul(1 << n.min(5))).min(Duration::from_secs(2))
+        })
+        .event_callback(move |ev| {
+            let ob = ob.clone();
+            let first = first.clone();
+            async move {
+                match ev {
+                    async_nats::Event::Connected => {
+                        ob.stats.connected.store(true, Ordering::Relaxed);
+                        if !first.swap(false, Ordering::Relaxed) {
+                            ob.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                        }
+                        tracing::info!("nats: connected");
+                    }
+                    async_nats::Event::Disconnected | async_nats::Event::Closed => {
+                        ob.stats.connected.store(false, Ordering::Relaxed);
+                        tracing::warn!("nats: disconnected; events wait in the queue");
+                    }
+                    other => tracing::warn!("nats: {other}"),
+                }
+            }
+        });
+    let client = match opts.connect(addrs).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(
+                "nats {}: cannot connect: {e}: not publishing",
+                redacted(url)
+            );
+            return;
+        }
+    };
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeats(
+        shared.clone(),
+        client.clone(),
+        node,
+    )));
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(3))
+        .ack_timeout(Duration::from_secs(3))
+        .build(client.clone());
+    let stream = jetstream::stream::Config {
+        name: stream_name(&cfg.site),
+        subjects: vec![
+            format!("shoutcue.{}.call.>", cfg.site),
+            format!("shoutcue.{}.alert", cfg.site),
+        ],
+        max_age: Duration::from_secs_f64(cfg.nats_max_age_s),
+        max_bytes: i64::try_from(cfg.nats_max_bytes)
+            .ok()
+            .filter(|&b| b > 0)
+            .unwrap_or(-1),
+        duplicate_window: Duration::from_secs(120),
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    };
+    let mut stream_ok = false;
+    let mut batch: Vec<Msg> = Vec::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if batch.is_empty() {
+            let items = outbox.take(BATCH).await;
+            batch = items.iter().flat_map(|it| plan.messages(it)).collect();
+        }
+        wait_connected(&client).await;
+        if !stream_ok {
+            match js.get_or_create_stream(stream.clone()).await {
+                Ok(mut st) => {
+                    stream_ok = true;
+                    let covered = match st.info().await {
+                        Ok(i) => stream
+                            .subjects
+                            .iter()
+                            .all(|s| i.config.subjects.contains(s)),
+                        Err(_) => true,
+                    };
+                    if covered {
+                        tracing::info!(stream = %stream.name, "nats: stream ready");
+                    } else {
+                        tracing::warn!(
+                            stream = %stream.name,
+                            want = ?stream.subjects,
+                            "nats: the stream exists with other subjects: lines it does not take are retried, then dropped (alerts retried for ever)"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %stream.name, "nats: cannot make the stream: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            }
+        }
+        let failed = send(&client, &js, std::mem::take(&mut batch), &outbox.stats).await;
+        if failed.is_empty() {
+            outbox.in_flight.store(0, Ordering::Release);
+            backoff = Duration::from_millis(100);
+            continue;
+        }
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        tracing::warn!(
+            failed = failed.len(),
+            connected,
+            "nats: messages not acknowledged; sending them again"
+        );
+        for mut m in failed {
+            if connected {
+                m.tries += 1;
+            }
+            if m.alert || m.tries < MAX_TRIES {
+                outbox.stats.retries.fetch_add(1, Ordering::Relaxed);
+                batch.push(m);
+            } else {
+                outbox.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if batch.is_empty() {
+            outbox.in_flight.store(0, Ordering::Release);
+        } else {
+            outbox.in_flight.store(batch.len(), Ordering::Release);
+        }
+        // The stream may be gone (a broker that lost its store): make it again.
+        stream_ok = false;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Ends the heartbeats with the publisher.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends a batch, stored ones pipelined; returns those that failed, in order.
+async fn send(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    batch: Vec<Msg>,
+    stats: &NatsStats,
+) -> Vec<Msg> {
+    let mut pending = Vec::with_capacity(batch.len());
+    for m in batch {
+        let r = if m.stored {
+            js.send_publish(
+                m.subject.clone(),
+                jetstream::message::PublishMessage::build()
+                    .payload(m.payload.clone())
+                    .headers(m.headers.clone()),
+            )
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string())
+        } else {
+            client
+                .publish_with_headers(m.subject.clone(), m.headers.clone(), m.payload.clone())
+                .await
+                .map(|_| None)
+                .map_err(|e| e.to_string())
+        };
+        pending.push((m, r));
+    }
+    // All acknowledgements at once: each one's timeout starts when it is
+    // awaited, so one by one a dead broker would cost 3 s per message.
+    let acks = pending.into_iter().map(|(m, r)| async move {
+        let r = match r {
+            Ok(Some(ack)) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        (m, r)
+    });
+    let mut failed = Vec::new();
+    for (m, r) in futures_util::future::join_all(acks).await {
+        match r {
+            Ok(()) => {
+                stats.published.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::debug!(subject = %m.subject, "nats: publish failed: {e}");
+                failed.push(m);
+            }
+        }
+    }
+    failed
+}
+
+async fn wait_connected(client: &async_nats::Client) {
+    while client.connection_state() != async_nats::connection::State::Connected {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every `nats_heartbeat_s`, the node's running calls on
+/// `shoutcue.<site>.node.<node>.heartbeat`: a fleet console that hears no
+/// heartbeat for a while can end that node's calls (reason `disconnect`).
+async fn heartbeats(shared: Arc<Shared>, client: async_nats::Client, node: String) {
+    let cfg = &shared.cfg;
+    let subject = format!("shoutcue.{}.node.{}.heartbeat", cfg.site, token(&node));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(cfg.nats_heartbeat_s));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if client.connection_state() != async_nats::connection::State::Connected {
+            continue;
+        }
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let body = serde_json::json!({
+            "v": 1,
+            "type": "node_heartbeat",
+            "node_id": node,
+            "site": cfg.site,
+            "unix_time": unix,
+            "interval_s": cfg.nats_heartbeat_s,
+            "draining": shared.draining.load(Ordering::Relaxed),
+            "active_calls": shared.hub.active_call_ids(),
+        })
+        .to_string();
+        if let Err(e) = client.publish(subject.clone(), body.into()).await {
+            tracing::debug!("nats: heartbeat not sent: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64, ty: &str, private: bool) -> Arc<HubLine> {
+        Arc::new(HubLine {
+            seq,
+            call_id: Arc::from("c"),
+            agent_id: Some(Arc::from("a")),
+            private,
+            line: format!("{{\"v\":1,\"t\":1.0,\"type\":\"{ty}\"}}"),
+        })
+    }
+
+    #[test]
+    fn tokens_are_one_to_one_and_safe() {
+        assert_eq!(token("abc-DEF_1"), "abc-DEF_1");
+        assert_eq!(token("a.b c*>"), "a~2Eb~20c~2A~3E");
+        assert_eq!(token("~"), "~7E");
+        assert_eq!(token(""), "~");
+        assert_eq!(token("é"), "~C3~A9");
+        assert_ne!(token("a.b"), token("a_b"));
+        for id in ["a.b", "x y", "*", ">", "\t", "ü.>"] {
+            let t = token(id);
+            assert!(!t.contains(['.', '*', '>', ' ', '\t']), "{t}");
+        }
+    }
+
+    #[test]
+    fn bad_nats_settings_are_refused_by_name() {
+        let ok = crate::ServeConfig {
+            twilio: Some(crate::config::TwilioConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+            }),
+            nats_url: Some("nats://127.0.0.1:4222".into()),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok());
+        for (cfg, word) in [
+            (
+                crate::ServeConfig {
+                    site: "a.b".into(),
+                    ..ok.clone()
+                },
+                "site",
+            ),
+            (
+                crate::ServeConfig {
+                    site: String::new(),
+                    ..ok.clone()
+                },
+                "site",
+            ),
+            (
+                crate::ServeConfig {
+                    nats_url: Some("nats://[oops".into()),
+                    ..ok.clone()
+                },
+                "nats_url",
+            ),
+            (
+                crate::ServeConfig {
+                    nats_queue: 0,
+                    ..ok.clone()
+                },
+                "nats_queue",
+            ),
+            (
+                crate::ServeConfig {
+                    nats_heartbeat_s: 0.0,
+                    ..ok.clone()
+                },
+                "nats_heartbeat_s",
+            ),
+        ] {
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains(word), "{e}");
+        }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redacted("nats://u:secret@h:4222, nats://h2:4222"),
+            "nats://***@h:4222,nats://h2:4222"
+        );
+        assert_eq!(redacted("h:4222"), "h:4222");
+        let e = server_addrs("nats://u:secret@[bad").unwrap_err();
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn types_are_read_from_lines() {
+        assert_eq!(
+            event_type("{\"v\":1,\"t\":2.0,\"type\":\"supervisor_alert\"}"),
+            "supervisor_alert"
+        );
+        assert_eq!(event_type("{\"v\":1}"), "event");
+        assert_eq!(event_type("{\"type\":\"a.b\"}"), "event");
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_non_alert_and_keeps_alerts() {
+        let o = Outbox::new(3, false);
+        o.push(&line(1, "cue", false));
+        o.push(&line(2, "supervisor_alert", false));
+        o.push(&line(3, "calm", false));
+        o.push(&line(4, "cue", false));
+        let seqs: Vec<u64> = o.lock().iter().map(|i| i.line.seq).collect();
+        assert_eq!(seqs, vec![2, 3, 4]);
+        o.push(&line(5, "supervisor_alert", false));
+        o.push(&line(6, "supervisor_alert", false));
+        let seqs: Vec<u64> = o.lock().iter().map(|i| i.line.seq).collect();
+        assert_eq!(seqs, vec![2, 5, 6]);
+        o.push(&line(7, "cue", false));
+        assert_eq!(o.depth(), 3, "a line is dropped when only alerts wait");
+        assert_eq!(o.stats.dropped.load(Ordering::Relaxed), 4);
+        assert_eq!(o.stats.dropped_alerts.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn private_lines_go_only_when_asked() {
+        let o = Outbox::new(10, false);
+        o.push(&line(1, "agent_nudge", true));
+        assert_eq!(o.depth(), 0);
+        let o = Outbox::new(10, true);
+        o.push(&line(1, "agent_nudge", true));
+        assert_eq!(o.depth(), 1);
+        let plan = Plan {
+            site: "s".into(),
+            node: "n".into(),
+            node_token: "n".into(),
+            boot: 1,
+        };
+        let items = o.lock().drain(..).collect::<Vec<_>>();
+        let m = plan.messages(&items[0]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].subject, "shoutcue.s.agent.a.private");
+        assert!(!m[0].stored);
+    }
+
+    #[test]
+    fn alerts_go_to_the_call_and_the_alert_subject() {
+        let plan = Plan {
+            site: "s".into(),
+            node: "n".into(),
+            node_token: "n".into(),
+            boot: 1,
+        };
+        let it = Item {
+            line: line(9, "supervisor_alert", false),
+            alert: true,
+        };
+        let m = plan.messages(&it);
+        let subs: Vec<&str> = m.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(
+            subs,
+            ["shoutcue.s.call.c.supervisor_alert", "shoutcue.s.alert"]
+        );
+        assert!(m.iter().all(|m| m.stored && m.alert));
+        let ids: Vec<_> = m
+            .iter()
+            .map(|m| m.headers.get("Nats-Msg-Id").map(|v| v.to_string()))
+            .collect();
+        assert_eq!(ids[0].as_deref(), Some("n.1.9"));
+        assert_eq!(ids[1].as_deref(), Some("n.1.9.alert"));
+    }
+}
