@@ -421,7 +421,9 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
     let mut batch: Vec<Msg> = Vec::new();
     let mut backoff = Duration::from_millis(100);
     loop {
-        if batch.is_empty() {
+        // The stream first (so consumers can bind before the first call),
+        // and again after a failed batch.
+        if batch.is_empty() && stream_ok {
             let items = outbox.take(BATCH).await;
             batch = items.iter().flat_map(|it| plan.messages(it)).collect();
         }
@@ -454,6 +456,9 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
                     continue;
                 }
             }
+        }
+        if batch.is_empty() {
+            continue;
         }
         let failed = send(&client, &js, std::mem::take(&mut batch), &outbox.stats).await;
         if failed.is_empty() {
