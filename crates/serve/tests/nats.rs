@@ -575,9 +575,15 @@ async fn alerts_survive_a_broker_restart_and_a_late_start() {
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = server
+            .nats_stats()
+            .unwrap()
+            .published
+            .load(std::sync::atomic::Ordering::Relaxed);
         nats.kill();
+        before
     };
-    tokio::join!(during, killer);
+    let (_, published_before_kill) = tokio::join!(during, killer);
     let lines = file_lines(&d, "during").await;
     assert!(
         lines.last().unwrap().contains("\"reason\":\"hangup\""),
@@ -634,7 +640,7 @@ async fn alerts_survive_a_broker_restart_and_a_late_start() {
     assert!(st.reconnects.load(std::sync::atomic::Ordering::Relaxed) >= 1);
     assert_eq!(st.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
     eprintln!(
-        "broker restart: {waiting} lines waited; both alerts readable {:.2} s after nats-server was started again; {} retries",
+        "broker restart: {published_before_kill} messages published in all before the kill, {waiting} lines waited; both alerts readable {:.2} s after nats-server was started again; {} retries",
         recovered.as_secs_f64(),
         st.retries.load(std::sync::atomic::Ordering::Relaxed)
     );
