@@ -625,6 +625,32 @@ mod tests {
     }
 
     #[test]
+    fn the_config_file_takes_the_nats_keys() {
+        let c: crate::ServeConfig = toml::from_str(
+            "nats_url = \"nats://n1:4222,nats://n2:4222\"\nsite = \"paris\"\nnode_id = \"p-3\"\n\
+             nats_queue = 500\nnats_private = true\nnats_max_age_s = 3600.0\n\
+             nats_max_bytes = 0\nnats_heartbeat_s = 2.0\n[twilio]\nlisten = \"127.0.0.1:0\"\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            server_addrs(c.nats_url.as_deref().unwrap()).unwrap().len(),
+            2
+        );
+        assert_eq!((c.site.as_str(), c.node_id().as_str()), ("paris", "p-3"));
+        assert_eq!(
+            (c.nats_queue, c.nats_private, c.nats_max_bytes),
+            (500, true, 0)
+        );
+        let d: crate::ServeConfig = toml::from_str("[twilio]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        assert_eq!(
+            (d.site.as_str(), d.nats_queue, d.nats_private),
+            ("default", 10_000, false)
+        );
+        assert_eq!(stream_name(&c.site), "SHOUTCUE_PARIS");
+    }
+
+    #[test]
     fn bad_nats_settings_are_refused_by_name() {
         let ok = crate::ServeConfig {
             twilio: Some(crate::config::TwilioConfig {
