@@ -38,7 +38,9 @@
 //! all the same, keeps trying (back-off up to 2 s) and publishes what
 //! waited once it is through. Every stored line is published with a
 //! JetStream acknowledgement; an alert is sent again until it is
-//! acknowledged, another line up to three times while connected.
+//! acknowledged, another line up to three times while connected. Calls
+//! are pipelined, a call's own lines go one after the other, so each
+//! call's lines are stored in order even across a broker fault.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -262,7 +264,13 @@ struct Msg {
     alert: bool,
     /// Stored (JetStream, acknowledged) or live only (core publish).
     stored: bool,
+    /// Failures while connected.
     tries: u32,
+    /// The call: its messages go one at a time, in order.
+    call: Arc<str>,
+    /// Sent in the last batch and not acknowledged (else held back behind
+    /// an earlier message of its call that was).
+    failed: bool,
 }
 
 /// What the publisher needs to know.
@@ -291,6 +299,8 @@ impl Plan {
                 alert: false,
                 stored: false,
                 tries: 0,
+                call: l.call_id.clone(),
+                failed: false,
             }];
         }
         let ty = event_type(&l.line);
@@ -306,6 +316,8 @@ impl Plan {
                 alert: true,
                 stored: true,
                 tries: 0,
+                call: l.call_id.clone(),
+                failed: false,
             });
         }
         h.insert("Nats-Msg-Id", id.as_str());
@@ -318,6 +330,8 @@ impl Plan {
                 alert: it.alert,
                 stored: true,
                 tries: 0,
+                call: l.call_id.clone(),
+                failed: false,
             },
         );
         out
@@ -421,7 +435,9 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
     let mut batch: Vec<Msg> = Vec::new();
     let mut backoff = Duration::from_millis(100);
     loop {
-        if batch.is_empty() {
+        // The stream first (so consumers can bind before the first call),
+        // and again after a failed batch.
+        if batch.is_empty() && stream_ok {
             let items = outbox.take(BATCH).await;
             batch = items.iter().flat_map(|it| plan.messages(it)).collect();
         }
@@ -455,6 +471,9 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
                 }
             }
         }
+        if batch.is_empty() {
+            continue;
+        }
         let failed = send(&client, &js, std::mem::take(&mut batch), &outbox.stats).await;
         if failed.is_empty() {
             outbox.in_flight.store(0, Ordering::Release);
@@ -468,11 +487,14 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
             "nats: messages not acknowledged; sending them again"
         );
         for mut m in failed {
-            if connected {
-                m.tries += 1;
-            }
-            if m.alert || m.tries < MAX_TRIES {
+            if m.failed {
                 outbox.stats.retries.fetch_add(1, Ordering::Relaxed);
+                if connected {
+                    m.tries += 1;
+                }
+            }
+            m.failed = false;
+            if m.alert || m.tries < MAX_TRIES {
                 batch.push(m);
             } else {
                 outbox.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -499,15 +521,60 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Sends a batch, stored ones pipelined; returns those that failed, in order.
+/// Sends a batch and returns what did not get through, each call's in its
+/// order. Calls are pipelined (one message of each call per round, all
+/// acknowledged together), a call's own messages go one round after the
+/// other: a message that fails holds its call's later ones back, so a
+/// call's lines are stored in order even across a broker fault.
 async fn send(
     client: &async_nats::Client,
     js: &jetstream::Context,
     batch: Vec<Msg>,
     stats: &NatsStats,
 ) -> Vec<Msg> {
-    let mut pending = Vec::with_capacity(batch.len());
+    let mut index: std::collections::HashMap<Arc<str>, usize> = std::collections::HashMap::new();
+    let mut calls: Vec<VecDeque<Msg>> = Vec::new();
     for m in batch {
+        let i = *index.entry(m.call.clone()).or_insert_with(|| {
+            calls.push(VecDeque::new());
+            calls.len() - 1
+        });
+        calls[i].push_back(m);
+    }
+    let mut failed = Vec::new();
+    loop {
+        let round: Vec<(usize, Msg)> = calls
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, q)| q.pop_front().map(|m| (i, m)))
+            .collect();
+        if round.is_empty() {
+            return failed;
+        }
+        for (i, mut m, r) in send_round(client, js, round).await {
+            match r {
+                Ok(()) => {
+                    stats.published.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::debug!(subject = %m.subject, "nats: publish failed: {e}");
+                    m.failed = true;
+                    failed.push(m);
+                    failed.extend(calls[i].drain(..));
+                }
+            }
+        }
+    }
+}
+
+/// Sends one message per call, pipelined; each with its outcome.
+async fn send_round(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    round: Vec<(usize, Msg)>,
+) -> Vec<(usize, Msg, Result<(), String>)> {
+    let mut pending = Vec::with_capacity(round.len());
+    for (i, m) in round {
         let r = if m.stored {
             js.send_publish(
                 m.subject.clone(),
@@ -525,31 +592,19 @@ async fn send(
                 .map(|_| None)
                 .map_err(|e| e.to_string())
         };
-        pending.push((m, r));
+        pending.push((i, m, r));
     }
     // All acknowledgements at once: each one's timeout starts when it is
     // awaited, so one by one a dead broker would cost 3 s per message.
-    let acks = pending.into_iter().map(|(m, r)| async move {
+    let acks = pending.into_iter().map(|(i, m, r)| async move {
         let r = match r {
             Ok(Some(ack)) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
-        (m, r)
+        (i, m, r)
     });
-    let mut failed = Vec::new();
-    for (m, r) in futures_util::future::join_all(acks).await {
-        match r {
-            Ok(()) => {
-                stats.published.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::debug!(subject = %m.subject, "nats: publish failed: {e}");
-                failed.push(m);
-            }
-        }
-    }
-    failed
+    futures_util::future::join_all(acks).await
 }
 
 async fn wait_connected(client: &async_nats::Client) {
@@ -617,6 +672,32 @@ mod tests {
             let t = token(id);
             assert!(!t.contains(['.', '*', '>', ' ', '\t']), "{t}");
         }
+    }
+
+    #[test]
+    fn the_config_file_takes_the_nats_keys() {
+        let c: crate::ServeConfig = toml::from_str(
+            "nats_url = \"nats://n1:4222,nats://n2:4222\"\nsite = \"paris\"\nnode_id = \"p-3\"\n\
+             nats_queue = 500\nnats_private = true\nnats_max_age_s = 3600.0\n\
+             nats_max_bytes = 0\nnats_heartbeat_s = 2.0\n[twilio]\nlisten = \"127.0.0.1:0\"\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            server_addrs(c.nats_url.as_deref().unwrap()).unwrap().len(),
+            2
+        );
+        assert_eq!((c.site.as_str(), c.node_id().as_str()), ("paris", "p-3"));
+        assert_eq!(
+            (c.nats_queue, c.nats_private, c.nats_max_bytes),
+            (500, true, 0)
+        );
+        let d: crate::ServeConfig = toml::from_str("[twilio]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        assert_eq!(
+            (d.site.as_str(), d.nats_queue, d.nats_private),
+            ("default", 10_000, false)
+        );
+        assert_eq!(stream_name(&c.site), "SHOUTCUE_PARIS");
     }
 
     #[test]
