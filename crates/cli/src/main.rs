@@ -59,6 +59,10 @@ enum Command {
     /// AudioSocket, FreeSWITCH audio forks and Twilio Media Streams, one
     /// engine per call; JSON Lines events and incident notes per call.
     Serve(Box<cmd::serve::ServeArgs>),
+    /// Supervisor console for a whole site: every `serve` node's calls and
+    /// alerts, read from NATS JetStream; a node that stops sending
+    /// heartbeats has its calls ended as disconnected.
+    Console(cmd::serve::ConsoleArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Live(a) => cmd::live::live(&a),
         Command::Loudness(a) => cmd::loudness::run(a),
         Command::Serve(a) => cmd::serve::run(*a),
+        Command::Console(a) => cmd::serve::console(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -80,6 +80,20 @@ pub struct ServeConfig {
     /// Seconds between this node's heartbeats.
     #[serde(default = "default_nats_heartbeat")]
     pub nats_heartbeat_s: f64,
+    /// The console shows the whole site's calls, every node's, read from
+    /// this NATS server's stream (usually the same as `nats_url`) instead
+    /// of this process's own calls. See [`crate::fleet`].
+    #[serde(default)]
+    pub console_nats: Option<String>,
+    /// How far back a fleet console reads the stream when it starts, s:
+    /// calls running then, started within this, show up whole.
+    #[serde(default = "default_console_lookback")]
+    pub console_lookback_s: f64,
+    /// A fleet console ends a node's calls (reason `disconnect`) after this
+    /// many seconds without its heartbeat; default: three of the node's
+    /// own intervals.
+    #[serde(default)]
+    pub node_timeout_s: Option<f64>,
 }
 
 impl Default for ServeConfig {
@@ -105,6 +119,9 @@ impl Default for ServeConfig {
             nats_max_age_s: default_nats_max_age(),
             nats_max_bytes: default_nats_max_bytes(),
             nats_heartbeat_s: default_nats_heartbeat(),
+            console_nats: None,
+            console_lookback_s: default_console_lookback(),
+            node_timeout_s: None,
         }
     }
 }
@@ -127,6 +144,10 @@ fn default_nats_max_bytes() -> u64 {
 
 fn default_nats_heartbeat() -> f64 {
     5.0
+}
+
+fn default_console_lookback() -> f64 {
+    3600.0
 }
 
 fn default_max_calls() -> usize {
@@ -290,6 +311,7 @@ impl ServeConfig {
             && self.audiosocket.is_none()
             && self.freeswitch.is_none()
             && self.twilio.is_none()
+            && self.console_nats.is_none()
         {
             return bad(
                 "no listener named: give at least one of --audiohook, --audiosocket, --freeswitch, --twilio"
@@ -361,6 +383,29 @@ impl ServeConfig {
                 "nats_heartbeat_s must be at least 0.1 s, got {}",
                 self.nats_heartbeat_s
             ));
+        }
+        if let Some(url) = &self.console_nats {
+            if let Err(e) = crate::nats::server_addrs(url) {
+                return bad(format!("console_nats: {e}"));
+            }
+            if self.http.is_none() {
+                return bad(
+                    "console_nats needs the pages' --http address: the console is a page".into(),
+                );
+            }
+        }
+        if !(self.console_lookback_s.is_finite()
+            && (0.0..=30.0 * 86_400.0).contains(&self.console_lookback_s))
+        {
+            return bad(format!(
+                "console_lookback_s must be 0 to 30 days in seconds, got {}",
+                self.console_lookback_s
+            ));
+        }
+        if let Some(t) = self.node_timeout_s {
+            if !(t.is_finite() && t >= 0.2) {
+                return bad(format!("node_timeout_s must be at least 0.2 s, got {t}"));
+            }
         }
         if i64::try_from(self.nats_max_bytes).is_err() {
             return bad(format!(

@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::call::Protocol;
-use crate::hub::HubLine;
+use crate::hub::{Hub, HubLine};
 use crate::Shared;
 
 const CONSOLE: &str = include_str!("console.html");
@@ -130,10 +130,10 @@ type BoxedEvents = std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallib
 type SseStream = Sse<axum::response::sse::KeepAliveStream<BoxedEvents>>;
 
 fn live(
-    shared: &Shared,
+    hub: &Hub,
     keep: impl Fn(&HubLine) -> bool + Send + 'static,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
-    BroadcastStream::new(shared.hub.subscribe()).filter_map(move |m| {
+    BroadcastStream::new(hub.subscribe()).filter_map(move |m| {
         let out = match m {
             Ok(l) if keep(&l) => Some(Ok(sse_of(&l))),
             Ok(_) => None,
@@ -151,9 +151,9 @@ fn keep_alive(s: impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'stat
 
 async fn console_events(State(shared): State<Arc<Shared>>) -> SseStream {
     // Subscribe first, then take the snapshot; the page drops lines it has (by seq).
-    let live = live(&shared, |l| !l.private);
+    let live = live(&shared.console, |l| !l.private);
     let first: Vec<_> = shared
-        .hub
+        .console
         .snapshot()
         .iter()
         .map(|l| Ok(sse_of(l)))
@@ -176,7 +176,7 @@ async fn agent_events(
     // Subscribe first, then the agent's public lines so far (a page that
     // opens mid-call, or reloads after a resync, sees the current cue); the
     // page drops lines it has by seq. Private nudges are live only.
-    let live = live(&shared, mine.clone());
+    let live = live(&shared.hub, mine.clone());
     let first: Vec<_> = shared
         .hub
         .snapshot()
@@ -215,6 +215,16 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "frames_analysed": s.frames(),
         "frame_latency_p50_us_at_most": s.latency_quantile_us(0.5),
         "frame_latency_p99_us_at_most": s.latency_quantile_us(0.99),
+        "console_nats": shared.cfg.console_nats.as_ref().map(|_| {
+            let f = &shared.fleet;
+            json!({
+                "connected": f.connected.load(Ordering::Relaxed),
+                "nodes_alive": f.nodes_alive.load(Ordering::Relaxed),
+                "lines": f.lines.load(Ordering::Relaxed),
+                "heartbeats": f.heartbeats.load(Ordering::Relaxed),
+                "calls_lost": f.calls_lost.load(Ordering::Relaxed),
+            })
+        }),
         "nats": shared.outbox.as_deref().map(|o| json!({
             "connected": o.stats.connected.load(Ordering::Relaxed),
             "queue_depth": o.pending(),
@@ -423,6 +433,31 @@ pub fn metrics_text(shared: &Shared) -> String {
     ] {
         head(&mut o, name, "counter", help);
         let _ = writeln!(o, "{name} {}", n(f));
+    }
+    if shared.cfg.console_nats.is_some() {
+        let f = &shared.fleet;
+        head(
+            &mut o,
+            "shoutcue_console_nodes_alive",
+            "gauge",
+            "Fleet console: nodes heard within their timeout.",
+        );
+        let _ = writeln!(
+            o,
+            "shoutcue_console_nodes_alive {}",
+            f.nodes_alive.load(Ordering::Relaxed)
+        );
+        head(
+            &mut o,
+            "shoutcue_console_calls_lost_total",
+            "counter",
+            "Fleet console: calls ended because their node went silent.",
+        );
+        let _ = writeln!(
+            o,
+            "shoutcue_console_calls_lost_total {}",
+            f.calls_lost.load(Ordering::Relaxed)
+        );
     }
     o
 }

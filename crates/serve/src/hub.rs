@@ -19,6 +19,9 @@ pub struct HubLine {
     pub call_id: Arc<str>,
     /// The call's agent, if the platform named one.
     pub agent_id: Option<Arc<str>>,
+    /// The node the call runs on, when the line came from another node
+    /// (a fleet console); `None` for this process's own calls.
+    pub node: Option<Arc<str>>,
     /// About the agent's own voice: for that agent's page only.
     pub private: bool,
     /// The schema-v1 JSON line, without its newline.
@@ -26,10 +29,15 @@ pub struct HubLine {
 }
 
 impl HubLine {
-    /// The line as the pages receive it: `{"seq","call_id","agent_id","event"}`.
+    /// The line as the pages receive it: `{"seq","call_id","agent_id",["node",]"event"}`.
     pub fn to_json(&self) -> String {
+        let node = self
+            .node
+            .as_deref()
+            .map(|n| format!("\"node\":{},", serde_json::Value::from(n)))
+            .unwrap_or_default();
         format!(
-            "{{\"seq\":{},\"call_id\":{},\"agent_id\":{},\"event\":{}}}",
+            "{{\"seq\":{},\"call_id\":{},\"agent_id\":{},{node}\"event\":{}}}",
             self.seq,
             serde_json::Value::from(&*self.call_id),
             self.agent_id
@@ -81,10 +89,34 @@ impl Hub {
         private: bool,
         line: String,
     ) {
+        self.publish_line(call_id, agent_id, None, private, line);
+    }
+
+    /// Publishes one public line of a call on another node (a fleet
+    /// console's feed): shown like a local call's line, with its node.
+    pub fn publish_from(
+        &self,
+        call_id: &Arc<str>,
+        agent_id: &Option<Arc<str>>,
+        node: Option<&str>,
+        line: String,
+    ) {
+        self.publish_line(call_id, agent_id, node.map(Arc::from), false, line);
+    }
+
+    fn publish_line(
+        &self,
+        call_id: &Arc<str>,
+        agent_id: &Option<Arc<str>>,
+        node: Option<Arc<str>>,
+        private: bool,
+        line: String,
+    ) {
         let l = Arc::new(HubLine {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             call_id: call_id.clone(),
             agent_id: agent_id.clone(),
+            node,
             private,
             line,
         });

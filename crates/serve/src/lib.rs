@@ -21,6 +21,7 @@ pub mod audiohook;
 pub mod audiosocket;
 pub mod call;
 pub mod config;
+pub mod fleet;
 pub mod freeswitch;
 mod http;
 pub use http::Pages;
@@ -123,6 +124,11 @@ pub struct Shared {
     pub ended: watch::Receiver<bool>,
     /// Every call's event lines, for the pages.
     pub hub: Arc<hub::Hub>,
+    /// What the supervisor console shows: `hub` itself, or, with
+    /// `console_nats`, a hub of its own fed with every node's calls.
+    pub console: Arc<hub::Hub>,
+    /// The fleet console's counters (zero without `console_nats`).
+    pub fleet: fleet::FleetStats,
     /// Where the pages' tokens come from.
     pub pages: http::Pages,
     /// The queue to NATS, when `nats_url` is set.
@@ -196,8 +202,16 @@ impl Server {
         let (end_tx, end_rx) = watch::channel(false);
         let pages = http::Pages::new(cfg.pages_secret.as_deref())
             .map_err(|e| ServeError::Setup(format!("pages: {e}")))?;
+        let hub = hub::Hub::new(4096);
+        let console = if cfg.console_nats.is_some() {
+            hub::Hub::new(4096)
+        } else {
+            hub.clone()
+        };
         let shared = Arc::new(Shared {
             pages,
+            console,
+            fleet: fleet::FleetStats::default(),
             cfg: cfg.clone(),
             model,
             coach,
@@ -205,7 +219,7 @@ impl Server {
             stats: Stats::default(),
             draining: AtomicBool::new(false),
             ended: end_rx,
-            hub: hub::Hub::new(4096),
+            hub,
             outbox: cfg
                 .nats_url
                 .as_ref()
@@ -213,6 +227,14 @@ impl Server {
         });
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(shared.hub.clone().keep_state());
+        if let Some(url) = &cfg.console_nats {
+            tasks.spawn(shared.console.clone().keep_state());
+            tasks.spawn(fleet::follow(
+                shared.clone(),
+                shared.console.clone(),
+                url.clone(),
+            ));
+        }
         if let Some(o) = &shared.outbox {
             shared.hub.feed(o.clone());
             tasks.spawn(nats::run(shared.clone(), o.clone()));
@@ -286,6 +308,17 @@ impl Server {
     /// what is published here reaches the pages and NATS like a call's line).
     pub fn hub(&self) -> &Arc<hub::Hub> {
         &self.shared.hub
+    }
+
+    /// What the supervisor console shows (the fleet's calls with
+    /// `console_nats`, else this node's).
+    pub fn console_hub(&self) -> &Arc<hub::Hub> {
+        &self.shared.console
+    }
+
+    /// The fleet console's counters (zero without `console_nats`).
+    pub fn fleet_stats(&self) -> &fleet::FleetStats {
+        &self.shared.fleet
     }
 
     /// The NATS publisher's counters (when `nats_url` is set).

@@ -655,6 +655,7 @@ mod tests {
             seq,
             call_id: Arc::from("c"),
             agent_id: Some(Arc::from("a")),
+            node: None,
             private,
             line: format!("{{\"v\":1,\"t\":1.0,\"type\":\"{ty}\"}}"),
         })

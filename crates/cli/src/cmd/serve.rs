@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// This node's name in heartbeats (default: the host name).
     #[arg(long, value_name = "NAME")]
     pub node_id: Option<String>,
+    /// The console shows the whole site (every node's calls) from this NATS
+    /// server's stream instead of this node's calls (`shoutcue console`
+    /// does the same without serving calls).
+    #[arg(long, value_name = "URL")]
+    pub console_nats: Option<String>,
     /// Print agent ID's own page link (from SHOUTCUE_PAGES_SECRET and the
     /// --http address) and exit; hand it to that agent alone.
     #[arg(long, value_name = "ID")]
@@ -126,6 +131,9 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     if a.node_id.is_some() {
         cfg.node_id = a.node_id.clone();
     }
+    if a.console_nats.is_some() {
+        cfg.console_nats = a.console_nats.clone();
+    }
     if a.setup.model.is_some() {
         cfg.model = a.setup.model.clone();
     }
@@ -140,6 +148,53 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         return print_agent_link(&cfg, id);
     }
     cfg.validate()?;
+    run_server(cfg, "serve")
+}
+
+/// Options of `shoutcue console`.
+#[derive(clap::Args)]
+pub struct ConsoleArgs {
+    /// The NATS server(s) the site's nodes publish to (nats://HOST:4222;
+    /// several separated by commas).
+    #[arg(long = "nats", value_name = "URL")]
+    pub nats: String,
+    /// The site to show (default "default").
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
+    /// Where the console page listens (0 as the port: any free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8099")]
+    pub http: SocketAddr,
+    /// End a node's calls (reason disconnect) after this many seconds
+    /// without its heartbeat; default: three of the node's own intervals.
+    #[arg(long, value_name = "SECONDS")]
+    pub node_timeout: Option<f64>,
+    /// On start, show the calls of the last this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub lookback: Option<f64>,
+}
+
+/// `shoutcue console`: the supervisor console for every node of a site,
+/// from NATS; serves no calls and publishes nothing.
+pub fn console(a: ConsoleArgs) -> Result<(), AnyError> {
+    let mut cfg = ServeConfig {
+        http: Some(a.http),
+        console_nats: Some(a.nats.clone()),
+        node_timeout_s: a.node_timeout,
+        ..ServeConfig::default()
+    };
+    if let Some(site) = a.site {
+        cfg.site = site;
+    }
+    if let Some(l) = a.lookback {
+        cfg.console_lookback_s = l;
+    }
+    cfg.secrets_from_env();
+    cfg.validate()?;
+    run_server(cfg, "console")
+}
+
+/// Starts `cfg`'s server, says where it is, and drains it on a signal.
+fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
     let setup = CoachArgs {
         model: cfg.model.clone(),
         coach_config: cfg.coach_config.clone(),
@@ -175,11 +230,11 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
             eprintln!("shoutcue serve: twilio ws://{addr}/");
         }
         if let (Some(addr), Some(console)) = (b.http, server.console_url()) {
-            eprintln!("shoutcue serve: http http://{addr}/healthz");
-            eprintln!("shoutcue serve: console {console}");
+            eprintln!("shoutcue {what}: http http://{addr}/healthz");
+            eprintln!("shoutcue {what}: console {console}");
             if cfg.pages_secret.is_none() {
                 eprintln!(
-                    "shoutcue serve: no SHOUTCUE_PAGES_SECRET: page tokens are new each run; agents' links come from `shoutcue serve --agent-link ID` only with a fixed secret"
+                    "shoutcue {what}: no SHOUTCUE_PAGES_SECRET: page tokens are new each run; agents' links come from `shoutcue serve --agent-link ID` only with a fixed secret"
                 );
             }
         }
@@ -192,11 +247,19 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
                 cfg.node_id()
             );
         }
-        if cfg.events_dir.is_none() {
+        if let Some(url) = &cfg.console_nats {
+            eprintln!(
+                "shoutcue {what}: the console shows site {} from nats {} (stream {})",
+                cfg.site,
+                shoutcue_serve::nats::redacted(url),
+                shoutcue_serve::nats::stream_name(&cfg.site),
+            );
+        }
+        if what == "serve" && cfg.events_dir.is_none() {
             eprintln!("shoutcue serve: no --events-dir: events and notes are not written anywhere");
         }
         wait_for_signal().await?;
-        eprintln!("shoutcue serve: stopping: no new calls; draining");
+        eprintln!("shoutcue {what}: stopping");
         server.drain().await;
         Ok::<(), AnyError>(())
     })
