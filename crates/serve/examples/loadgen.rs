@@ -6,7 +6,10 @@
 //! 20 ms, behind schedule: the server did not keep up and TCP pushed back);
 //! the server's own frame latency comes from its `/healthz`.
 //!
-//!     cargo run --release -p shoutcue-serve --example loadgen -- ADDR CALLS SECONDS [--stereo]
+//!     cargo run --release -p shoutcue-serve --example loadgen -- ADDR CALLS SECONDS [--stereo] [--id-base K]
+//!
+//! Calls are numbered from K + 1 (default 0) in their UUIDs, so that two
+//! generators feeding two nodes of one site never share a call id.
 #![allow(clippy::unwrap_used)] // a benchmark: it fails loudly, by panicking
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,6 +83,11 @@ fn main() {
         a[3].parse::<f64>().unwrap(),
     );
     let stereo = a.iter().any(|x| x == "--stereo");
+    let id_base: u64 = a
+        .iter()
+        .position(|x| x == "--id-base")
+        .and_then(|i| a.get(i + 1))
+        .map_or(0, |v| v.parse().unwrap());
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../fixtures/continued_shout.wav"
@@ -107,7 +115,7 @@ fn main() {
         let mut set = tokio::task::JoinSet::new();
         for c in 0..calls {
             let mut id = [0u8; 16];
-            id[..8].copy_from_slice(&(c as u64 + 1).to_be_bytes());
+            id[..8].copy_from_slice(&(id_base + c as u64 + 1).to_be_bytes());
             id[8] = 0x42;
             let legs: &[(u8, &Arc<Vec<u8>>)] = if stereo {
                 &[(0, &cust), (1, &agent)]
