@@ -576,6 +576,7 @@ impl Session {
             return;
         };
         let n = (seconds.clamp(0.0, 3600.0) * 8000.0) as usize;
+        self.shared.stats.filled(n, 8000);
         let zeros = [0.0f32; 800];
         let mut left = n;
         while left > 0 {

@@ -395,7 +395,7 @@ async fn wait_for_partner(call: &Mutex<Paired>, leg: Leg, rate: u32) -> Result<(
                 p.stalled[other] = true;
                 let Paired { session, step, .. } = &mut *p;
                 if let (Some(st), Some(s)) = (step.as_mut(), session.as_mut()) {
-                    st.pad_lagging();
+                    s.filled(st.pad_lagging());
                     st.drain(|c, a| s.push(c, a));
                 }
                 return Ok(());

@@ -7,6 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shoutcue_core::coach::CoachEvent;
 use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
@@ -91,7 +92,39 @@ pub struct CallSession {
     sinks: CallSinks,
     rate: u32,
     samples: u64,
+    pace: Pace,
     shared: Arc<Shared>,
+}
+
+/// Audio more than this behind the call's own clock is late.
+pub const LATE_AFTER: Duration = Duration::from_millis(100);
+
+/// A call's audio clock against the wall clock: whether each block came
+/// when its audio said it was due. The clock starts at the first block and
+/// starts again at a late block (one stall counts once, not for every
+/// block after it) and when the audio runs more than a second ahead (a
+/// platform catching up in a burst, or sending faster than real time).
+#[derive(Debug, Default)]
+pub struct Pace {
+    /// The wall time the call's audio time 0 fell on.
+    zero: Option<Instant>,
+}
+
+impl Pace {
+    /// Audio up to `audio_end_s` arrived at `now`: whether it was late.
+    pub fn arrived(&mut self, audio_end_s: f64, now: Instant) -> bool {
+        let at = Duration::from_secs_f64(audio_end_s.max(0.0));
+        let Some(zero) = self.zero else {
+            self.zero = now.checked_sub(at);
+            return false;
+        };
+        let due = zero + at;
+        let late = now > due + LATE_AFTER;
+        if late || due > now + Duration::from_secs(1) {
+            self.zero = now.checked_sub(at);
+        }
+        late
+    }
 }
 
 /// Room for one call: taken before a call starts, given back when it ends,
@@ -229,6 +262,7 @@ impl CallSession {
             sinks,
             rate,
             samples: 0,
+            pace: Pace::default(),
             shared: shared.clone(),
         })
     }
@@ -241,6 +275,13 @@ impl CallSession {
     /// Analyses a block of both voices (`agent` ignored on a call without
     /// one; otherwise as long as `customer`). Any length: cut into engine blocks.
     pub fn push(&mut self, customer: &[f32], agent: &[f32]) {
+        let end = (self.samples + customer.len() as u64) as f64 / f64::from(self.rate);
+        if self.pace.arrived(end, Instant::now()) {
+            self.shared
+                .stats
+                .late_frames
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let mut i = 0;
         while i < customer.len() {
             let n = (customer.len() - i).min(MAX_BLOCK);
@@ -260,6 +301,12 @@ impl CallSession {
             .stats
             .samples
             .fetch_add(customer.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts `samples` of this call's audio that never came and are filled
+    /// with silence (the server's `dropped_frames`).
+    pub fn filled(&self, samples: usize) {
+        self.shared.stats.filled(samples, self.rate);
     }
 
     /// Seconds of audio analysed so far.
@@ -452,11 +499,14 @@ impl Lockstep {
     }
 
     /// Fills the lagging voice with silence up to the other: it stalled, and
-    /// the voice that is there must not wait for it any longer.
-    pub fn pad_lagging(&mut self) {
+    /// the voice that is there must not wait for it any longer. Returns the
+    /// samples filled in.
+    pub fn pad_lagging(&mut self) -> usize {
         let n = self.c.len().max(self.a.len());
+        let filled = (n - self.c.len()) + (n - self.a.len());
         self.c.resize(n, 0.0);
         self.a.resize(n, 0.0);
+        filled
     }
 
     /// Hands the samples that are ready, in pairs, to `f`.
@@ -488,6 +538,29 @@ pub fn events_path(dir: &std::path::Path, call_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pace_counts_a_stall_once_and_forgives_a_burst() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = Pace::default();
+        // 20 ms frames on time, with 90 ms of jitter: none late.
+        assert!(!p.arrived(0.02, at(20)));
+        assert!(!p.arrived(0.04, at(130)));
+        assert!(!p.arrived(0.06, at(60)));
+        // A 300 ms stall: the frame after it is late, the next on time
+        // again against the restarted clock.
+        assert!(p.arrived(0.08, at(380)));
+        assert!(!p.arrived(0.10, at(400)));
+        // The platform bursts 2 s of audio at once, then goes on in real
+        // time from there: the burst restarts the clock, nothing is late.
+        assert!(!p.arrived(2.10, at(410)));
+        assert!(!p.arrived(2.12, at(430)));
+        // Without restarting at a burst, this frame would count.
+        let mut q = Pace::default();
+        assert!(!q.arrived(0.02, at(20)));
+        assert!(q.arrived(0.04, at(200)));
+    }
 
     #[test]
     fn lockstep_pairs_and_pads() {

@@ -213,6 +213,8 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "calls_refused": by(&s.refused),
         "samples_analysed": s.samples.load(Ordering::Relaxed),
         "frames_analysed": s.frames(),
+        "late_frames": s.late_frames.load(Ordering::Relaxed),
+        "dropped_frames": s.dropped_frames.load(Ordering::Relaxed),
         "frame_latency_p50_us_at_most": s.latency_quantile_us(0.5),
         "frame_latency_p99_us_at_most": s.latency_quantile_us(0.99),
         "console_nats": shared.cfg.console_nats.as_ref().map(|_| {
@@ -322,6 +324,28 @@ pub fn metrics_text(shared: &Shared) -> String {
         "Frames analysed, all calls.",
     );
     let _ = writeln!(o, "shoutcue_frames_analysed_total {}", s.frames());
+    head(
+        &mut o,
+        "shoutcue_frames_late_total",
+        "counter",
+        "Audio blocks that arrived more than 100 ms behind their call's clock.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_frames_late_total {}",
+        s.late_frames.load(Ordering::Relaxed)
+    );
+    head(
+        &mut o,
+        "shoutcue_frames_dropped_total",
+        "counter",
+        "20 ms frames that never came (a stalled leg, audio the platform discarded), filled with silence.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_frames_dropped_total {}",
+        s.dropped_frames.load(Ordering::Relaxed)
+    );
     let name = "shoutcue_frame_latency_seconds";
     head(
         &mut o,

@@ -63,6 +63,13 @@ pub struct Stats {
     pub cues: [AtomicU64; 4],
     /// Supervisor alerts raised.
     pub alerts: AtomicU64,
+    /// Blocks of audio that arrived more than [`call::LATE_AFTER`] behind
+    /// their call's clock (a platform or network stall; see [`call::Pace`]).
+    pub late_frames: AtomicU64,
+    /// 20 ms frames of audio that never came and were filled with silence
+    /// to keep the call's clock: a stalled leg padded, or audio the
+    /// platform said it discarded (AudioHook `discarded`).
+    pub dropped_frames: AtomicU64,
 }
 
 /// Upper bounds of the frame-latency buckets, µs (the last bucket is open).
@@ -80,6 +87,13 @@ impl Stats {
             .unwrap_or(LATENCY_BUCKETS_US.len());
         self.latency[i].fetch_add(1, Ordering::Relaxed);
         self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Counts `samples` at `rate` Hz filled with silence, in 20 ms frames.
+    pub fn filled(&self, samples: usize, rate: u32) {
+        let per = (rate / 50).max(1) as usize;
+        self.dropped_frames
+            .fetch_add(samples.div_ceil(per) as u64, Ordering::Relaxed);
     }
 
     /// Frames analysed so far.

@@ -294,7 +294,7 @@ fn handle(
                     // Both tracks share this stream, so waiting cannot help:
                     // a track more than a second behind has stopped.
                     if st.lead().abs() > 8000 {
-                        st.pad_lagging();
+                        call.filled(st.pad_lagging());
                     }
                     st.drain(|c, a| call.push(c, a));
                 }

@@ -501,6 +501,9 @@ async fn two_nodes_publish_each_public_event_once_in_call_order() {
         count
     );
     assert_eq!(m["shoutcue_frames_analysed_total"], count);
+    // Streamed as fast as the socket takes it: ahead of real time, never late.
+    assert_eq!(m["shoutcue_frames_late_total"], 0.0);
+    assert_eq!(m["shoutcue_frames_dropped_total"], 0.0);
     let buckets: Vec<f64> = m
         .iter()
         .filter(|(k, _)| k.starts_with("shoutcue_frame_latency_seconds_bucket"))

@@ -678,3 +678,79 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
         "the fixture must produce a nudge for this test to mean anything"
     );
 }
+
+/// Sends `frames` 20 ms frames of `pcm` from `from` at real-time pace.
+async fn paced(sock: &mut tokio::net::TcpStream, pcm: &[i16], from: usize, frames: usize) {
+    let t0 = tokio::time::Instant::now();
+    for k in 0..frames {
+        let off = (from + k) * 160 % (pcm.len() - 160);
+        audiosocket_frame(sock, 0x10, &le(&pcm[off..off + 160]))
+            .await
+            .unwrap();
+        tokio::time::sleep_until(t0 + Duration::from_millis(20 * (k as u64 + 1))).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_counts_as_late_and_a_missing_leg_as_dropped_frames() {
+    let dir = shoutcue_testkit::TempDir::new("serve-late");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiosocket.unwrap();
+    let (cust, agent) = voices(&shoutcue_testkit::fixture("calm_call.wav"));
+    let s = server.stats();
+    let late = || s.late_frames.load(std::sync::atomic::Ordering::Relaxed);
+    let dropped = || s.dropped_frames.load(std::sync::atomic::Ordering::Relaxed);
+
+    // A lone leg at real time, a 400 ms stall, real time again: the block
+    // after the stall is late, and only a few (the clock starts again).
+    let mut uuid = [0x6bu8; 16];
+    uuid[15] = 7;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut c, 0x01, &uuid).await.unwrap();
+    paced(&mut c, &cust, 0, 25).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    paced(&mut c, &cust, 25, 25).await;
+    audiosocket_frame(&mut c, 0x00, &[]).await.unwrap();
+    let _ = events_of(&server, dir.path(), "6b6b6b6b-6b6b-6b6b-6b6b-6b6b6b6b6b07").await;
+    let after_stall = late();
+    assert!(
+        (1..=3).contains(&after_stall),
+        "late frames after one stall: {after_stall}"
+    );
+    assert_eq!(dropped(), 0, "nothing was missing");
+
+    // Two legs; the agent's stops sending after 0.5 s while the customer
+    // goes on: after the wait, its missing audio is filled and counted.
+    let mut uuid = [0x6cu8; 16];
+    uuid[15] = 0;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut c, 0x01, &uuid).await.unwrap();
+    uuid[15] = 1;
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut a, 0x01, &uuid).await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    for k in 0..200usize {
+        let off = k * 160;
+        audiosocket_frame(&mut c, 0x10, &le(&cust[off..off + 160]))
+            .await
+            .unwrap();
+        if k < 25 {
+            audiosocket_frame(&mut a, 0x10, &le(&agent[off..off + 160]))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep_until(t0 + Duration::from_millis(20 * (k as u64 + 1))).await;
+    }
+    audiosocket_frame(&mut c, 0x00, &[]).await.unwrap();
+    audiosocket_frame(&mut a, 0x00, &[]).await.unwrap();
+    let _ = events_of(&server, dir.path(), "6c6c6c6c-6c6c-6c6c-6c6c-6c6c6c6c6c00").await;
+    // 175 agent frames never came; those filled before the hangup count
+    // (at the hangup the rest is the leg's end, not a loss).
+    let d = dropped();
+    assert!((50..=176).contains(&d), "dropped frames: {d}");
+    assert!(
+        late() > after_stall,
+        "the customer's audio waited for the agent's: late"
+    );
+    eprintln!("late {} (stall) then {}, dropped {d}", after_stall, late());
+}
