@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let spec = *src.spec();
-        assert!((8000..=48000).contains(&spec.sample_rate));
+        assert!((shoutcue_core::source::MIN_RATE..=shoutcue_core::source::MAX_RATE).contains(&spec.sample_rate));
         assert!(spec.channels >= 1);
         let mut customer = [0.0f32; 37];
         let mut agent = [0.0f32; 37];

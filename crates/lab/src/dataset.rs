@@ -79,6 +79,96 @@ pub struct DirError {
 /// that lies inside `dir`) is not entered, and each real directory is
 /// visited once, so a symlink loop cannot list a call twice.
 pub fn find_wavs(dir: &Path, skip: Option<&Path>) -> Result<Vec<PathBuf>, DirError> {
+    let mut out = walk(dir, skip, |e| e.eq_ignore_ascii_case("wav"))?;
+    out.sort();
+    Ok(out)
+}
+
+/// Extensions read as recordings: WAV by our own reader, the rest through
+/// symphonia (shoutcue-core's `source`).
+pub const READ_EXTENSIONS: &[&str] = &[
+    "wav", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "caf",
+];
+
+/// Extensions of audio that is not read, and why (listed as skipped, so a
+/// folder of them does not look empty or clean).
+pub const NOT_READ: &[(&str, &str)] = &[
+    (
+        "opus",
+        "Opus is not read (symphonia 0.5 has no Opus decoder): convert to WAV or FLAC",
+    ),
+    (
+        "m4a",
+        "AAC/M4A is not read (patent-encumbered codec, not built in): convert to WAV or FLAC",
+    ),
+    (
+        "aac",
+        "AAC is not read (patent-encumbered codec, not built in): convert to WAV or FLAC",
+    ),
+    (
+        "gsm",
+        "raw GSM 6.10 is not read (no maintained pure-Rust decoder): convert to WAV",
+    ),
+    (
+        "amr",
+        "AMR is not read (no maintained pure-Rust decoder): convert to WAV",
+    ),
+    ("wma", "WMA is not read (proprietary codec): convert to WAV"),
+    (
+        "au",
+        "Sun .au is not read yet: convert to WAV (sox in.au out.wav)",
+    ),
+    (
+        "snd",
+        "Sun .snd is not read yet: convert to WAV (sox in.snd out.wav)",
+    ),
+    (
+        "w64",
+        "Sony Wave64 is not read yet: convert to WAV (sox in.w64 out.wav)",
+    ),
+];
+
+/// Recordings under `dir` (any of [`READ_EXTENSIONS`]), sorted, and the
+/// audio files that are not read ([`NOT_READ`]) with why; other files
+/// (label tracks, notes) are neither. Walked as [`find_wavs`] walks.
+pub fn find_recordings(dir: &Path, skip: Option<&Path>) -> Result<Found, DirError> {
+    let ext_of = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+    };
+    let all = walk(dir, skip, |e| {
+        let e = e.to_ascii_lowercase();
+        READ_EXTENSIONS.contains(&e.as_str()) || NOT_READ.iter().any(|(x, _)| *x == e)
+    })?;
+    let mut found = Found::default();
+    for p in all {
+        let e = ext_of(&p).unwrap_or_default();
+        match NOT_READ.iter().find(|(x, _)| *x == e) {
+            Some((_, why)) => found.not_read.push((p, why)),
+            None => found.calls.push(p),
+        }
+    }
+    found.calls.sort();
+    found.not_read.sort();
+    Ok(found)
+}
+
+/// What [`find_recordings`] found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Recordings to read.
+    pub calls: Vec<PathBuf>,
+    /// Audio that is not read, with why.
+    pub not_read: Vec<(PathBuf, &'static str)>,
+}
+
+/// Files under `dir` whose extension `keep` accepts; see [`find_wavs`].
+fn walk(
+    dir: &Path,
+    skip: Option<&Path>,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, DirError> {
     let skip = skip.and_then(|s| s.canonicalize().ok());
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -99,11 +189,10 @@ pub fn find_wavs(dir: &Path, skip: Option<&Path>) -> Result<Vec<PathBuf>, DirErr
                     continue;
                 }
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+            } else if p.extension().and_then(|e| e.to_str()).is_some_and(&keep) {
                 out.push(p);
             }
         }
     }
-    out.sort();
     Ok(out)
 }

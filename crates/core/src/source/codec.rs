@@ -96,6 +96,9 @@ pub(super) fn decode(encoding: Encoding, bytes: &[u8]) -> (f32, bool) {
         }
         Encoding::MuLaw => (MULAW[usize::from(bytes[0])], false),
         Encoding::ALaw => (ALAW[usize::from(bytes[0])], false),
+        // Never reaches this decoder: symphonia decodes those (the reader
+        // takes the `decoded` path before any block is read).
+        Encoding::Decoded { .. } => (0.0, false),
     }
 }
 

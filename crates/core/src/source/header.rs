@@ -279,6 +279,8 @@ fn parse_fmt(b: &[u8]) -> Result<(u32, u16, Encoding, usize), SourceErrorKind> {
         Encoding::Pcm { bits } => matches!(bits, 8 | 16 | 24 | 32),
         Encoding::Float32 => bits == 32,
         Encoding::MuLaw | Encoding::ALaw => bits == 8,
+        // The walk never makes this one.
+        Encoding::Decoded { .. } => false,
     };
     if !bits_ok {
         return Err(SourceErrorKind::UnsupportedBits {

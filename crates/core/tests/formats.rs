@@ -1,0 +1,202 @@
+//! The formats call recorders write besides WAV, read through the same
+//! `WavSource` (symphonia underneath), against the WAV they were made from
+//! (`fixtures/formats/`, made by tools/data/make_formats.py from
+//! fixtures/mono_shout.wav): lossless ones must give the same samples,
+//! lossy ones the same length and level; what is not read says what it is.
+#![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
+
+use std::io::Cursor;
+
+use shoutcue_core::source::{ChannelChoice, Encoding, SourceErrorKind, WavSource};
+
+fn fx(name: &str) -> std::path::PathBuf {
+    shoutcue_testkit::fixture(name)
+}
+
+/// Every customer sample of `src`, read in odd-sized blocks.
+fn all(mut src: WavSource) -> Vec<f32> {
+    let mut out = Vec::new();
+    let (mut c, mut a) = (vec![0.0f32; 777], vec![0.0f32; 777]);
+    loop {
+        let n = src.read(&mut c, &mut a).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&c[..n]);
+    }
+}
+
+fn wav() -> Vec<f32> {
+    all(WavSource::open(fx("mono_shout.wav"), ChannelChoice::Default).unwrap())
+}
+
+fn rms_db(x: &[f32]) -> f64 {
+    let p = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+    10.0 * p.log10()
+}
+
+#[test]
+fn flac_gives_the_wavs_samples() {
+    let src = WavSource::open(fx("formats/mono_shout.flac"), ChannelChoice::Default).unwrap();
+    assert_eq!(src.spec().sample_rate, 8000);
+    assert_eq!(src.spec().channels, 1);
+    assert_eq!(src.spec().encoding, Encoding::Decoded { codec: "flac" });
+    assert!(!src.has_agent());
+    let (got, want) = (all(src), wav());
+    assert_eq!(got.len(), want.len());
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "largest difference {worst}");
+}
+
+#[test]
+fn aiff_and_caf_give_the_wavs_samples() {
+    let want = wav();
+    let want = &want[11 * 8000..15 * 8000];
+    for f in ["formats/excerpt.aiff", "formats/excerpt.caf"] {
+        let src = WavSource::open(fx(f), ChannelChoice::Default).unwrap();
+        assert!(
+            matches!(src.spec().encoding, Encoding::Decoded { .. }),
+            "{f}"
+        );
+        let got = all(src);
+        assert_eq!(got.len(), want.len(), "{f}");
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "{f}: largest difference {worst}");
+    }
+}
+
+#[test]
+fn adpcm_in_wav_follows_the_wav_closely() {
+    let want = wav();
+    let want = &want[11 * 8000..15 * 8000];
+    for f in ["formats/excerpt_ima.wav", "formats/excerpt_ms.wav"] {
+        let got = all(WavSource::open(fx(f), ChannelChoice::Default).unwrap());
+        // ADPCM pads its last block.
+        assert!(
+            got.len() >= want.len() && got.len() < want.len() + 1024,
+            "{f}: {} samples",
+            got.len()
+        );
+        let err: Vec<f32> = got.iter().zip(want).map(|(a, b)| a - b).collect();
+        let snr = rms_db(want) - rms_db(&err);
+        assert!(snr > 15.0, "{f}: SNR {snr:.1} dB");
+    }
+}
+
+#[test]
+fn mp3_and_vorbis_keep_the_calls_length_and_level() {
+    let want = wav();
+    // MP3 holds whole 1152-sample frames plus the encoder's delay; without
+    // a LAME tag (this encoder writes none) nothing says how much to trim,
+    // so up to 0.2 s more. Vorbis knows its exact length.
+    for (f, codec, slack) in [
+        ("formats/mono_shout.mp3", "mp3", 0.2),
+        ("formats/mono_shout.ogg", "vorbis", 0.01),
+    ] {
+        let src = WavSource::open(fx(f), ChannelChoice::Default).unwrap();
+        assert_eq!(src.spec().encoding, Encoding::Decoded { codec }, "{f}");
+        let got = all(src);
+        let secs = (got.len() as f64 - want.len() as f64).abs() / 8000.0;
+        assert!(
+            secs < slack,
+            "{f}: {} samples against {}",
+            got.len(),
+            want.len()
+        );
+        let d = rms_db(&got) - rms_db(&want);
+        assert!(d.abs() < 1.0, "{f}: level {d:+.2} dB from the WAV's");
+    }
+}
+
+#[test]
+fn a_compressed_stream_on_stdin_is_read_too() {
+    let bytes = std::fs::read(fx("formats/mono_shout.flac")).unwrap();
+    let src = WavSource::from_stream("stdin", Cursor::new(bytes), ChannelChoice::Default).unwrap();
+    assert_eq!(all(src).len(), wav().len());
+}
+
+#[test]
+fn a_cut_flac_keeps_what_came_before_the_cut() {
+    let bytes = std::fs::read(fx("formats/mono_shout.flac")).unwrap();
+    let cut = bytes[..bytes.len() * 6 / 10].to_vec();
+    let dir = shoutcue_testkit::TempDir::new("cut-flac");
+    let path = dir.path().join("cut.flac");
+    std::fs::write(&path, cut).unwrap();
+    let src = WavSource::open(&path, ChannelChoice::Default).unwrap();
+    let got = all(src);
+    let want = wav();
+    assert!(
+        got.len() > want.len() / 2 && got.len() < want.len(),
+        "{} of {}",
+        got.len(),
+        want.len()
+    );
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "what was read differs: {worst}");
+}
+
+#[test]
+fn what_is_not_read_says_what_it_is() {
+    let e = WavSource::open(fx("formats/excerpt_gsm.wav"), ChannelChoice::Default).unwrap_err();
+    assert!(
+        matches!(e.kind, SourceErrorKind::UnsupportedCodec { tag: 0x31, .. }),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("excerpt_gsm.wav") && msg.contains("GSM"),
+        "{msg}"
+    );
+    let e = WavSource::open(fx("formats/excerpt.au"), ChannelChoice::Default).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("excerpt.au") && msg.contains(".au"), "{msg}");
+    // Text with an audio name: neither reader takes it, and it is named.
+    let dir = shoutcue_testkit::TempDir::new("notes-mp3");
+    let path = dir.path().join("notes.mp3");
+    std::fs::write(&path, b"just some text, no audio").unwrap();
+    let e = WavSource::open(&path, ChannelChoice::Default).unwrap_err();
+    assert!(e.to_string().contains("not a RIFF/WAVE file"), "{e}");
+}
+
+#[test]
+fn garbage_after_a_flac_header_never_panics() {
+    let bytes = std::fs::read(fx("formats/mono_shout.flac")).unwrap();
+    let dir = shoutcue_testkit::TempDir::new("scribbled-flac");
+    let path = dir.path().join("scribbled.flac");
+    for seed in 0..20u64 {
+        let mut b = bytes.clone();
+        // Scribble over a stretch past the header, differently each time.
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let start = 200 + (seed as usize * 5003) % (b.len() / 2);
+        for v in b.iter_mut().skip(start).take(4000) {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *v = (x >> 33) as u8;
+        }
+        std::fs::write(&path, b).unwrap();
+        if let Ok(mut src) = WavSource::open(&path, ChannelChoice::Default) {
+            let (mut c, mut a) = (vec![0.0f32; 4096], vec![0.0f32; 4096]);
+            while let Ok(n) = src.read(&mut c, &mut a) {
+                if n == 0 {
+                    break;
+                }
+                assert!(c[..n].iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+            }
+        }
+    }
+}
