@@ -68,6 +68,41 @@ impl CoachArgs {
     }
 }
 
+/// `--model`, `--coach-config`, `--script` for the batch commands (`qa`,
+/// `eval`), which analyse many calls and so take no `--name` or
+/// `--started-at`.
+#[derive(Args, Clone, Default)]
+pub struct SetupArgs {
+    /// Shout model (JSON); default: the built-in models/shout-v1.json.
+    #[arg(long, value_name = "FILE.json")]
+    pub model: Option<PathBuf>,
+    /// Coach timing (TOML); default: the documented defaults.
+    #[arg(long, value_name = "FILE.toml")]
+    pub coach_config: Option<PathBuf>,
+    /// Script lines (TOML, e.g. models/script-de.toml); default: English.
+    #[arg(long, value_name = "FILE.toml")]
+    pub script: Option<PathBuf>,
+}
+
+impl SetupArgs {
+    /// Loads the files named, or the built-in defaults.
+    pub fn load(&self) -> Result<shoutcue_lab::qa::Setup, AnyError> {
+        let s = CoachArgs {
+            model: self.model.clone(),
+            coach_config: self.coach_config.clone(),
+            script: self.script.clone(),
+            name: None,
+            started_at: None,
+        }
+        .load()?;
+        Ok(shoutcue_lab::qa::Setup {
+            model: s.model,
+            coach: s.coach,
+            script: s.script,
+        })
+    }
+}
+
 /// The model file named, or the built-in one.
 pub fn load_model(path: Option<&std::path::Path>) -> Result<ShoutModel, AnyError> {
     Ok(match path {

@@ -385,7 +385,12 @@ fn dom_row_names(dom: &str) -> Vec<String> {
         .skip(1)
         .map(|r| {
             let td = &r[r.find("<td>").expect("first cell") + 4..];
-            td[..td.find("</td>").unwrap()].to_string()
+            let cell = &td[..td.find("</td>").unwrap()];
+            // The name, without the link to the call's page around it.
+            match (cell.find('>'), cell.rfind("</a>")) {
+                (Some(a), Some(b)) if cell.starts_with("<a ") => cell[a + 1..b].to_string(),
+                _ => cell.to_string(),
+            }
         })
         .collect()
 }
@@ -458,6 +463,64 @@ fn index_renders_and_sorts_in_chromium() {
         &url,
     );
     assert_eq!(png_size(&shot), (1200, 800));
+
+    // Filters: the error rows only (the rest hidden, still in the page).
+    let o = chromium_run(
+        &bin,
+        &root.join("profile4"),
+        &["--dump-dom"],
+        &format!("{url}#status=error"),
+    );
+    let dom = text(&o.stdout);
+    let body = &dom[dom.find("<tbody>").unwrap()..];
+    let shown: Vec<&str> = body
+        .split("<tr")
+        .skip(1)
+        .filter(|r| !r.split('>').next().unwrap_or("").contains("hidden"))
+        .collect();
+    assert_eq!(
+        shown.len(),
+        2,
+        "rows shown for status=error: {}",
+        shown.len()
+    );
+    assert!(shown.iter().all(|r| r.contains("data-status=\"error\"")));
+    assert!(
+        dom.contains("2 of 5 calls shown"),
+        "the filter script did not run"
+    );
+    assert!(dom.contains("href=\"summary.csv\""));
+
+    // A call's page: its recording to play (where it lies), the plot, the
+    // note as HTML.
+    let page = out
+        .join("calls/monday/shouting.html")
+        .canonicalize()
+        .unwrap();
+    let o = chromium_run(
+        &bin,
+        &root.join("profile5"),
+        &["--dump-dom"],
+        &format!("file://{}", page.display()),
+    );
+    let dom = text(&o.stdout);
+    let src = dom
+        .split("<audio")
+        .nth(1)
+        .and_then(|a| a.split("src=\"").nth(1))
+        .and_then(|a| a.split('"').next())
+        .expect("an audio element with a source");
+    let heard = page.parent().unwrap().join(src).canonicalize().unwrap();
+    assert_eq!(
+        heard,
+        dir.join("monday/shouting.wav").canonicalize().unwrap()
+    );
+    assert!(dom.contains("<h1>Incident note"), "note not rendered");
+    assert!(dom.contains("shouting.png"));
+    assert!(
+        !out.join("calls/monday/shouting.wav").exists(),
+        "the report copied audio"
+    );
     std::fs::remove_dir_all(&root).ok();
 }
 
@@ -522,4 +585,72 @@ fn swapped_channels_are_warned_about_and_swap_channels_reads_them() {
     };
     assert_eq!(recall(&[]), 0.0);
     assert!(recall(&["--swap-channels"]) >= 1.0);
+}
+
+/// A team's own script and model in batch review: `qa --script` writes the
+/// German lines, and a row made with one script is redone with another;
+/// `eval --model` scores the model it is given.
+#[test]
+fn qa_and_eval_take_the_teams_model_timing_and_script() {
+    let root = temp_dir("setup");
+    let dir = root.join("calls");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("continued_shout.wav"), dir.join("heated.wav")).unwrap();
+    let out = root.join("report");
+    let de = shoutcue_testkit::repo_root().join("models/script-de.toml");
+    let o = qa(&dir, &out, &["--script", de.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let events = std::fs::read_to_string(out.join("calls/heated.jsonl")).unwrap();
+    assert!(
+        events.contains("anschreien"),
+        "German step 1 missing:\n{events}"
+    );
+    assert!(!events.contains("shouting at me"));
+
+    // Same call, the default script: not "up to date", redone in English.
+    let o = qa(&dir, &out, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("(0 skipped as up to date)"),
+        "{}",
+        text(&o.stdout)
+    );
+    let events = std::fs::read_to_string(out.join("calls/heated.jsonl")).unwrap();
+    assert!(events.contains("shouting at me"), "{events}");
+    // And again with nothing changed: skipped.
+    let o = qa(&dir, &out, &[]);
+    assert!(
+        text(&o.stdout).contains("(1 skipped as up to date)"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // A model that can never decide: eval finds nothing with it, and the
+    // built-in model finds the labelled shouting.
+    std::fs::copy(fixture("continued_shout.txt"), dir.join("heated.txt")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(shoutcue_testkit::repo_root().join("models/shout-v1.json")).unwrap(),
+    )
+    .unwrap();
+    // Weights zeroed and a very negative bias: its score stays near 0.
+    for w in m["weights"].as_array_mut().unwrap() {
+        *w = 0.0.into();
+    }
+    m["bias"] = (-50.0).into();
+    let deaf = root.join("deaf.json");
+    std::fs::write(&deaf, m.to_string()).unwrap();
+    let eval = |extra: &[&str]| {
+        let o = Command::new(BIN)
+            .arg("eval")
+            .arg(&dir)
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    assert_eq!(eval(&["--model", deaf.to_str().unwrap()])["detected"], 0);
+    assert!(eval(&[])["detected"].as_u64().unwrap() > 0);
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use shoutcue_core::coach::CoachConfig;
 use shoutcue_core::detector::ShoutModel;
 use shoutcue_core::source::ChannelChoice;
-use shoutcue_lab::eval::{find_wavs, run_call, score, Metrics};
+use shoutcue_lab::eval::{run_call, score, Metrics};
 
 use crate::AnyError;
 
@@ -24,15 +24,24 @@ pub struct Gates {
 pub fn eval_dir(
     dir: &Path,
     model: &ShoutModel,
+    coach: CoachConfig,
     channels: ChannelChoice,
 ) -> Result<Metrics, AnyError> {
-    let wavs = find_wavs(dir, None)?;
+    let found = shoutcue_lab::dataset::find_recordings(dir, None)?;
+    for (p, why) in &found.not_read {
+        eprintln!("shoutcue: skipped: {}: {why}", p.display());
+    }
+    let wavs = found.calls;
     if wavs.is_empty() {
-        return Err(format!("{}: no .wav files found", dir.display()).into());
+        return Err(format!(
+            "{}: no recordings found (.wav, .flac, .mp3, .ogg, .aif, .caf)",
+            dir.display()
+        )
+        .into());
     }
     let mut results = Vec::with_capacity(wavs.len());
     for w in &wavs {
-        results.push(run_call(w, model, CoachConfig::default(), channels)?);
+        results.push(run_call(w, model, coach, channels)?);
     }
     Ok(score(&results))
 }
@@ -54,9 +63,10 @@ use std::path::PathBuf;
 pub struct EvalArgs {
     /// Folder of calls (searched recursively).
     pub dir: PathBuf,
-    /// Shout model (JSON); default: the built-in one.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
+    /// The model and coach timing to score (`--script` is accepted for
+    /// symmetry with `qa`; the lines' words do not change the scores).
+    #[command(flatten)]
+    pub setup: crate::args::SetupArgs,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -81,9 +91,11 @@ pub fn run(a: EvalArgs) -> Result<(), AnyError> {
         max_fph: a.max_false_cues_per_hour,
         max_latency_p50: a.max_latency_p50,
     };
+    let setup = a.setup.load()?;
     eval(
         &a.dir,
-        a.model.as_deref(),
+        &setup.model,
+        setup.coach,
         a.channels.choice(),
         a.json,
         gates,
@@ -93,13 +105,13 @@ pub fn run(a: EvalArgs) -> Result<(), AnyError> {
 /// Scores `dir` and applies the gates.
 fn eval(
     dir: &Path,
-    model: Option<&Path>,
+    model: &ShoutModel,
+    coach: CoachConfig,
     channels: ChannelChoice,
     json: bool,
     gates: Gates,
 ) -> Result<(), AnyError> {
-    let model = crate::args::load_model(model)?;
-    let m = eval_dir(dir, &model, channels)?;
+    let m = eval_dir(dir, model, coach, channels)?;
     if json {
         super::print_line(&serde_json::to_string(&m)?)?;
     } else {

@@ -28,6 +28,9 @@ pub struct QaArgs {
     /// Which file channel is whose.
     #[command(flatten)]
     pub channels: crate::args::ChannelArgs,
+    /// The team's own model, timing and script (rows made with others are redone).
+    #[command(flatten)]
+    pub setup: crate::args::SetupArgs,
 }
 
 /// `--jobs`: 1..=[`MAX_JOBS`] (100000 threads ran for minutes, then aborted).
@@ -52,6 +55,7 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
         progress: true,
         // Ctrl-C/SIGTERM stop between calls; what was done is indexed.
         stop: Some(super::stop_on_ctrl_c()?),
+        setup: a.setup.load()?,
     })
 }
 

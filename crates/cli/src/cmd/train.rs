@@ -193,7 +193,12 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     }
     let mut evaluated = Vec::new();
     for d in o.heldout {
-        let m = eval_dir(d, &model, shoutcue_core::source::ChannelChoice::Default)?;
+        let m = eval_dir(
+            d,
+            &model,
+            shoutcue_core::coach::CoachConfig::default(),
+            shoutcue_core::source::ChannelChoice::Default,
+        )?;
         print_metrics(&format!("held-out {}", d.display()), &m)?;
         let key = d
             .components()

@@ -32,6 +32,9 @@ struct Done {
     /// are redone).
     #[serde(default)]
     channels: String,
+    /// The model, timing and script it was made with ([`super::Setup::fingerprint`]).
+    #[serde(default)]
+    setup: String,
     row: CallRow,
 }
 
@@ -59,6 +62,7 @@ pub(crate) struct Ctx {
     model: ShoutModel,
     coach: CoachConfig,
     script: Script,
+    setup: String,
 }
 
 impl Ctx {
@@ -70,9 +74,10 @@ impl Ctx {
             include_private: opts.include_private,
             channels: opts.channels,
             stop: opts.stop.clone(),
-            model: ShoutModel::builtin(),
-            coach: CoachConfig::default(),
-            script: Script::english(),
+            model: opts.setup.model.clone(),
+            coach: opts.setup.coach,
+            script: opts.setup.script.clone(),
+            setup: opts.setup.fingerprint(),
         }
     }
 
@@ -96,7 +101,17 @@ impl Ctx {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let stem = self.calls_dir.join(rel.with_extension(""));
+        // `x.wav` gives `calls/x.*`; any other format keeps its extension
+        // (`calls/x.mp3.*`), so `x.wav` and `x.mp3` side by side never
+        // overwrite each other's report.
+        let is_wav = rel
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        let stem = if is_wav {
+            self.calls_dir.join(rel.with_extension(""))
+        } else {
+            self.calls_dir.join(rel)
+        };
         let done_path = with_suffix(&stem, ".done.json");
         let meta = std::fs::metadata(wav);
         if let Ok(m) = &meta {
@@ -137,6 +152,7 @@ impl Ctx {
                 source_mtime_ns: mtime,
                 include_private: self.include_private,
                 channels: format!("{:?}", self.channels),
+                setup: self.setup.clone(),
                 row: row.clone(),
             };
             // Written last: a call interrupted before this is redone next time.
@@ -158,7 +174,8 @@ impl Ctx {
             && done.source_size == size
             && done.source_mtime_ns == mtime
             && done.include_private == self.include_private
-            && done.channels == format!("{:?}", self.channels);
+            && done.channels == format!("{:?}", self.channels)
+            && done.setup == self.setup;
         let outputs = done.row.outputs.as_ref()?;
         let report = self.calls_dir.parent()?;
         let all_there = [
@@ -168,6 +185,7 @@ impl Ctx {
             &outputs.note_json,
             &outputs.events,
             &outputs.labels,
+            &outputs.page,
         ]
         .iter()
         .all(|p| report.join(p).is_file());
@@ -257,10 +275,11 @@ impl Ctx {
             note.write_json(w)
                 .map_err(|e| format!("{}: {e}", files.note_json.display()))
         }));
-        keep(create(&files.note_md).and_then(|w| {
-            note.write_markdown(w)
-                .map_err(|e| format!("{}: {e}", files.note_md.display()))
-        }));
+        let note_md = note.to_markdown();
+        keep(
+            std::fs::write(&files.note_md, &note_md)
+                .map_err(|e| format!("{}: cannot write: {e}", files.note_md.display())),
+        );
         let title = format!("{name}  ({:.1} s)", duration_s);
         keep(super::plot::draw(
             &timeline,
@@ -279,7 +298,7 @@ impl Ctx {
                 .collect::<Vec<_>>()
                 .join("/")
         };
-        CallRow {
+        let mut row = CallRow {
             name,
             error,
             skipped: None,
@@ -311,8 +330,14 @@ impl Ctx {
                 note_json: link(&files.note_json),
                 events: link(&files.events),
                 labels: link(&files.labels),
+                page: link(&files.page),
             }),
+        };
+        let page = super::page::write(&files.page, &row, wav, &note_md, &files.plot_png);
+        if let Err(e) = page {
+            row.error.get_or_insert(e);
         }
+        row
     }
 }
 
@@ -337,6 +362,7 @@ struct Files {
     note_json: PathBuf,
     plot_png: PathBuf,
     plot_svg: PathBuf,
+    page: PathBuf,
 }
 
 impl Files {
@@ -348,6 +374,7 @@ impl Files {
             note_json: with_suffix(stem, ".json"),
             plot_png: with_suffix(stem, ".png"),
             plot_svg: with_suffix(stem, ".svg"),
+            page: with_suffix(stem, ".html"),
         }
     }
 }

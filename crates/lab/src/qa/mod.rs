@@ -32,6 +32,7 @@
 //! see whether a cue was answered, and can hear the same in the recording.
 
 mod call;
+mod page;
 mod plot;
 mod report;
 mod row;
@@ -69,6 +70,44 @@ pub struct QaOptions {
     /// Set (by a Ctrl-C handler) to stop between calls: the calls done so
     /// far are written to the index, the rest are left for the next run.
     pub stop: Option<Arc<AtomicBool>>,
+    /// The shout model, the coach's timing and the script the calls are
+    /// reviewed with (a team's own; rows made with others are redone).
+    pub setup: Setup,
+}
+
+/// What a call is analysed with.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The shout model.
+    pub model: shoutcue_core::detector::ShoutModel,
+    /// The coach's timing.
+    pub coach: shoutcue_core::coach::CoachConfig,
+    /// The script's lines.
+    pub script: shoutcue_core::coach::Script,
+}
+
+impl Default for Setup {
+    /// The built-in model, the documented timing, the English script.
+    fn default() -> Self {
+        Self {
+            model: shoutcue_core::detector::ShoutModel::builtin(),
+            coach: shoutcue_core::coach::CoachConfig::default(),
+            script: shoutcue_core::coach::Script::english(),
+        }
+    }
+}
+
+impl Setup {
+    /// A short fingerprint of all three, kept in each call's done marker:
+    /// a row made with another model, timing or script is redone.
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: stable from run to run (a toolchain
+        // change at worst redoes the calls once).
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}|{:?}|{:?}", self.model, self.coach, self.script).hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
 }
 
 /// The most `--jobs` a command line may ask for at all.
@@ -86,8 +125,8 @@ pub enum QaError {
     /// The input folder cannot be walked.
     #[error(transparent)]
     Dir(#[from] crate::dataset::DirError),
-    /// The input folder holds no `.wav` files.
-    #[error("{path}: no .wav files found")]
+    /// The input folder holds no recordings (no .wav, .flac, .mp3, .ogg, ...).
+    #[error("{path}: no recordings found (.wav, .flac, .mp3, .ogg, .aif, .caf)")]
     NoWavs {
         /// The folder.
         path: String,
@@ -162,8 +201,9 @@ pub fn run(opts: &QaOptions) -> Result<BatchSummary, QaError> {
         path: opts.out.display().to_string(),
         source,
     })?;
-    let wavs = crate::dataset::find_wavs(&opts.dir, Some(&opts.out))?;
-    if wavs.is_empty() {
+    let found = crate::dataset::find_recordings(&opts.dir, Some(&opts.out))?;
+    let wavs = found.calls;
+    if wavs.is_empty() && found.not_read.is_empty() {
         return Err(QaError::NoWavs {
             path: opts.dir.display().to_string(),
         });
@@ -232,6 +272,20 @@ pub fn run(opts: &QaOptions) -> Result<BatchSummary, QaError> {
         }
         summary.total_audio_s += o.row.duration_s;
         summary.rows.push(o.row);
+    }
+    // Audio in a format that is not read: listed, never silently left out.
+    for (p, why) in found.not_read {
+        let rel = p.strip_prefix(&opts.dir).unwrap_or(&p);
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        summary.not_files += 1;
+        summary.rows.push(row::CallRow::skipped(
+            name,
+            format!("{}: {why}", p.display()),
+        ));
     }
     report::write_csv(&opts.out.join("summary.csv"), &summary.rows, opts)?;
     report::write_html(&opts.out.join("index.html"), &summary, opts)?;

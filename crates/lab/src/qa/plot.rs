@@ -39,6 +39,13 @@ const LUFS_FLOOR: f32 = -60.0;
 const F0_TOP: f64 = 500.0;
 /// Width of the y label area, the same in every panel so the time axes line up.
 const Y_LABELS_W: u32 = 170;
+/// Right margin of every panel.
+const MARGIN_R: u32 = 16;
+/// Where the time axis starts and ends in the plot, pixels from the left:
+/// the call page maps a click on the plot to a time with these.
+pub const PLOT_X0: u32 = Y_LABELS_W;
+/// See [`PLOT_X0`].
+pub const PLOT_X1: u32 = PLOT_WIDTH - MARGIN_R;
 
 const CUSTOMER: RGBColor = RGBColor(200, 30, 30);
 const AGENT: RGBColor = RGBColor(30, 90, 200);
@@ -373,7 +380,7 @@ fn render<DB: DrawingBackend>(
     // Lane i (from the top) sits at segment n-1-i.
     let seg = |i: i32| n - 1 - i;
     let mut ch = ChartBuilder::on(&lane_area)
-        .margin_right(16)
+        .margin_right(MARGIN_R)
         .margin_top(4)
         .margin_bottom(6)
         .y_label_area_size(Y_LABELS_W)
@@ -411,6 +418,11 @@ fn render<DB: DrawingBackend>(
             CUE.mix(0.35),
         )))?;
     }
+    // On a long call the labels would pile up ("1223b4"): each goes on the
+    // first of three rows where it clears the one before; a cue with no
+    // room keeps its dot (the table lists every cue).
+    let px_per_s = f64::from(PLOT_X1 - PLOT_X0) / end.max(1.0);
+    let mut row_end = [f64::NEG_INFINITY; 3];
     for c in cues {
         let mark = match c.said.as_str() {
             "yes" => "✓",
@@ -421,12 +433,26 @@ fn render<DB: DrawingBackend>(
         // Marker and label as one element, the label offset in pixels
         // (SVG collapses leading spaces, so spaces cannot do it).
         let label = format!("{} {mark}", c.rung().label());
+        let x = c.shown_s * px_per_s;
+        let width = 9.0 + 10.0 * label.chars().count() as f64;
+        let row = row_end.iter().position(|&e| x - 6.0 > e);
         let style = font(15).color(&CUE).pos(Pos::new(HPos::Left, VPos::Center));
-        ch.draw_series(std::iter::once(
-            EmptyElement::at(at)
-                + Circle::new((0, 0), 4, CUE.filled())
-                + Text::new(label, (9, 0), style),
-        ))?;
+        match row {
+            Some(r) => {
+                row_end[r] = x + width;
+                let dy = [0, -14, 14][r];
+                ch.draw_series(std::iter::once(
+                    EmptyElement::at(at)
+                        + Circle::new((0, 0), 4, CUE.filled())
+                        + Text::new(label, (9, dy), style),
+                ))?;
+            }
+            None => {
+                ch.draw_series(std::iter::once(
+                    EmptyElement::at(at) + Circle::new((0, 0), 4, CUE.filled()),
+                ))?;
+            }
+        }
     }
     if tl.include_private {
         ch.draw_series(
@@ -507,7 +533,7 @@ fn measure_panel<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let font = |px: u32| ("sans-serif", px).into_font();
     let mut ch = ChartBuilder::on(area)
-        .margin_right(16)
+        .margin_right(MARGIN_R)
         .margin_top(4)
         .y_label_area_size(Y_LABELS_W)
         .x_label_area_size(4)

@@ -79,7 +79,7 @@ pub(crate) fn write_csv(path: &Path, rows: &[CallRow], opts: &QaOptions) -> Resu
     write_file(path, &s)
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -96,7 +96,7 @@ fn esc(s: &str) -> String {
 
 /// Percent-encodes a relative `/`-separated path for an `href`, so names
 /// with spaces, `#` or `%` still link.
-fn href(path: &str) -> String {
+pub(crate) fn href(path: &str) -> String {
     let mut o = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
@@ -108,7 +108,7 @@ fn href(path: &str) -> String {
     o
 }
 
-fn clock(t: f64) -> String {
+pub(crate) fn clock(t: f64) -> String {
     let s = if t.is_finite() && t > 0.0 {
         t.round() as u64
     } else {
@@ -130,7 +130,19 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.error td{background:#fde8e8}
 tr.shout td:first-child{border-left:4px solid #c81e1e}
 .said{color:#05642d}.notsaid{color:#a00}.unknown{color:#555}
-.summary{margin:0 0 1em 0}";
+.summary{margin:0 0 1em 0}
+.filters{display:flex;gap:1.2em;align-items:center;margin:0 0 .8em 0;font-size:14px}
+#f-count{color:#555}";
+
+/// Filters over the rows (status, highest step, name); the rows stay in
+/// the page, so it still reads without JavaScript.
+const FILTERS: &str = "<form class=\"filters\" id=\"filters\" onsubmit=\"return false\">
+<label>Status <select id=\"f-status\"><option value=\"\">all</option><option>ok</option><option>error</option><option>skipped</option></select></label>
+<label>Highest step at least <select id=\"f-step\"><option value=\"0\">any</option><option>1</option><option>2</option><option>3</option><option>4</option></select></label>
+<label>Name contains <input id=\"f-name\" type=\"search\"></label>
+<span id=\"f-count\"></span>
+</form>
+";
 
 const SCRIPT: &str = "document.querySelectorAll('table.sortable th').forEach(function(th,i){
 function go(){var tb=th.closest('table').tBodies[0];var asc=th.getAttribute('aria-sort')!=='ascending';
@@ -141,7 +153,11 @@ var rows=Array.prototype.slice.call(tb.rows);
 rows.sort(function(a,b){var x=key(a),y=key(b);if(typeof x!==typeof y){x=String(x);y=String(y);}return (x<y?-1:x>y?1:0)*(asc?1:-1);});
 rows.forEach(function(r){tb.appendChild(r)});}
 th.tabIndex=0;th.addEventListener('click',go);th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();go();}});
-var m=/^#sort=(\\d+)(-?)$/.exec(location.hash);if(m&&+m[1]===i){go();if(m[2])go();}});";
+var m=/^#sort=(\\d+)(-?)$/.exec(location.hash);if(m&&+m[1]===i){go();if(m[2])go();}});
+(function(){var st=document.getElementById('f-status'),sp=document.getElementById('f-step'),nm=document.getElementById('f-name'),ct=document.getElementById('f-count');
+function apply(){var n=0,rows=document.querySelectorAll('#calls tbody tr');rows.forEach(function(r){var ok=(!st.value||r.dataset.status===st.value)&&(+r.dataset.step>=+sp.value)&&(!nm.value||r.cells[0].textContent.toLowerCase().indexOf(nm.value.toLowerCase())>=0);r.hidden=!ok;if(ok)n++;});ct.textContent=n+' of '+rows.length+' calls shown';}
+[st,sp,nm].forEach(function(e){e.addEventListener('input',apply);e.addEventListener('change',apply);});
+var q=new URLSearchParams(location.hash.replace(/^#sort=[^&]*&?/,'').replace(/^#/,''));if(q.get('status'))st.value=q.get('status');if(q.get('step'))sp.value=q.get('step');apply();})();";
 
 /// Writes `index.html`: a summary line and one row per call, the calls
 /// with the most customer shouting first, failed calls at the top.
@@ -167,7 +183,7 @@ pub(crate) fn write_html(
     );
     let _ = writeln!(
         s,
-        "<p class=\"summary\" id=\"summary\">{} calls from <code>{}</code>, {} of audio; {} with customer shouting; {} could not be read. Sorted by shouting seconds; click a header to sort.</p>",
+        "<p class=\"summary\" id=\"summary\">{} calls from <code>{}</code>, {} of audio; {} with customer shouting; {} could not be read. Sorted by shouting seconds; click a header to sort, a call to open its page (audio, timeline, note). The same rows for a spreadsheet: <a href=\"summary.csv\">summary.csv</a>.</p>",
         summary.rows.len(),
         esc(&opts.dir.display().to_string()),
         clock(summary.total_audio_s),
@@ -187,6 +203,7 @@ pub(crate) fn write_html(
         head.push("agent nudges (private)");
     }
     head.extend(["plot", "note"]);
+    s.push_str(FILTERS);
     s.push_str("<table class=\"sortable\" id=\"calls\">\n<thead><tr>");
     for h in &head {
         let _ = write!(s, "<th scope=\"col\">{}</th>", esc(h));
@@ -198,7 +215,30 @@ pub(crate) fn write_html(
             (None, true) => " class=\"shout\"",
             (None, false) => "",
         };
-        let _ = write!(s, "<tr{class}><td>{}</td>", esc(&r.name));
+        let page = r
+            .outputs
+            .as_ref()
+            .map(|o| o.page.as_str())
+            .filter(|p| !p.is_empty());
+        let _ = write!(
+            s,
+            "<tr{class} data-status=\"{}\" data-step=\"{}\">",
+            r.status(),
+            r.highest_step
+        );
+        match page {
+            Some(p) => {
+                let _ = write!(
+                    s,
+                    "<td><a href=\"{}\">{}</a></td>",
+                    esc(&href(p)),
+                    esc(&r.name)
+                );
+            }
+            None => {
+                let _ = write!(s, "<td>{}</td>", esc(&r.name));
+            }
+        }
         match &r.error {
             Some(e) => {
                 let _ = write!(

@@ -45,6 +45,9 @@ pub struct Outputs {
     pub events: String,
     /// Audacity label track.
     pub labels: String,
+    /// The call's own page: audio, plot as seek bar, cues, note.
+    #[serde(default)]
+    pub page: String,
 }
 
 /// One call in the report: what QA sorts and filters on.
