@@ -87,6 +87,16 @@ try {
   check("a due line flashes and chimes (chime turned on)", att.length === 1 && att[0].step === 1 && att[0].flash && att[0].chime, JSON.stringify(att));
   await page.screenshot({ path: join(outDir, "overlay-say-now.png") });
 
+  // A desktop hotkey marks the cue, the page not focused (what
+  // `shoutcue` prints for it: a POST with the token in a header).
+  const u = new URL(url);
+  const r = await fetch(`${u.origin}/api/mark/latest`, { method: "POST",
+    headers: { "X-Shoutcue-Token": u.searchParams.get("token"), "Content-Type": "application/json" },
+    body: JSON.stringify({ action: "said" }) });
+  check("a hotkey's mark is taken", r.status === 200, `${r.status} ${await r.text()}`);
+  check("and the page says so", await page.locator("#ack", { hasText: "Marked: you said step 1" }).waitFor({ timeout: 3000 }).then(() => true, () => false),
+    await page.locator("#ack").textContent());
+
   await page.locator("#cue.said").waitFor({ timeout: 10000 });
   check("a said line reads 'SAID · WATCHING', no longer 'SAY IT NOW'",
     (await page.locator("#cue-state").textContent()) === "SAID · WATCHING");

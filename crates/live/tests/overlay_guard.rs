@@ -173,3 +173,37 @@ fn a_page_that_falls_behind_is_told_to_resync() {
     }
     panic!("no resync after falling 40,000 messages behind");
 }
+
+/// A desktop hotkey marks the cue shown last, as `curl` would send it (no
+/// Origin, the token in a header); the same checks as the page's marks.
+#[test]
+fn a_hotkey_marks_the_latest_cue_without_the_page() {
+    let o = Overlay::start(OverlayOptions::loopback(0, "t")).unwrap();
+    let a = o.local_addr();
+    let post = |token: &str, body: &str| {
+        let head = format!(
+            "POST /api/mark/latest HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Shoutcue-Token: {token}",
+            a.port()
+        );
+        request(a, &head, body).0
+    };
+    assert_eq!(post(o.token(), r#"{"action":"said"}"#), 409, "no cue yet");
+    o.publish_event(5.5, CUE);
+    o.publish_event(
+        9.0,
+        r#"{"v":1,"t":9.0,"type":"cue","step":2,"repeat":1,"recue":false,"text":"I am asking you to please stop shouting.","delivery":"awaiting"}"#,
+    );
+    assert_eq!(post("wrong-token", r#"{"action":"said"}"#), 401);
+    assert_eq!(post(o.token(), r#"{"action":"shout"}"#), 400);
+    assert_eq!(post(o.token(), r#"{"action":"said"}"#), 200);
+    assert_eq!(post(o.token(), r#"{"action":"said"}"#), 409, "marked once");
+    let marks = o.marks();
+    assert_eq!(marks.len(), 1);
+    assert_eq!((marks[0].step, marks[0].cue_t), (2, 9.0), "the latest cue");
+    // The printed command is the one that works.
+    let cmd = o.hotkey_command();
+    assert!(
+        cmd.contains(o.token()) && cmd.contains("/api/mark/latest") && cmd.contains(&a.to_string()),
+        "{cmd}"
+    );
+}

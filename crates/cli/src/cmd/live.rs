@@ -183,6 +183,10 @@ pub fn live(a: &LiveArgs) -> Result<(), AnyError> {
         "shoutcue: capturing at {rate} Hz; overlay at {} (Ctrl-C ends the call)",
         served.overlay().url()
     );
+    eprintln!(
+        "shoutcue: to mark the cue shown last from a desktop hotkey: {}",
+        served.overlay().hotkey_command()
+    );
     if let Some(d) = a.duration {
         let s = stop.clone();
         std::thread::spawn(move || {

@@ -222,6 +222,10 @@ fn serve(
     );
     let (served, feed) = ServedCall::start(opts, publisher)?;
     eprintln!("shoutcue: overlay at {}", served.overlay().url());
+    eprintln!(
+        "shoutcue: to mark the cue shown last from a desktop hotkey: {}",
+        served.overlay().hotkey_command()
+    );
     Ok((served, feed))
 }
 

@@ -338,6 +338,7 @@ impl Overlay {
             .route("/", get(page))
             .route("/events", get(events))
             .route("/api/mark", post(mark))
+            .route("/api/mark/latest", post(mark_latest))
             .with_state(shared.clone())
             .layer(from_fn(same_origin_posts))
             .layer(from_fn_with_state(token.clone(), require_token));
@@ -381,6 +382,18 @@ impl Overlay {
     /// can read this call's page, so it goes to the agent's own terminal.
     pub fn url(&self) -> String {
         format!("http://{}/?token={}", self.addr, self.token.as_str())
+    }
+
+    /// A command a desktop hotkey can run to mark the cue shown last as
+    /// said (`said` → `dismiss` for a false alarm), without the page having
+    /// the keyboard's focus.
+    pub fn hotkey_command(&self) -> String {
+        format!(
+            "curl -s -X POST -H '{}: {}' -H 'Content-Type: application/json' -d '{{\"action\":\"said\"}}' http://{}/api/mark/latest",
+            shoutcue_web::TOKEN_HEADER,
+            self.token.as_str(),
+            self.addr
+        )
     }
 
     /// The session's token (tests and tools that call the routes).
@@ -514,7 +527,60 @@ async fn mark(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    if let Some(refused) = admit_mark(&shared, &req) {
+    record_mark(&shared, req)
+}
+
+/// The body of `POST /api/mark/latest`: only what the agent says.
+#[derive(Debug, Deserialize)]
+struct LatestRequest {
+    action: MarkAction,
+}
+
+/// `POST /api/mark/latest` `{"action":"said"|"dismiss"}`: marks the cue
+/// shown last. For a desktop hotkey (the agent's eyes and keyboard are on
+/// the softphone or the CRM, not on this page): the token in a header, no
+/// need to know which cue is up. The same checks as a mark from the page.
+async fn mark_latest(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected request with `Content-Type: application/json`",
+        )
+            .into_response();
+    }
+    let req: LatestRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!(r#"mark body: expected JSON {{"action": "said"|"dismiss"}}, got {e}"#),
+            )
+                .into_response()
+        }
+    };
+    let latest = lock(&shared.shown).last().map(|c| (c.step, c.repeat, c.t));
+    let Some((step, repeat, cue_t)) = latest else {
+        return (StatusCode::CONFLICT, "no cue has been shown yet").into_response();
+    };
+    record_mark(
+        &shared,
+        MarkBody {
+            action: req.action,
+            step,
+            repeat,
+            cue_t,
+        },
+    )
+}
+
+/// Checks a mark against the cues shown and the rate limit, then records
+/// it (feedback file, note) and tells the pages.
+fn record_mark(shared: &Arc<Shared>, req: MarkBody) -> Response {
+    if let Some(refused) = admit_mark(shared, &req) {
         return refused;
     }
     let unix_s = std::time::SystemTime::now()
@@ -550,6 +616,11 @@ async fn mark(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(m);
+    // The page says it was marked, wherever the mark came from.
+    let _ = shared.tx.send(Msg {
+        name: Some("mark"),
+        data: Arc::from(line.as_str()),
+    });
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
