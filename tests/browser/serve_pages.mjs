@@ -150,7 +150,7 @@ try {
     stream(urls.fs, shout, "call-shout", "agent-7"),
     stream(urls.fs, raised, "call-raised", "agent-8"),
   ]);
-  check("console lists both calls", await consolePage.locator("#calls tr").nth(1).waitFor({ timeout: 5000 }).then(() => true, () => false));
+  check("console lists both calls", await consolePage.locator("#calls tr").nth(1).waitFor({ timeout: 15000 }).then(() => true, () => false));
 
   // Agent 7: the first line, at the customer's pause.
   const cue = await p7.waitForFunction(() => window.__states.includes("SAY IT NOW"), null, { timeout: 30000, polling: 50 }).then(() => true, () => false);
