@@ -11,18 +11,13 @@ use shoutcue_core::Speaker;
 
 use crate::AnyError;
 
-/// Model, coach timing and script.
+/// Model, coach timing and script, and what one call's cues and note
+/// need besides (`replay`, `live`).
 #[derive(Args, Clone)]
 pub struct CoachArgs {
-    /// Shout model (JSON); default: the built-in models/shout-v1.json.
-    #[arg(long, value_name = "FILE.json")]
-    pub model: Option<PathBuf>,
-    /// Coach timing (TOML); default: the documented defaults.
-    #[arg(long, value_name = "FILE.toml")]
-    pub coach_config: Option<PathBuf>,
-    /// Script lines (TOML, e.g. models/script-de.toml); default: English.
-    #[arg(long, value_name = "FILE.toml")]
-    pub script: Option<PathBuf>,
+    /// The model, timing and script files.
+    #[command(flatten)]
+    pub files: SetupArgs,
     /// Name to put into the script's {name} placeholder.
     #[arg(long)]
     pub name: Option<String>,
@@ -41,36 +36,19 @@ fn rfc3339(s: &str) -> Result<String, String> {
         })
 }
 
-/// What [`CoachArgs`] name, loaded.
-pub struct Setup {
-    /// The shout model.
-    pub model: ShoutModel,
-    /// The coach's timing.
-    pub coach: CoachConfig,
-    /// The script's lines.
-    pub script: Script,
-}
+/// What [`SetupArgs`] name, loaded: the model, the coach's timing, the script.
+pub use shoutcue_lab::qa::Setup;
 
 impl CoachArgs {
     /// Loads the files named, or the built-in defaults.
     pub fn load(&self) -> Result<Setup, AnyError> {
-        Ok(Setup {
-            model: load_model(self.model.as_deref())?,
-            coach: match &self.coach_config {
-                Some(p) => CoachConfig::from_file(p)?,
-                None => CoachConfig::default(),
-            },
-            script: match &self.script {
-                Some(p) => Script::from_file(p)?,
-                None => Script::english(),
-            },
-        })
+        self.files.load()
     }
 }
 
-/// `--model`, `--coach-config`, `--script` for the batch commands (`qa`,
-/// `eval`), which analyse many calls and so take no `--name` or
-/// `--started-at`.
+/// `--model`, `--coach-config`, `--script`: alone for the batch commands
+/// (`qa`, `eval`), which analyse many calls and so take no `--name` or
+/// `--started-at`; inside [`CoachArgs`] for the others.
 #[derive(Args, Clone, Default)]
 pub struct SetupArgs {
     /// Shout model (JSON); default: the built-in models/shout-v1.json.
@@ -86,19 +64,17 @@ pub struct SetupArgs {
 
 impl SetupArgs {
     /// Loads the files named, or the built-in defaults.
-    pub fn load(&self) -> Result<shoutcue_lab::qa::Setup, AnyError> {
-        let s = CoachArgs {
-            model: self.model.clone(),
-            coach_config: self.coach_config.clone(),
-            script: self.script.clone(),
-            name: None,
-            started_at: None,
-        }
-        .load()?;
-        Ok(shoutcue_lab::qa::Setup {
-            model: s.model,
-            coach: s.coach,
-            script: s.script,
+    pub fn load(&self) -> Result<Setup, AnyError> {
+        Ok(Setup {
+            model: load_model(self.model.as_deref())?,
+            coach: match &self.coach_config {
+                Some(p) => CoachConfig::from_file(p)?,
+                None => CoachConfig::default(),
+            },
+            script: match &self.script {
+                Some(p) => Script::from_file(p)?,
+                None => Script::english(),
+            },
         })
     }
 }

@@ -134,14 +134,14 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     if a.console_nats.is_some() {
         cfg.console_nats = a.console_nats.clone();
     }
-    if a.setup.model.is_some() {
-        cfg.model = a.setup.model.clone();
+    if a.setup.files.model.is_some() {
+        cfg.model = a.setup.files.model.clone();
     }
-    if a.setup.coach_config.is_some() {
-        cfg.coach_config = a.setup.coach_config.clone();
+    if a.setup.files.coach_config.is_some() {
+        cfg.coach_config = a.setup.files.coach_config.clone();
     }
-    if a.setup.script.is_some() {
-        cfg.script = a.setup.script.clone();
+    if a.setup.files.script.is_some() {
+        cfg.script = a.setup.files.script.clone();
     }
     cfg.secrets_from_env();
     if let Some(id) = &a.agent_link {
@@ -195,12 +195,10 @@ pub fn console(a: ConsoleArgs) -> Result<(), AnyError> {
 
 /// Starts `cfg`'s server, says where it is, and drains it on a signal.
 fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
-    let setup = CoachArgs {
+    let setup = crate::args::SetupArgs {
         model: cfg.model.clone(),
         coach_config: cfg.coach_config.clone(),
         script: cfg.script.clone(),
-        name: None,
-        started_at: None,
     }
     .load()?;
     let _ = tracing_subscriber::fmt()
