@@ -8,8 +8,9 @@ fixtures/LICENSE-EmoDB.txt), for the reader's format tests:
   mono_shout.ogg           whole call, Ogg Vorbis quality 2 (lossy)
   excerpt.aiff, excerpt.caf            4 s, 16-bit PCM (samples equal the WAV's)
   excerpt_ima.wav, excerpt_ms.wav      4 s, IMA and Microsoft ADPCM in WAV
-  excerpt_gsm.wav, excerpt.au          1 s: GSM 6.10 in WAV and Sun .au (not read:
-                                       the tests check the error names them)
+  excerpt_gsm.wav                      1 s, GSM 6.10 in WAV (not read: the
+                                       tests check the error names it)
+  excerpt.au                           1 s, Sun .au mu-law
 
 Needs sox (Debian) and the lameenc wheel (pip install lameenc) for MP3.
 Run from the repository root: python3 tools/data/make_formats.py

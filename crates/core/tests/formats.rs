@@ -74,6 +74,94 @@ fn aiff_and_caf_give_the_wavs_samples() {
 }
 
 #[test]
+fn sun_au_mu_law_gives_the_wavs_samples_through_g711() {
+    // sox wrote the same second (11-12 s) as mu-law: our G.711 table on
+    // the WAV's samples must give what the .au holds, to mu-law's step.
+    let src = WavSource::open(fx("formats/excerpt.au"), ChannelChoice::Default).unwrap();
+    assert_eq!(src.spec().encoding, Encoding::MuLaw);
+    assert_eq!((src.spec().sample_rate, src.spec().channels), (8000, 1));
+    let got = all(src);
+    let want = wav();
+    let want = &want[11 * 8000..12 * 8000];
+    assert_eq!(got.len(), want.len());
+    let err: Vec<f32> = got.iter().zip(want).map(|(a, b)| a - b).collect();
+    let snr = rms_db(want) - rms_db(&err);
+    assert!(snr > 30.0, "SNR {snr:.1} dB");
+    // The same bytes from a pipe.
+    let bytes = std::fs::read(fx("formats/excerpt.au")).unwrap();
+    let src = WavSource::from_stream("stdin", Cursor::new(bytes), ChannelChoice::Default).unwrap();
+    assert_eq!(all(src).len(), want.len());
+}
+
+/// A Sun .au header: big-endian offset, size, encoding, rate, channels.
+fn au(encoding: u32, rate: u32, channels: u32, data: &[u8], size: u32) -> Vec<u8> {
+    let mut b = b".snd".to_vec();
+    for v in [24u32, size, encoding, rate, channels] {
+        b.extend_from_slice(&v.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn sun_au_linear_pcm_and_its_faults() {
+    // 16-bit big-endian stereo: agent left, customer right, as for WAV.
+    let frames: [(i16, i16); 3] = [(1000, -2000), (-32768, 32767), (0, 16384)];
+    let data: Vec<u8> = frames
+        .iter()
+        .flat_map(|(a, c)| [a.to_be_bytes(), c.to_be_bytes()].concat())
+        .collect();
+    let mut src = WavSource::from_reader(
+        "t.au",
+        Cursor::new(au(3, 16000, 2, &data, 12)),
+        ChannelChoice::Default,
+    )
+    .unwrap();
+    assert_eq!(src.spec().encoding, Encoding::Pcm16Be);
+    let (mut c, mut a) = ([0.0f32; 8], [0.0f32; 8]);
+    assert_eq!(src.read(&mut c, &mut a).unwrap(), 3);
+    assert_eq!(&c[..3], &[-2000.0 / 32768.0, 32767.0 / 32768.0, 0.5]);
+    assert_eq!(&a[..3], &[1000.0 / 32768.0, -1.0, 0.0]);
+    // Unknown size (0xFFFFFFFF): read to the end. 8-bit signed.
+    let mut src = WavSource::from_reader(
+        "t.au",
+        Cursor::new(au(2, 8000, 1, &[0x40, 0xC0], u32::MAX)),
+        ChannelChoice::Default,
+    )
+    .unwrap();
+    assert_eq!(src.read(&mut c, &mut a).unwrap(), 2);
+    assert_eq!(&c[..2], &[0.5, -0.5]);
+    // Faults: a cut header, a float encoding, a zero rate; each named.
+    let e = WavSource::from_reader(
+        "cut.au",
+        Cursor::new(b".snd\0\0\0\x18".to_vec()),
+        ChannelChoice::Default,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("cut.au") && e.to_string().contains("Sun .au header"),
+        "{e}"
+    );
+    let e = WavSource::from_reader(
+        "f.au",
+        Cursor::new(au(6, 8000, 1, &[0; 8], 8)),
+        ChannelChoice::Default,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("float"), "{e}");
+    let e = WavSource::from_reader(
+        "r.au",
+        Cursor::new(au(1, 0, 1, &[0; 8], 8)),
+        ChannelChoice::Default,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e.kind, SourceErrorKind::RateOutOfRange { rate: 0 }),
+        "{e}"
+    );
+}
+
+#[test]
 fn adpcm_in_wav_follows_the_wav_closely() {
     let want = wav();
     let want = &want[11 * 8000..15 * 8000];
@@ -159,9 +247,16 @@ fn what_is_not_read_says_what_it_is() {
         msg.contains("excerpt_gsm.wav") && msg.contains("GSM"),
         "{msg}"
     );
-    let e = WavSource::open(fx("formats/excerpt.au"), ChannelChoice::Default).unwrap_err();
-    let msg = e.to_string();
-    assert!(msg.contains("excerpt.au") && msg.contains(".au"), "{msg}");
+    // Wave64: refused by name.
+    let dir = shoutcue_testkit::TempDir::new("w64");
+    let path = dir.path().join("call.w64");
+    let mut w64 = b"riff".to_vec();
+    w64.extend_from_slice(&[0u8; 60]);
+    std::fs::write(&path, w64).unwrap();
+    let msg = WavSource::open(&path, ChannelChoice::Default)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("call.w64") && msg.contains("Wave64"), "{msg}");
     // Text with an audio name: neither reader takes it, and it is named.
     let dir = shoutcue_testkit::TempDir::new("notes-mp3");
     let path = dir.path().join("notes.mp3");

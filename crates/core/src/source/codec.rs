@@ -96,6 +96,11 @@ pub(super) fn decode(encoding: Encoding, bytes: &[u8]) -> (f32, bool) {
         }
         Encoding::MuLaw => (MULAW[usize::from(bytes[0])], false),
         Encoding::ALaw => (ALAW[usize::from(bytes[0])], false),
+        Encoding::Pcm16Be => (
+            f32::from(i16::from_be_bytes([bytes[0], bytes[1]])) * I16_SCALE,
+            false,
+        ),
+        Encoding::Pcm8Signed => (f32::from(bytes[0] as i8) / 128.0, false),
         // Never reaches this decoder: symphonia decodes those (the reader
         // takes the `decoded` path before any block is read).
         Encoding::Decoded { .. } => (0.0, false),

@@ -6,6 +6,8 @@
 //! the live and telephony paths. symphonia allocates a packet per read
 //! (a few per 100 ms of audio), which a batch review of files can afford.
 //!
+//! Sun .au is read by our own walk (`header`), as plain as WAV.
+//!
 //! Left out, and said so in the error: Opus (symphonia 0.5 has no decoder
 //! and the pure-Rust ones are young), GSM 6.10 (no maintained pure-Rust
 //! decoder), AAC/M4A (patent-encumbered; symphonia has it behind a feature

@@ -1,4 +1,6 @@
-//! RIFF/WAVE header walk: finds `fmt ` and `data`, validates the format.
+//! RIFF/WAVE header walk: finds `fmt ` and `data`, validates the format;
+//! and the Sun `.au`/`.snd` header (telephony's other plain format: G.711
+//! or linear PCM after a 24-byte big-endian header).
 //!
 //! Hand-rolled rather than hound's header reader because recorded calls
 //! need what hound rejects or mishandles: G.711 format tags, odd-sized
@@ -95,6 +97,9 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
     if got == 0 {
         // A stream (stdin) whose length was not known beforehand.
         return Err(SourceErrorKind::Empty);
+    }
+    if got >= 4 && &riff[..4] == b".snd" {
+        return parse_au(r, &riff[..got], file_len);
     }
     let magic_ok = riff[..got.min(4)] == b"RIFF"[..got.min(4)];
     if !magic_ok {
@@ -203,6 +208,69 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
     }
 }
 
+/// The Sun `.au` header, whose first `start.len()` bytes were read: magic,
+/// then big-endian data offset, data size (0xFFFFFFFF: to the end),
+/// encoding, rate and channels; leaves `r` at the first data byte.
+fn parse_au<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    start: &[u8],
+    file_len: u64,
+) -> Result<Header, SourceErrorKind> {
+    let mut h = [0u8; 24];
+    h[..start.len()].copy_from_slice(start);
+    let got = start.len() + read_full(r, &mut h[start.len()..])?;
+    if got < 24 {
+        return Err(SourceErrorKind::TruncatedHeader {
+            part: "Sun .au header".into(),
+            needed: 24,
+            got: got as u64,
+        });
+    }
+    let be = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let (offset, size, code, sample_rate, channels) = (be(4), be(8), be(12), be(16), be(20));
+    let (encoding, width) = match code {
+        1 => (Encoding::MuLaw, 1),
+        2 => (Encoding::Pcm8Signed, 1),
+        3 => (Encoding::Pcm16Be, 2),
+        27 => (Encoding::ALaw, 1),
+        other => {
+            return Err(SourceErrorKind::UnsupportedCodec {
+                tag: u16::try_from(other).unwrap_or(u16::MAX),
+                name: match other {
+                    4 => "Sun .au 24-bit PCM",
+                    5 => "Sun .au 32-bit PCM",
+                    6 | 7 => "Sun .au float",
+                    23..=26 => "Sun .au G.72x ADPCM",
+                    _ => "an unknown Sun .au encoding",
+                },
+            })
+        }
+    };
+    let channels = u16::try_from(channels).unwrap_or(u16::MAX);
+    if channels == 0 {
+        return Err(SourceErrorKind::ZeroChannels);
+    }
+    if !(MIN_RATE..=MAX_RATE).contains(&sample_rate) {
+        return Err(SourceErrorKind::RateOutOfRange { rate: sample_rate });
+    }
+    if offset < 24 || u64::from(offset) > file_len {
+        return Err(SourceErrorKind::TruncatedHeader {
+            part: "Sun .au header (data offset)".into(),
+            needed: u64::from(offset.max(24)),
+            got: file_len.min(u64::from(u32::MAX)),
+        });
+    }
+    r.seek(SeekFrom::Start(u64::from(offset)))?;
+    Ok(Header {
+        sample_rate,
+        channels,
+        encoding,
+        block_align: usize::from(channels) * width,
+        data_bytes: (size != STREAMING_SIZE).then_some(u64::from(size)),
+        data_start: u64::from(offset),
+    })
+}
+
 /// Whether the `file_len - start` bytes from `start` on are whole chunks
 /// (a `LIST` or `id3 ` after the data is normal), rather than audio past
 /// the declared end of the data. Leaves `r` wherever it stopped.
@@ -279,8 +347,8 @@ fn parse_fmt(b: &[u8]) -> Result<(u32, u16, Encoding, usize), SourceErrorKind> {
         Encoding::Pcm { bits } => matches!(bits, 8 | 16 | 24 | 32),
         Encoding::Float32 => bits == 32,
         Encoding::MuLaw | Encoding::ALaw => bits == 8,
-        // The walk never makes this one.
-        Encoding::Decoded { .. } => false,
+        // The RIFF walk never makes these (.au and symphonia do).
+        Encoding::Pcm16Be | Encoding::Pcm8Signed | Encoding::Decoded { .. } => false,
     };
     if !bits_ok {
         return Err(SourceErrorKind::UnsupportedBits {

@@ -48,6 +48,10 @@ pub enum Encoding {
     MuLaw,
     /// ITU-T G.711 A-law (format tag 6): European telephony.
     ALaw,
+    /// 16-bit linear PCM, big-endian (Sun `.au`).
+    Pcm16Be,
+    /// 8-bit linear PCM, signed (Sun `.au`).
+    Pcm8Signed,
     /// A compressed format decoded by symphonia (FLAC, MP3, Vorbis, ADPCM,
     /// AIFF/CAF PCM); the name is the codec's short name.
     Decoded {
@@ -635,7 +639,6 @@ impl WavSource {
     ) -> Result<Self, SourceErrorKind> {
         // Formats close to WAV that symphonia does not read: say which.
         let not_yet = match &magic {
-            b".snd" => Some("Sun .au/.snd"),
             b"riff" => Some("Sony Wave64 (.w64)"),
             _ => None,
         };
@@ -816,9 +819,9 @@ impl WavSource {
 }
 
 /// `RIFF`, `RF64`, `BW64`: the WAV family our own walk reads (or names
-/// precisely what it does not).
+/// precisely what it does not); `.snd`, the Sun `.au` header, too.
 fn is_riff(magic: &[u8; 4]) -> bool {
-    matches!(magic, b"RIFF" | b"RF64" | b"BW64")
+    matches!(magic, b"RIFF" | b"RF64" | b"BW64" | b".snd")
 }
 
 /// Which channels `choice` means in a file of `channels`.
