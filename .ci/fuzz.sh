@@ -40,7 +40,7 @@ read -r -a targets <<< "${FUZZ_TARGETS:-${all_targets[*]}}"
 corpus="$root/fuzz/corpus/wav_reader"
 mkdir -p "$corpus"
 # A Sun .au call (the walk reads .au too).
-cp "$root/fixtures/formats/excerpt.au" "$corpus/seed_au_mulaw.au"
+cp "$root/testdata/formats/excerpt.au" "$corpus/seed_au_mulaw.au"
 
 # Little-endian fields as raw bytes.
 le16() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))"; }

@@ -22,7 +22,7 @@ from pathlib import Path
 import lameenc
 
 src = Path("fixtures/mono_shout.wav")
-out = Path("fixtures/formats")
+out = Path("testdata/formats")
 out.mkdir(parents=True, exist_ok=True)
 
 

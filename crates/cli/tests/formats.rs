@@ -34,7 +34,7 @@ fn kinds(ev: &[Value]) -> Vec<String> {
 #[test]
 fn a_flac_call_replays_as_its_wav_and_lossy_ones_find_the_shouting() {
     let wav = replay(&shoutcue_testkit::fixture("mono_shout.wav"));
-    let flac = replay(&shoutcue_testkit::fixture("formats/mono_shout.flac"));
+    let flac = replay(&shoutcue_testkit::format_fixture("mono_shout.flac"));
     assert_eq!(flac, wav, "FLAC events differ from the WAV's");
     // Lossy codecs change the spectrum a little, so their decisions may
     // move; each must still fall on the labelled shouting, and only there.
@@ -47,8 +47,8 @@ fn a_flac_call_replays_as_its_wav_and_lossy_ones_find_the_shouting() {
                 Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?))
             })
             .collect();
-    for f in ["formats/mono_shout.mp3", "formats/mono_shout.ogg"] {
-        let ev = replay(&shoutcue_testkit::fixture(f));
+    for f in ["mono_shout.mp3", "mono_shout.ogg"] {
+        let ev = replay(&shoutcue_testkit::format_fixture(f));
         let starts: Vec<f64> = ev
             .iter()
             .filter(|e| e["type"] == "shout_start")
@@ -80,11 +80,7 @@ fn qa_reads_the_formats_and_lists_what_it_does_not() {
     let calls = dir.path().join("calls");
     std::fs::create_dir_all(&calls).unwrap();
     for f in ["mono_shout.flac", "mono_shout.mp3", "excerpt_gsm.wav"] {
-        std::fs::copy(
-            shoutcue_testkit::fixture(&format!("formats/{f}")),
-            calls.join(f),
-        )
-        .unwrap();
+        std::fs::copy(shoutcue_testkit::format_fixture(f), calls.join(f)).unwrap();
     }
     std::fs::write(calls.join("voicemail.opus"), b"OggS not really opus").unwrap();
     std::fs::write(calls.join("notes.txt"), b"not audio, not a call").unwrap();

@@ -1,6 +1,6 @@
 //! The formats call recorders write besides WAV, read through the same
 //! `WavSource` (symphonia underneath), against the WAV they were made from
-//! (`fixtures/formats/`, made by tools/data/make_formats.py from
+//! (`testdata/formats/`, made by tools/data/make_formats.py from
 //! fixtures/mono_shout.wav): lossless ones must give the same samples,
 //! lossy ones the same length and level; what is not read says what it is.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
@@ -37,7 +37,11 @@ fn rms_db(x: &[f32]) -> f64 {
 
 #[test]
 fn flac_gives_the_wavs_samples() {
-    let src = WavSource::open(fx("formats/mono_shout.flac"), ChannelChoice::Default).unwrap();
+    let src = WavSource::open(
+        shoutcue_testkit::format_fixture("mono_shout.flac"),
+        ChannelChoice::Default,
+    )
+    .unwrap();
     assert_eq!(src.spec().sample_rate, 8000);
     assert_eq!(src.spec().channels, 1);
     assert_eq!(src.spec().encoding, Encoding::Decoded { codec: "flac" });
@@ -56,8 +60,9 @@ fn flac_gives_the_wavs_samples() {
 fn aiff_and_caf_give_the_wavs_samples() {
     let want = wav();
     let want = &want[11 * 8000..15 * 8000];
-    for f in ["formats/excerpt.aiff", "formats/excerpt.caf"] {
-        let src = WavSource::open(fx(f), ChannelChoice::Default).unwrap();
+    for f in ["excerpt.aiff", "excerpt.caf"] {
+        let src =
+            WavSource::open(shoutcue_testkit::format_fixture(f), ChannelChoice::Default).unwrap();
         assert!(
             matches!(src.spec().encoding, Encoding::Decoded { .. }),
             "{f}"
@@ -77,7 +82,11 @@ fn aiff_and_caf_give_the_wavs_samples() {
 fn sun_au_mu_law_gives_the_wavs_samples_through_g711() {
     // sox wrote the same second (11-12 s) as mu-law: our G.711 table on
     // the WAV's samples must give what the .au holds, to mu-law's step.
-    let src = WavSource::open(fx("formats/excerpt.au"), ChannelChoice::Default).unwrap();
+    let src = WavSource::open(
+        shoutcue_testkit::format_fixture("excerpt.au"),
+        ChannelChoice::Default,
+    )
+    .unwrap();
     assert_eq!(src.spec().encoding, Encoding::MuLaw);
     assert_eq!((src.spec().sample_rate, src.spec().channels), (8000, 1));
     let got = all(src);
@@ -88,7 +97,7 @@ fn sun_au_mu_law_gives_the_wavs_samples_through_g711() {
     let snr = rms_db(want) - rms_db(&err);
     assert!(snr > 30.0, "SNR {snr:.1} dB");
     // The same bytes from a pipe.
-    let bytes = std::fs::read(fx("formats/excerpt.au")).unwrap();
+    let bytes = std::fs::read(shoutcue_testkit::format_fixture("excerpt.au")).unwrap();
     let src = WavSource::from_stream("stdin", Cursor::new(bytes), ChannelChoice::Default).unwrap();
     assert_eq!(all(src).len(), want.len());
 }
@@ -165,8 +174,10 @@ fn sun_au_linear_pcm_and_its_faults() {
 fn adpcm_in_wav_follows_the_wav_closely() {
     let want = wav();
     let want = &want[11 * 8000..15 * 8000];
-    for f in ["formats/excerpt_ima.wav", "formats/excerpt_ms.wav"] {
-        let got = all(WavSource::open(fx(f), ChannelChoice::Default).unwrap());
+    for f in ["excerpt_ima.wav", "excerpt_ms.wav"] {
+        let got = all(
+            WavSource::open(shoutcue_testkit::format_fixture(f), ChannelChoice::Default).unwrap(),
+        );
         // ADPCM pads its last block.
         assert!(
             got.len() >= want.len() && got.len() < want.len() + 1024,
@@ -186,10 +197,11 @@ fn mp3_and_vorbis_keep_the_calls_length_and_level() {
     // a LAME tag (this encoder writes none) nothing says how much to trim,
     // so up to 0.2 s more. Vorbis knows its exact length.
     for (f, codec, slack) in [
-        ("formats/mono_shout.mp3", "mp3", 0.2),
-        ("formats/mono_shout.ogg", "vorbis", 0.01),
+        ("mono_shout.mp3", "mp3", 0.2),
+        ("mono_shout.ogg", "vorbis", 0.01),
     ] {
-        let src = WavSource::open(fx(f), ChannelChoice::Default).unwrap();
+        let src =
+            WavSource::open(shoutcue_testkit::format_fixture(f), ChannelChoice::Default).unwrap();
         assert_eq!(src.spec().encoding, Encoding::Decoded { codec }, "{f}");
         let got = all(src);
         let secs = (got.len() as f64 - want.len() as f64).abs() / 8000.0;
@@ -206,14 +218,14 @@ fn mp3_and_vorbis_keep_the_calls_length_and_level() {
 
 #[test]
 fn a_compressed_stream_on_stdin_is_read_too() {
-    let bytes = std::fs::read(fx("formats/mono_shout.flac")).unwrap();
+    let bytes = std::fs::read(shoutcue_testkit::format_fixture("mono_shout.flac")).unwrap();
     let src = WavSource::from_stream("stdin", Cursor::new(bytes), ChannelChoice::Default).unwrap();
     assert_eq!(all(src).len(), wav().len());
 }
 
 #[test]
 fn a_cut_flac_keeps_what_came_before_the_cut() {
-    let bytes = std::fs::read(fx("formats/mono_shout.flac")).unwrap();
+    let bytes = std::fs::read(shoutcue_testkit::format_fixture("mono_shout.flac")).unwrap();
     let cut = bytes[..bytes.len() * 6 / 10].to_vec();
     let dir = shoutcue_testkit::TempDir::new("cut-flac");
     let path = dir.path().join("cut.flac");
@@ -237,7 +249,11 @@ fn a_cut_flac_keeps_what_came_before_the_cut() {
 
 #[test]
 fn what_is_not_read_says_what_it_is() {
-    let e = WavSource::open(fx("formats/excerpt_gsm.wav"), ChannelChoice::Default).unwrap_err();
+    let e = WavSource::open(
+        shoutcue_testkit::format_fixture("excerpt_gsm.wav"),
+        ChannelChoice::Default,
+    )
+    .unwrap_err();
     assert!(
         matches!(e.kind, SourceErrorKind::UnsupportedCodec { tag: 0x31, .. }),
         "{e}"
@@ -267,7 +283,7 @@ fn what_is_not_read_says_what_it_is() {
 
 #[test]
 fn garbage_after_a_flac_header_never_panics() {
-    let bytes = std::fs::read(fx("formats/mono_shout.flac")).unwrap();
+    let bytes = std::fs::read(shoutcue_testkit::format_fixture("mono_shout.flac")).unwrap();
     let dir = shoutcue_testkit::TempDir::new("scribbled-flac");
     let path = dir.path().join("scribbled.flac");
     for seed in 0..20u64 {

@@ -19,6 +19,12 @@ pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("fixtures").join(name)
 }
 
+/// A recording in another format than WAV, `testdata/formats/NAME`: kept
+/// out of `fixtures/`, whose WAVs `train` and `eval` read with labels.
+pub fn format_fixture(name: &str) -> PathBuf {
+    repo_root().join("testdata").join("formats").join(name)
+}
+
 /// A scratch directory of this test process, removed when dropped.
 pub struct TempDir(PathBuf);
 
