@@ -290,15 +290,7 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
     let js = jetstream::new(client.clone());
     let lookback = Duration::from_secs_f64(cfg.console_lookback_s);
     let start = time::OffsetDateTime::now_utc() - lookback;
-    let mut messages = loop {
-        match open_stream(&js, &site, start).await {
-            Ok(m) => break m,
-            Err(e) => {
-                tracing::warn!("console: {e}; trying again");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
+    let mut messages = open_stream(&js, &site, start).await;
     stats.connected.store(true, Ordering::Relaxed);
     let mut tracker = Tracker::new(Instant::now(), cfg.node_timeout_s);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -340,15 +332,7 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
                     // console would show it twice; it goes on from here).
                     stats.connected.store(false, Ordering::Relaxed);
                     let from = time::OffsetDateTime::now_utc();
-                    messages = loop {
-                        match open_stream(&js, &site, from).await {
-                            Ok(m) => break m,
-                            Err(e) => {
-                                tracing::warn!("console: {e}; trying again");
-                                tokio::time::sleep(Duration::from_secs(1)).await;
-                            }
-                        }
-                    };
+                    messages = open_stream(&js, &site, from).await;
                     stats.connected.store(true, Ordering::Relaxed);
                 }
             },
@@ -375,8 +359,25 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
     }
 }
 
-/// An ordered consumer of the site's call lines from `start`.
+/// An ordered consumer of the site's call lines from `start`, tried every
+/// second until the stream is there (no node may have made it yet).
 async fn open_stream(
+    js: &jetstream::Context,
+    site: &str,
+    start: time::OffsetDateTime,
+) -> jetstream::consumer::pull::Ordered {
+    loop {
+        match try_open_stream(js, site, start).await {
+            Ok(m) => return m,
+            Err(e) => {
+                tracing::warn!("console: {e}; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn try_open_stream(
     js: &jetstream::Context,
     site: &str,
     start: time::OffsetDateTime,

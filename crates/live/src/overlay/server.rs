@@ -214,6 +214,18 @@ pub fn parse_mark(body: &[u8]) -> Result<MarkBody, MarkError> {
     })
 }
 
+/// The 415 for a body that does not say it is JSON, as axum's `Json`
+/// extractor answered before the body was parsed here.
+fn not_json(headers: &HeaderMap) -> Option<Response> {
+    (!is_json(headers)).then(|| {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected request with `Content-Type: application/json`",
+        )
+            .into_response()
+    })
+}
+
 /// Whether a Content-Type names JSON (`application/json`, or a `+json` type),
 /// as axum's `Json` extractor demanded before the body was parsed here.
 fn is_json(headers: &HeaderMap) -> bool {
@@ -516,12 +528,8 @@ async fn events(
 }
 
 async fn mark(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Expected request with `Content-Type: application/json`",
-        )
-            .into_response();
+    if let Some(refused) = not_json(&headers) {
+        return refused;
     }
     let req = match parse_mark(&body) {
         Ok(r) => r,
@@ -545,12 +553,8 @@ async fn mark_latest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !is_json(&headers) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Expected request with `Content-Type: application/json`",
-        )
-            .into_response();
+    if let Some(refused) = not_json(&headers) {
+        return refused;
     }
     let req: LatestRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
