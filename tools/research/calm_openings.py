@@ -41,6 +41,13 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--max-per-hour", type=float, default=None,
                     help="fail (exit 1) when the pooled false cues per hour exceed this")
+    ap.add_argument("--max-per-hour-per-voice", type=float, default=None,
+                    help="fail (exit 1) when any one voice's false cues per hour exceed this "
+                         "(on a voice shorter than an hour, one false cue is already more than 1/h)")
+    ap.add_argument("--min-minutes", type=float, default=None,
+                    help="fail (exit 1) when the calm speech scored is shorter than this (a set that did not build)")
+    ap.add_argument("--min-voices", type=int, default=None,
+                    help="fail (exit 1) when fewer voices than this were scored")
     a = ap.parse_args()
     voices = sorted(d for d in a.calm.iterdir() if d.is_dir()) if a.calm.is_dir() else []
     if not voices:
@@ -81,10 +88,19 @@ def main() -> int:
                   f"{r['false_cues']} | {r['false_cues_per_hour']} | {r['shout_detections']} {r['detections_by_baseline']} |")
         print(f"| pooled | {pooled['calls']} | {pooled['seconds'] / 60:.1f} | {pooled['open_cues']} | "
               f"{pooled['cues']} | {per_hour:.2f} | |")
+    failed = []
     if a.max_per_hour is not None and per_hour > a.max_per_hour:
-        print(f"calm_openings: {per_hour:.2f} false cues per hour > {a.max_per_hour}", file=sys.stderr)
-        return 1
-    return 0
+        failed.append(f"pooled: {per_hour:.2f} false cues per hour > {a.max_per_hour}")
+    if a.max_per_hour_per_voice is not None:
+        failed += [f"{r['voice']}: {r['false_cues_per_hour']} false cues per hour > {a.max_per_hour_per_voice}"
+                   for r in rows if r["false_cues_per_hour"] > a.max_per_hour_per_voice]
+    if a.min_minutes is not None and pooled["seconds"] / 60 < a.min_minutes:
+        failed.append(f"only {pooled['seconds'] / 60:.1f} min of calm speech < {a.min_minutes}")
+    if a.min_voices is not None and len(rows) < a.min_voices:
+        failed.append(f"only {len(rows)} voices < {a.min_voices}")
+    for f in failed:
+        print(f"calm_openings: {f}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
