@@ -419,10 +419,20 @@ const F0_FLOOR_KEEP: f64 = 0.99;
 /// voice, radio) do not (docs/EVALUATION.md, "calm voices"). Set after the
 /// fit, so the weights and thresholds are those the fit chose.
 pub fn with_f0_floor(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel {
+    let rises = true_detection_rises(&model, calls);
+    if let Some(q) = rise_quantile(&rises, 1.0 - F0_FLOOR_KEEP) {
+        model.min_f0_rise_st = model.min_f0_rise_st.max((q * 2.0).floor() / 2.0);
+    }
+    model
+}
+
+/// The F0 rise (smoothed, st) at the hop that decided each of the model's
+/// true detections on `calls`, sorted.
+fn true_detection_rises(model: &ShoutModel, calls: &[TrainCall]) -> Vec<f32> {
     let hop_s = shoutcue_core::HOP as f32 / shoutcue_core::ANALYSIS_RATE as f32;
     let mut rises = Vec::new();
     for call in calls {
-        let mut d = SpeakerDetector::new(Speaker::Customer, &model, hop_s);
+        let mut d = SpeakerDetector::new(Speaker::Customer, model, hop_s);
         for f in &call.hops {
             let (_, ev) = d.process(f);
             if let Some(SegmentEvent::ShoutStart { t, cues, .. }) = ev {
@@ -432,13 +442,28 @@ pub fn with_f0_floor(mut model: ShoutModel, calls: &[TrainCall]) -> ShoutModel {
             }
         }
     }
-    if rises.is_empty() {
-        return model;
-    }
     rises.sort_by(|a, b| a.total_cmp(b));
-    let q = rises[((rises.len() - 1) as f64 * (1.0 - F0_FLOOR_KEEP)).floor() as usize];
-    model.min_f0_rise_st = model.min_f0_rise_st.max((q * 2.0).floor() / 2.0);
-    model
+    rises
+}
+
+/// The `q` quantile (lower rank) of sorted `v`.
+fn rise_quantile(v: &[f32], q: f64) -> Option<f32> {
+    (!v.is_empty()).then(|| v[((v.len() - 1) as f64 * q).floor() as usize])
+}
+
+/// Shout detections (`shout_start`, customer) the model makes on `calls`.
+fn detections(model: &ShoutModel, calls: &[TrainCall]) -> usize {
+    let hop_s = shoutcue_core::HOP as f32 / shoutcue_core::ANALYSIS_RATE as f32;
+    let mut n = 0;
+    for call in calls {
+        let mut d = SpeakerDetector::new(Speaker::Customer, model, hop_s);
+        for f in &call.hops {
+            if let (_, Some(SegmentEvent::ShoutStart { .. })) = d.process(f) {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// What [`with_calm_voices`] measured.
@@ -448,7 +473,33 @@ pub struct ColdStart {
     pub calls: usize,
     /// The highest score a calm voice reached against the priors alone.
     pub max_prior_score: f32,
+    /// Shout detections on the calm calls with the fitted F0 floor.
+    pub detections_before: usize,
+    /// The lowest F0 floor (on the 0.5 st grid, from the fitted one up to
+    /// the cap) at which the calm calls give no detection; `None` if even
+    /// the cap leaves some.
+    pub silent_from_st: Option<f32>,
+    /// The F0 floor set: `silent_from_st` plus [`F0_CALM_MARGIN_ST`], at
+    /// most the cap.
+    pub f0_floor_st: f32,
+    /// The cap: the F0 rise of the training calls' true detections at
+    /// their [`F0_CALM_CAP_QUANTILE`].
+    pub f0_cap_st: f32,
+    /// Shout detections on the calm calls with the floor set.
+    pub detections_after: usize,
 }
+
+/// Grid step of the F0 floor, st.
+const F0_STEP_ST: f32 = 0.5;
+/// How far above the lowest floor that silences every calm development
+/// voice the floor is put: room for voices the trainer never heard, which
+/// vary more than two voices can show. Two grid steps.
+pub const F0_CALM_MARGIN_ST: f32 = 1.0;
+/// The floor never rises above the F0 rise at which this share of the
+/// training calls' true detections was decided (lower rank): calm voices
+/// may cost at most about a tenth of the detections at their deciding hop
+/// (most are then decided a little later, once the pitch rises further).
+pub const F0_CALM_CAP_QUANTILE: f64 = 0.10;
 
 /// Above this, scores against the priors leave no margin over calm
 /// voices: the priors stop deciding at all (`prior_on_threshold` 1.0).
@@ -464,7 +515,18 @@ const PRIOR_MARGIN: f32 = 0.03;
 /// caller is judged only once their own baseline exists, and a call that
 /// opens shouting is found later or not at all. That trade is measured in
 /// docs/EVALUATION.md.
-pub fn with_calm_voices(mut model: ShoutModel, calm: &[TrainCall]) -> (ShoutModel, ColdStart) {
+///
+/// Then raises `min_f0_rise_st` until the calm calls give no shout
+/// detection at all (on the priors or on their own baseline), plus
+/// [`F0_CALM_MARGIN_ST`], but never above the F0 rise at which the
+/// training `calls`' true detections were decided at their
+/// [`F0_CALM_CAP_QUANTILE`]. Only the calm calls given here choose it, so
+/// voices held out from them measure it.
+pub fn with_calm_voices(
+    mut model: ShoutModel,
+    calm: &[TrainCall],
+    calls: &[TrainCall],
+) -> (ShoutModel, ColdStart) {
     let hop_s = shoutcue_core::HOP as f32 / shoutcue_core::ANALYSIS_RATE as f32;
     let mut priors_only = model.clone();
     priors_only.baseline.min_voiced_s = f32::INFINITY;
@@ -489,11 +551,42 @@ pub fn with_calm_voices(mut model: ShoutModel, calm: &[TrainCall]) -> (ShoutMode
     if need > current {
         model.prior_on_threshold = Some(if need > PRIOR_ON_CEILING { 1.0 } else { need });
     }
+    // Then the F0 floor: once a calm voice has its own baseline, what still
+    // cues it is a line or a prompt that differs in brightness, tilt or
+    // level with little rise in pitch. Raise the floor until the calm calls
+    // give no detection, then by the margin, within the cap.
+    let rises = true_detection_rises(&model, calls);
+    let cap = rise_quantile(&rises, F0_CALM_CAP_QUANTILE)
+        .map(|q| (q / F0_STEP_ST).floor() * F0_STEP_ST)
+        .unwrap_or(model.min_f0_rise_st)
+        .max(model.min_f0_rise_st);
+    let detections_before = detections(&model, calm);
+    let mut trial = model.clone();
+    let mut silent_from_st = None;
+    while trial.min_f0_rise_st <= cap + 1e-3 {
+        if detections(&trial, calm) == 0 {
+            silent_from_st = Some(trial.min_f0_rise_st);
+            break;
+        }
+        trial.min_f0_rise_st += F0_STEP_ST;
+    }
+    model.min_f0_rise_st = match silent_from_st {
+        Some(f) if detections_before > 0 => (f + F0_CALM_MARGIN_ST).min(cap),
+        Some(_) => model.min_f0_rise_st,
+        None => cap,
+    };
+    let detections_after = detections(&model, calm);
+    let f0_floor_st = model.min_f0_rise_st;
     (
         model,
         ColdStart {
             calls: calm.len(),
             max_prior_score: max,
+            detections_before,
+            silent_from_st,
+            f0_floor_st,
+            f0_cap_st: cap,
+            detections_after,
         },
     )
 }
@@ -661,5 +754,84 @@ mod tests {
         assert_eq!(m.scale[3], start.scale[3]);
         // A cue that does move is left as fitted.
         assert_eq!(m.weights[0], 2.5);
+    }
+
+    /// A synthetic call: `calm_s` of a steady voice at 120 Hz, then
+    /// `raised_s` with F0 up by `rise_st`, brighter and louder, then calm
+    /// again; labelled as shouting when `label`.
+    fn call(rise_st: f32, label: bool) -> TrainCall {
+        let (calm_s, raised_s) = (12.0, 2.5);
+        let hop = 0.01;
+        let mut hops = Vec::new();
+        let mut rnd = uniform(rise_st.to_bits());
+        let n = ((2.0 * calm_s + raised_s) / hop) as usize;
+        for i in 0..n {
+            let t = i as f64 * hop;
+            // Speech in 1.2 s phrases with 0.3 s pauses.
+            let speech = (t % 1.5) < 1.2;
+            let raised = t >= calm_s && t < calm_s + raised_s;
+            let (df0, bright, loud) = if raised { (rise_st, 12.0, 6.0) } else { (0.0, 0.0, 0.0) };
+            let f0 = 120.0 * 2f32.powf((df0 + rnd() * 0.6) / 12.0);
+            hops.push(Features {
+                t,
+                rms_dbfs: if speech { -30.0 + loud + rnd() } else { -70.0 },
+                loudness_lufs: -30.0,
+                f0_hz: if speech { f0 } else { 0.0 },
+                voicing: if speech { 0.9 } else { 0.0 },
+                voiced: speech,
+                alpha_ratio_db: -20.0 + bright + rnd(),
+                centroid_hz: 600.0 * 2f32.powf((bright + rnd()) / 12.0),
+                clip_frac: 0.0,
+                speech,
+            });
+        }
+        TrainCall {
+            file: PathBuf::from(format!("synthetic-{rise_st}.wav")),
+            hops,
+            labels: if label { vec![(calm_s, calm_s + raised_s)] } else { vec![] },
+            group: 0,
+        }
+    }
+
+    /// A model that decides on brightness and level alone, as the fitted
+    /// one nearly can, with the F0 floor at 0 st.
+    fn bright_model() -> ShoutModel {
+        let mut m = ShoutModel::builtin();
+        m.min_f0_rise_st = 0.0;
+        m.prior_on_threshold = Some(1.0);
+        m
+    }
+
+    #[test]
+    fn a_calm_voice_that_brightens_raises_the_f0_floor_by_the_margin() {
+        let m = bright_model();
+        // Shouting rises 8 st; a calm voice's new line brightens with 2 st.
+        let shouts: Vec<_> = (0..4).map(|k| call(7.0 + k as f32, true)).collect();
+        let calm = [call(2.0, false)];
+        assert!(detections(&m, &calm) > 0, "the calm call must provoke a detection");
+        let (m2, c) = with_calm_voices(m, &calm, &shouts);
+        assert_eq!(c.detections_before, detections(&bright_model(), &calm));
+        let silent = c.silent_from_st.expect("a floor within the cap silences it");
+        assert!(silent > 0.0 && silent <= 3.0, "{c:?}");
+        assert_eq!(m2.min_f0_rise_st, silent + F0_CALM_MARGIN_ST);
+        assert_eq!(c.detections_after, 0);
+        assert_eq!(detections(&m2, &calm), 0);
+        // The shouting is still found.
+        assert_eq!(detections(&m2, &shouts), shouts.len());
+    }
+
+    #[test]
+    fn the_floor_stops_at_the_cap_when_a_calm_voice_rises_like_shouting() {
+        let m = bright_model();
+        let shouts: Vec<_> = (0..4).map(|k| call(6.0 + k as f32, true)).collect();
+        // A calm voice that rises as far as the shouting: no floor tells
+        // them apart, and the floor must not give up the shouting.
+        let calm = [call(9.0, false)];
+        let (m2, c) = with_calm_voices(m, &calm, &shouts);
+        assert_eq!(c.silent_from_st, None, "{c:?}");
+        assert_eq!(m2.min_f0_rise_st, c.f0_cap_st);
+        assert!(c.f0_cap_st < 6.5, "the cap sits under the shouts' rises: {c:?}");
+        assert!(c.detections_after > 0);
+        assert!(detections(&m2, &shouts) >= shouts.len() - 1);
     }
 }

@@ -131,7 +131,7 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
         if calm.is_empty() {
             return Err("--calm: no .wav files found in the calm folders".into());
         }
-        let (m, c) = shoutcue_lab::train::with_calm_voices(model, &calm);
+        let (m, c) = shoutcue_lab::train::with_calm_voices(model, &calm, &calls);
         model = m;
         super::print_line(&format!(
             "cold start: {} calm calls reach {:.3} against the priors; the priors decide above {}",
@@ -142,6 +142,15 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
                 Some(p) => format!("{p:.3}"),
                 None => format!("{:.3}", model.on_threshold),
             }
+        ))?;
+        super::print_line(&format!(
+            "calm voices: {} detections at the fitted F0 floor; none from {}; the floor is {:.1} st (cap {:.1} st), leaving {} detections",
+            c.detections_before,
+            c.silent_from_st
+                .map_or("any floor up to the cap".to_string(), |f| format!("{f:.1} st")),
+            c.f0_floor_st,
+            c.f0_cap_st,
+            c.detections_after
         ))?;
         cold = Some(c);
     }
@@ -171,6 +180,15 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
         p.metrics.insert("calm_calls".into(), c.calls as f64);
         p.metrics
             .insert("calm_max_prior_score".into(), f64::from(c.max_prior_score));
+        p.metrics
+            .insert("calm_detections_before".into(), c.detections_before as f64);
+        p.metrics
+            .insert("calm_detections_after".into(), c.detections_after as f64);
+        p.metrics
+            .insert("calm_f0_cap_st".into(), f64::from(c.f0_cap_st));
+        if let Some(f) = c.silent_from_st {
+            p.metrics.insert("calm_silent_from_st".into(), f64::from(f));
+        }
     }
     super::print_line(&format!(
         "trained on {} calls ({} voiced hops, {} in shout spans): segment P {:.3} R {:.3} F1 {:.3}",
