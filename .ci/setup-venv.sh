@@ -7,4 +7,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 # Fail here, not halfway through a comparison, if a reference tool is unusable.
-.venv/bin/python -c "import numpy, scipy, soundfile, parselmouth, pyloudnorm, opensmile"
+.venv/bin/python -c "import numpy, scipy, soundfile, parselmouth, pyloudnorm, opensmile, webrtc_noise_gain, pyspeex_noise"

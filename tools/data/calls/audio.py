@@ -81,6 +81,48 @@ def telephone_band(x: np.ndarray, rate: int, low: float = 300.0, high: float = 3
     return signal.sosfiltfilt(sos, x, axis=-1)
 
 
+#: The real AGCs run at 16 kHz on 10 ms frames of 16-bit PCM.
+AGC_RATE = 16000
+#: WebRTC AGC (webrtc-noise-gain: the gain controller of WebRTC's audio
+#: processing module, adaptive digital mode as browsers and softphones run
+#: it): target level 3 dB below full scale, its usual setting; noise
+#: suppression off, so only the gain acts.
+WEBRTC_TARGET_DBFS = 3
+#: Speex's AGC (pyspeex-noise: speex_preprocess): target RMS 8000 of 32768
+#: (speex's own default level); its noise suppression set to 0 dB.
+SPEEX_TARGET = 8000.0
+
+
+def real_agc(x: np.ndarray, rate: int, kind: str) -> np.ndarray:
+    """``x`` (one channel, float, full scale 1) through a real AGC library.
+
+    ``kind`` is ``"webrtc"`` or ``"speex"``. The signal is resampled to 16 kHz,
+    processed in 10 ms frames with the library's state carried across the
+    call, and resampled back to ``rate``. The libraries are imported here, so
+    other tools do not need them (tools/requirements.txt pins both).
+    """
+    y = resample(x, rate, AGC_RATE)
+    n = len(y)
+    pad = (-n) % 160
+    q, _ = to_int16(np.concatenate([y, np.zeros(pad)]))
+    if kind == "webrtc":
+        from webrtc_noise_gain import AudioProcessor  # noqa: PLC0415
+
+        ap = AudioProcessor(WEBRTC_TARGET_DBFS, 0)
+        step = lambda b: ap.Process10ms(b).audio  # noqa: E731
+    elif kind == "speex":
+        from pyspeex_noise import AudioProcessor as SpeexProcessor  # noqa: PLC0415
+
+        sp = SpeexProcessor(SPEEX_TARGET, 0)
+        step = lambda b: sp.Process10ms(b).audio  # noqa: E731
+    else:
+        raise ValueError(f"unknown AGC {kind!r}; expected webrtc or speex")
+    raw = q.astype("<i2").tobytes()
+    out = b"".join(step(raw[i:i + 320]) for i in range(0, len(raw), 320))
+    z = np.frombuffer(out, dtype="<i2").astype(np.float64)[:n] / 32768.0
+    return resample(z, AGC_RATE, rate)
+
+
 def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """Stationary pink (1/f power) Gaussian noise, unit RMS.
 

@@ -30,6 +30,8 @@ VARIANT_NOTES = {
     "levels": "16-bit PCM; calm sentences at -34 dBFS +-4 dB, anger sentences 0 to 12 dB above -34 (uniform): level no longer tells them apart",
     "peak": "16-bit PCM; every utterance peaking at -3 dBFS, as the peak-normalised clips come: no level step, anger's power below calm",
     "step": "16-bit PCM; the peak render with every calm sentence 10 to 20 dB (uniform) below the anger ones: the data README's level step on the clips as shipped",
+    "webrtc_agc": "16-bit PCM; the clean call through WebRTC's AGC (webrtc-noise-gain, target -3 dBFS, noise suppression off) at 16 kHz: a softphone's or browser's gain",
+    "speex_agc": "16-bit PCM; the clean call through Speex's AGC (pyspeex-noise, target RMS 8000, noise suppression 0 dB) at 16 kHz",
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import (db_to_gain, fade, pink_noise, rms, rms_db, telephone_band, write_labels,
+from .audio import (db_to_gain, fade, pink_noise, real_agc, rms, rms_db, telephone_band, write_labels,
                     write_mulaw_wav, write_pcm16)
 from .corpus import Clip
 
@@ -58,7 +58,7 @@ PEAK_DB = -3.0
 #: many dB louder (uniform, seeded): the data README's recipe taken literally.
 STEP_DB = (10.0, 20.0)
 
-VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step")
+VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step", "webrtc_agc", "speex_agc")
 
 
 @dataclass
@@ -229,6 +229,8 @@ class Call:
         x = np.vstack(chans)
         if variant == "mulaw8k":
             x = telephone_band(x, rate)
+        elif variant in ("webrtc_agc", "speex_agc"):
+            x = np.vstack([real_agc(ch, rate, variant.split("_")[0]) for ch in x])
         elif variant == "noisy":
             if rng is None:
                 raise ValueError("noisy variant needs an rng")

@@ -49,7 +49,8 @@ pub struct TrainArgs {
     pub init: Option<PathBuf>,
     /// Folders of calm calls from other voices (any cue on them is false):
     /// the population priors may decide only above every score these
-    /// reach in their openings, or not at all (tools/data/make_calm.py).
+    /// reach in their openings, or not at all; and the F0 floor rises until
+    /// they give no detection, plus 1 st (tools/data/make_calm.py).
     #[arg(long, value_name = "DIR")]
     pub calm: Vec<PathBuf>,
     /// Cues the model may weigh, comma-separated (default: all); the
