@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 FOLDS = [("03", "08"), ("10", "13"), ("09", "11")]
-VARIANTS = ["clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step", "webrtc_agc", "speex_agc"]
+VARIANTS = ["clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step", "webrtc_agc", "speex_agc", "voice_up", "voice_down"]
 COUNTS = ["labelled", "found", "detected", "correct", "false_cues", "hours"]
 
 

@@ -123,6 +123,26 @@ def real_agc(x: np.ndarray, rate: int, kind: str) -> np.ndarray:
     return resample(z, AGC_RATE, rate)
 
 
+def pitch_shift(x: np.ndarray, rate: int, cents: float) -> np.ndarray:
+    """``x`` (one channel) with pitch and formants moved by ``cents``, the
+    duration kept (sox's ``pitch`` effect: WSOLA, then resampling), so the
+    labels stay put: a higher or lower voice with a shorter or longer
+    vocal tract, the augmentation of more voices from the same speakers."""
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as t:
+        src, dst = Path(t) / "in.wav", Path(t) / "out.wav"
+        sf.write(str(src), x, rate, subtype="FLOAT")
+        subprocess.run(["sox", str(src), str(dst), "pitch", f"{cents:.0f}"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        y, r = sf.read(str(dst), dtype="float64")
+    if r != rate:
+        raise ValueError(f"sox pitch: got {r} Hz, expected {rate}")
+    n = len(x)
+    return np.concatenate([y, np.zeros(max(0, n - len(y)))])[:n]
+
+
 def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """Stationary pink (1/f power) Gaussian noise, unit RMS.
 

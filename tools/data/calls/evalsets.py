@@ -31,6 +31,8 @@ VARIANT_NOTES = {
     "peak": "16-bit PCM; every utterance peaking at -3 dBFS, as the peak-normalised clips come: no level step, anger's power below calm",
     "step": "16-bit PCM; the peak render with every calm sentence 10 to 20 dB (uniform) below the anger ones: the data README's level step on the clips as shipped",
     "webrtc_agc": "16-bit PCM; the clean call through WebRTC's AGC (webrtc-noise-gain, target -3 dBFS, noise suppression off) at 16 kHz: a softphone's or browser's gain",
+    "voice_up": "16-bit PCM; the clean call with pitch and formants 150 cents up (sox pitch; duration kept): augmentation, a voice the speaker does not have",
+    "voice_down": "16-bit PCM; the clean call with pitch and formants 150 cents down",
     "speex_agc": "16-bit PCM; the clean call through Speex's AGC (pyspeex-noise, target RMS 8000, noise suppression 0 dB) at 16 kHz",
 }
 

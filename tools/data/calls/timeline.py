@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import (db_to_gain, fade, pink_noise, real_agc, rms, rms_db, telephone_band, write_labels,
+from .audio import (db_to_gain, fade, pink_noise, pitch_shift, real_agc, rms, rms_db, telephone_band, write_labels,
                     write_mulaw_wav, write_pcm16)
 from .corpus import Clip
 
@@ -58,7 +58,10 @@ PEAK_DB = -3.0
 #: many dB louder (uniform, seeded): the data README's recipe taken literally.
 STEP_DB = (10.0, 20.0)
 
-VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step", "webrtc_agc", "speex_agc")
+VARIANTS = ("clean", "agc", "mulaw8k", "noisy", "levels", "peak", "step", "webrtc_agc", "speex_agc",
+            "voice_up", "voice_down")
+#: Pitch and formant shift of the voice_up / voice_down renders, cents.
+VOICE_SHIFT_CENTS = 150
 
 
 @dataclass
@@ -229,6 +232,9 @@ class Call:
         x = np.vstack(chans)
         if variant == "mulaw8k":
             x = telephone_band(x, rate)
+        elif variant in ("voice_up", "voice_down"):
+            c = VOICE_SHIFT_CENTS if variant == "voice_up" else -VOICE_SHIFT_CENTS
+            x = np.vstack([pitch_shift(ch, rate, c) for ch in x])
         elif variant in ("webrtc_agc", "speex_agc"):
             x = np.vstack([real_agc(ch, rate, variant.split("_")[0]) for ch in x])
         elif variant == "noisy":
