@@ -770,7 +770,11 @@ mod tests {
             // Speech in 1.2 s phrases with 0.3 s pauses.
             let speech = (t % 1.5) < 1.2;
             let raised = t >= calm_s && t < calm_s + raised_s;
-            let (df0, bright, loud) = if raised { (rise_st, 12.0, 6.0) } else { (0.0, 0.0, 0.0) };
+            let (df0, bright, loud) = if raised {
+                (rise_st, 12.0, 6.0)
+            } else {
+                (0.0, 0.0, 0.0)
+            };
             let f0 = 120.0 * 2f32.powf((df0 + rnd() * 0.6) / 12.0);
             hops.push(Features {
                 t,
@@ -788,7 +792,11 @@ mod tests {
         TrainCall {
             file: PathBuf::from(format!("synthetic-{rise_st}.wav")),
             hops,
-            labels: if label { vec![(calm_s, calm_s + raised_s)] } else { vec![] },
+            labels: if label {
+                vec![(calm_s, calm_s + raised_s)]
+            } else {
+                vec![]
+            },
             group: 0,
         }
     }
@@ -808,10 +816,15 @@ mod tests {
         // Shouting rises 8 st; a calm voice's new line brightens with 2 st.
         let shouts: Vec<_> = (0..4).map(|k| call(7.0 + k as f32, true)).collect();
         let calm = [call(2.0, false)];
-        assert!(detections(&m, &calm) > 0, "the calm call must provoke a detection");
+        assert!(
+            detections(&m, &calm) > 0,
+            "the calm call must provoke a detection"
+        );
         let (m2, c) = with_calm_voices(m, &calm, &shouts);
         assert_eq!(c.detections_before, detections(&bright_model(), &calm));
-        let silent = c.silent_from_st.expect("a floor within the cap silences it");
+        let silent = c
+            .silent_from_st
+            .expect("a floor within the cap silences it");
         assert!(silent > 0.0 && silent <= 3.0, "{c:?}");
         assert_eq!(m2.min_f0_rise_st, silent + F0_CALM_MARGIN_ST);
         assert_eq!(c.detections_after, 0);
@@ -830,7 +843,10 @@ mod tests {
         let (m2, c) = with_calm_voices(m, &calm, &shouts);
         assert_eq!(c.silent_from_st, None, "{c:?}");
         assert_eq!(m2.min_f0_rise_st, c.f0_cap_st);
-        assert!(c.f0_cap_st < 6.5, "the cap sits under the shouts' rises: {c:?}");
+        assert!(
+            c.f0_cap_st < 6.5,
+            "the cap sits under the shouts' rises: {c:?}"
+        );
         assert!(c.detections_after > 0);
         assert!(detections(&m2, &shouts) >= shouts.len() - 1);
     }
