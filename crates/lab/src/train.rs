@@ -570,11 +570,16 @@ pub fn with_calm_voices(
         }
         trial.min_f0_rise_st += F0_STEP_ST;
     }
+    let fitted = model.min_f0_rise_st;
     model.min_f0_rise_st = match silent_from_st {
         Some(f) if detections_before > 0 => (f + F0_CALM_MARGIN_ST).min(cap),
         Some(_) => model.min_f0_rise_st,
         None => cap,
     };
+    // Only a caller's first shout must clear the calm voices' floor: once
+    // they have shouted, the fitted floor applies again (the calm calls,
+    // never detected at all now, cannot reach that second phase).
+    model.rearm_f0_rise_st = (model.min_f0_rise_st > fitted).then_some(fitted);
     let detections_after = detections(&model, calm);
     let f0_floor_st = model.min_f0_rise_st;
     (
@@ -827,6 +832,11 @@ mod tests {
             .expect("a floor within the cap silences it");
         assert!(silent > 0.0 && silent <= 3.0, "{c:?}");
         assert_eq!(m2.min_f0_rise_st, silent + F0_CALM_MARGIN_ST);
+        assert_eq!(
+            m2.rearm_f0_rise_st,
+            Some(0.0),
+            "the fitted floor, after a first shout"
+        );
         assert_eq!(c.detections_after, 0);
         assert_eq!(detections(&m2, &calm), 0);
         // The shouting is still found.

@@ -122,6 +122,9 @@ pub struct SpeakerDetector {
     evidence_s: f32,
     /// Start of the evidence run (first hop above `on_threshold`).
     evidence_start: f64,
+    /// Whether this speaker has had a shouting segment in the call: then
+    /// `rearm_f0_rise_st` applies instead of `min_f0_rise_st`.
+    shouted: bool,
     /// Speech time below `off_threshold` while shouting, s.
     low_s: f32,
     silence_s: f32,
@@ -148,6 +151,7 @@ impl SpeakerDetector {
             state: State::Calm,
             evidence_s: 0.0,
             evidence_start: 0.0,
+            shouted: false,
             low_s: 0.0,
             silence_s: 0.0,
             last_speech_t: 0.0,
@@ -249,7 +253,12 @@ impl SpeakerDetector {
                 let may_decide = on < 1.0;
                 // Shouting raises F0: a voice well below its yardstick is
                 // brighter or odder, not raised (a line, a new speaker).
-                let f0_ok = self.cues.f0_st >= m.min_f0_rise_st;
+                let floor = if self.shouted {
+                    m.rearm_f0_rise_st.unwrap_or(m.min_f0_rise_st)
+                } else {
+                    m.min_f0_rise_st
+                };
+                let f0_ok = self.cues.f0_st >= floor;
                 if may_decide && f.voiced && self.score >= on && f0_ok {
                     if self.evidence_s == 0.0 {
                         self.evidence_start = f.t;
@@ -260,6 +269,7 @@ impl SpeakerDetector {
                 }
                 if self.evidence_s >= m.min_on_voiced_s {
                     self.state = State::Shouting;
+                    self.shouted = true;
                     self.seg_start = self.evidence_start;
                     self.peak_score = self.score;
                     self.peak_cues = self.cues;
@@ -470,6 +480,44 @@ mod tests {
             assert!(feed(d, t, 0.6, 0.0, 0.0, false).is_empty());
         }
         assert!(d.baseline().own);
+    }
+
+    #[test]
+    fn after_a_first_shout_a_smaller_pitch_rise_is_enough() {
+        let starts = |ev: &[SegmentEvent]| {
+            ev.iter()
+                .filter(|e| matches!(e, SegmentEvent::ShoutStart { .. }))
+                .count()
+        };
+        let modest = 120.0 * 2f32.powf(3.5 / 12.0); // +3.5 st
+        let strong = 120.0 * 2f32.powf(8.0 / 12.0); // +8 st
+        for (rearm, second) in [(Some(3.0), 1), (None, 0)] {
+            let mut model = ShoutModel::builtin();
+            model.min_f0_rise_st = 4.5;
+            model.rearm_f0_rise_st = rearm;
+            assert!(model.validate().is_ok());
+            let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+            let mut t = 0.0;
+            calm_start(&mut d, &mut t);
+            // Bright and loud with a modest pitch rise: a calm voice's new
+            // prompt, or a shout that has not yet been heard as one.
+            assert_eq!(starts(&feed(&mut d, &mut t, 2.0, modest, 0.0, true)), 0);
+            feed(&mut d, &mut t, 1.0, 0.0, 0.0, false);
+            calm_start(&mut d, &mut t);
+            assert_eq!(starts(&feed(&mut d, &mut t, 2.0, strong, 0.0, true)), 1);
+            feed(&mut d, &mut t, 1.0, 0.0, 0.0, false);
+            calm_start(&mut d, &mut t);
+            // The same modest rise now counts, if the model re-arms.
+            let ev = feed(&mut d, &mut t, 2.0, modest, 0.0, true);
+            assert_eq!(starts(&ev), second, "rearm {rearm:?}: {ev:?}");
+        }
+        let mut bad = ShoutModel::builtin();
+        bad.min_f0_rise_st = 3.0;
+        bad.rearm_f0_rise_st = Some(4.0);
+        assert!(
+            bad.validate().is_err(),
+            "a re-armed floor above the first one"
+        );
     }
 
     #[test]

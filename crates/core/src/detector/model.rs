@@ -66,6 +66,15 @@ pub struct ShoutModel {
     /// start of a call, measured against priors nearer a woman's voice.
     #[serde(default = "default_min_f0_rise")]
     pub min_f0_rise_st: f32,
+    /// Once this speaker has had a shouting segment in the call, later
+    /// segments need only this F0 rise, semitones. The first decision in a
+    /// call is the one a calm voice can trigger (a louder, brighter prompt
+    /// with little rise in pitch), so `min_f0_rise_st` is set high enough
+    /// that calm voices never reach it; a caller who has already shouted
+    /// and goes on shouting with less pitch is still heard. `None`: the
+    /// same as `min_f0_rise_st`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rearm_f0_rise_st: Option<f32>,
     /// Score below which shouting fades.
     pub off_threshold: f32,
     /// Voiced time above `on_threshold` needed to start a segment, s:
@@ -146,6 +155,14 @@ impl ShoutModel {
                 "min_f0_rise_st must be finite, got {}",
                 self.min_f0_rise_st
             ));
+        }
+        if let Some(r) = self.rearm_f0_rise_st {
+            if !(r.is_finite() && r <= self.min_f0_rise_st) {
+                return Err(format!(
+                    "need rearm_f0_rise_st <= min_f0_rise_st, finite, got {r} with {}",
+                    self.min_f0_rise_st
+                ));
+            }
         }
         if let Some(p) = self.prior_on_threshold {
             if !(self.on_threshold..=1.0).contains(&p) {
