@@ -237,6 +237,17 @@ fn default_fs_channels() -> u16 {
 pub struct TwilioConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// The account's auth token: with it, every upgrade must carry a valid
+    /// `X-Twilio-Signature` (HMAC-SHA1 of the stream URL). From
+    /// `SHOUTCUE_TWILIO_AUTH_TOKEN` when the file has none; never a flag.
+    #[serde(default)]
+    pub auth_token: Option<String>,
+    /// The stream URL's scheme and host as Twilio calls it, e.g.
+    /// `wss://voice.example.com` (the `<Stream url>` in TwiML, without the
+    /// path): behind a TLS proxy the server cannot see it, and the
+    /// signature covers it. Needed with `auth_token`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 /// A configuration that cannot be used.
@@ -302,6 +313,13 @@ impl ServeConfig {
                 ah.client_secret = std::env::var("SHOUTCUE_AUDIOHOOK_CLIENT_SECRET").ok();
             }
         }
+        if let Some(tw) = &mut self.twilio {
+            if tw.auth_token.is_none() {
+                tw.auth_token = std::env::var("SHOUTCUE_TWILIO_AUTH_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty());
+            }
+        }
     }
 
     /// Checks what can be checked before binding anything.
@@ -326,6 +344,25 @@ impl ServeConfig {
                 "drain_grace_s must be a non-negative number of seconds, got {}",
                 self.drain_grace_s
             ));
+        }
+        if let Some(tw) = &self.twilio {
+            match (tw.auth_token.as_deref(), tw.public_url.as_deref()) {
+                (Some(""), _) => {
+                    return bad("twilio.auth_token is empty".into());
+                }
+                (Some(_), None) => {
+                    return bad("the Twilio auth token needs twilio.public_url (or --twilio-url), the wss://host Twilio connects to: the signature covers it".into());
+                }
+                (None, Some(_)) => {
+                    return bad("twilio.public_url is set but no auth token (SHOUTCUE_TWILIO_AUTH_TOKEN or twilio.auth_token): nothing would be checked".into());
+                }
+                (Some(_), Some(u)) => {
+                    if let Err(e) = crate::twilio::check_public_url(u) {
+                        return bad(format!("twilio.public_url: {e}"));
+                    }
+                }
+                (None, None) => {}
+            }
         }
         if let Some(ah) = &self.audiohook {
             if ah.api_key.as_deref().unwrap_or("").is_empty() {
@@ -428,5 +465,39 @@ impl ServeConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_twilio(t: &str) -> Result<(), ConfigError> {
+        let cfg: ServeConfig = toml::from_str(&format!("[twilio]\nlisten = \"127.0.0.1:0\"\n{t}"))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        cfg.validate()
+    }
+
+    #[test]
+    fn a_twilio_token_needs_the_public_url_and_the_url_needs_a_token() {
+        assert!(with_twilio("").is_ok());
+        assert!(
+            with_twilio("auth_token = \"t\"\npublic_url = \"wss://voice.example.com\"\n").is_ok()
+        );
+        for (t, says) in [
+            ("auth_token = \"t\"\n", "public_url"),
+            (
+                "public_url = \"wss://voice.example.com\"\n",
+                "no auth token",
+            ),
+            ("auth_token = \"\"\npublic_url = \"wss://h\"\n", "empty"),
+            (
+                "auth_token = \"t\"\npublic_url = \"wss://h/media\"\n",
+                "only a scheme and host",
+            ),
+        ] {
+            let e = with_twilio(t).expect_err(t).to_string();
+            assert!(e.contains(says), "{t}: {e}");
+        }
     }
 }

@@ -275,6 +275,12 @@ impl Server {
             tasks.spawn(freeswitch::serve(l, shared.clone()));
         }
         if let Some(c) = &cfg.twilio {
+            if c.auth_token.is_none() {
+                tracing::warn!(
+                    "Twilio listener on {}: no auth token (SHOUTCUE_TWILIO_AUTH_TOKEN), so X-Twilio-Signature is not checked: anyone who can reach it can stream a call",
+                    c.listen
+                );
+            }
             let l = bind("Twilio", c.listen).await?;
             bound.twilio = l.local_addr().ok();
             tasks.spawn(twilio::serve(l, shared.clone()));

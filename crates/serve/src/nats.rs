@@ -706,6 +706,8 @@ mod tests {
         let ok = crate::ServeConfig {
             twilio: Some(crate::config::TwilioConfig {
                 listen: "127.0.0.1:0".parse().unwrap(),
+                auth_token: None,
+                public_url: None,
             }),
             nats_url: Some("nats://127.0.0.1:4222".into()),
             ..Default::default()

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use base64::Engine as _;
@@ -33,9 +34,124 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     shoutcue_web::serve(listener, app, crate::stream_limits(&shared)).await;
 }
 
-async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(cfg) = shared.cfg.twilio.as_ref() {
+        if let (Some(token), Some(base)) = (cfg.auth_token.as_deref(), cfg.public_url.as_deref()) {
+            let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+            let signature = headers
+                .get("x-twilio-signature")
+                .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+            if let Err(e) = verify(signature, &signed_url(base, target), token) {
+                tracing::warn!("Twilio: upgrade refused (401): {e}");
+                return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
+            }
+        }
+    }
     ws.max_message_size(1 << 20)
         .on_upgrade(move |socket| run(socket, shared))
+}
+
+/// Why an upgrade's `X-Twilio-Signature` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// No `X-Twilio-Signature` header.
+    #[error("no X-Twilio-Signature header")]
+    Missing,
+    /// The header is not base64 of a 20-byte HMAC-SHA1.
+    #[error("X-Twilio-Signature is not base64 of an HMAC-SHA1 (expected 20 bytes, got {got})")]
+    Malformed {
+        /// Bytes decoded (0 when it is not base64 at all).
+        got: usize,
+    },
+    /// The signature does not match the URL under the auth token.
+    #[error("X-Twilio-Signature does not verify for {url}")]
+    Mismatch {
+        /// The URL it was checked against.
+        url: String,
+    },
+}
+
+/// Checks `public_url` (`twilio.public_url`): a `wss://` (or `ws://`,
+/// `https://`, `http://`) scheme and a host, nothing after it but an
+/// optional trailing `/`, since the request's own path and query follow.
+pub fn check_public_url(public_url: &str) -> Result<(), String> {
+    let rest = ["wss://", "ws://", "https://", "http://"]
+        .iter()
+        .find_map(|s| public_url.strip_prefix(s))
+        .ok_or_else(|| format!("expected wss://host, got {public_url:?}"))?;
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "expected only a scheme and host (the path comes from each request), got {public_url:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The URL Twilio signed: the configured scheme and host, then the
+/// request's path and query as received.
+pub fn signed_url(public_url: &str, path_and_query: &str) -> String {
+    format!("{}{path_and_query}", public_url.trim_end_matches('/'))
+}
+
+/// Verifies Twilio's request signature for a WebSocket upgrade: base64
+/// HMAC-SHA1, keyed with the account's auth token, over the full URL
+/// (an upgrade has no POST parameters to append). As Twilio's own
+/// validators do, the URL is also tried with its default port written
+/// out or left off, since either form may have been signed. The
+/// comparison is constant-time (`Mac::verify_slice`).
+pub fn verify(signature: Option<&str>, url: &str, auth_token: &str) -> Result<(), SignatureError> {
+    use hmac::{Hmac, Mac};
+    let sig = signature.ok_or(SignatureError::Missing)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sig.trim())
+        .map_err(|_| SignatureError::Malformed { got: 0 })?;
+    if raw.len() != 20 {
+        return Err(SignatureError::Malformed { got: raw.len() });
+    }
+    for candidate in url_variants(url) {
+        let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()) else {
+            continue;
+        };
+        mac.update(candidate.as_bytes());
+        if mac.verify_slice(&raw).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch {
+        url: url.to_string(),
+    })
+}
+
+/// `url`, then the same URL with the scheme's default port added (when it
+/// has none) or removed (when it has it).
+fn url_variants(url: &str) -> Vec<String> {
+    let mut out = vec![url.to_string()];
+    for (scheme, port) in [
+        ("wss://", 443),
+        ("https://", 443),
+        ("ws://", 80),
+        ("http://", 80),
+    ] {
+        let Some(rest) = url.strip_prefix(scheme) else {
+            continue;
+        };
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (host, tail) = rest.split_at(end);
+        let suffix = format!(":{port}");
+        if let Some(bare) = host.strip_suffix(&suffix) {
+            out.push(format!("{scheme}{bare}{tail}"));
+        } else if !host.contains(':') {
+            out.push(format!("{scheme}{host}{suffix}{tail}"));
+        }
+        break;
+    }
+    out
 }
 
 struct Stream {
@@ -302,5 +418,82 @@ fn handle(
             Ok(None)
         }
         TwilioMessage::Stop => Ok(Some(EndReason::Hangup)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Reference signatures from Twilio's own Python SDK (twilio 9.13.0,
+    // `RequestValidator("12345").compute_signature(url, {})`), not from
+    // this code.
+    const TOKEN: &str = "12345";
+    const PLAIN: (&str, &str) = (
+        "wss://voice.example.com/media",
+        "jFDHVhI8XO69C49uXR3xmdZPylY=",
+    );
+    const QUERY: (&str, &str) = (
+        "wss://voice.example.com/media?site=lon",
+        "cpO4pU5/MpDec1m38GdbFOdTumA=",
+    );
+    const PORT: (&str, &str) = (
+        "wss://voice.example.com:443/media",
+        "zT3E7J41/O0MIJ8mFRuffODYWF4=",
+    );
+
+    #[test]
+    fn twilios_own_signatures_verify_and_anything_else_does_not() {
+        for (url, sig) in [PLAIN, QUERY, PORT] {
+            assert_eq!(verify(Some(sig), url, TOKEN), Ok(()), "{url}");
+            assert!(
+                matches!(
+                    verify(Some(sig), url, "54321"),
+                    Err(SignatureError::Mismatch { .. })
+                ),
+                "{url} under another token"
+            );
+        }
+        // The signature covers the path and the query.
+        assert!(verify(Some(PLAIN.1), QUERY.0, TOKEN).is_err());
+        assert!(verify(Some(PLAIN.1), "wss://voice.example.com/other", TOKEN).is_err());
+        assert!(verify(Some(PLAIN.1), "wss://evil.example.com/media", TOKEN).is_err());
+        // Either form of the default port, as Twilio's validators allow.
+        assert_eq!(verify(Some(PORT.1), PLAIN.0, TOKEN), Ok(()));
+        assert_eq!(verify(Some(PLAIN.1), PORT.0, TOKEN), Ok(()));
+        // Missing and malformed headers are named.
+        assert_eq!(verify(None, PLAIN.0, TOKEN), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(Some("not base64!"), PLAIN.0, TOKEN),
+            Err(SignatureError::Malformed { got: 0 })
+        );
+        assert_eq!(
+            verify(Some("AAAA"), PLAIN.0, TOKEN),
+            Err(SignatureError::Malformed { got: 3 })
+        );
+    }
+
+    #[test]
+    fn the_public_url_is_a_scheme_and_a_host() {
+        assert_eq!(
+            signed_url("wss://voice.example.com/", "/media?x=1"),
+            "wss://voice.example.com/media?x=1"
+        );
+        for ok in [
+            "wss://voice.example.com",
+            "wss://voice.example.com/",
+            "ws://127.0.0.1:8080",
+        ] {
+            assert!(check_public_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "voice.example.com",
+            "wss://",
+            "wss://host/media",
+            "ftp://host",
+            "wss://h?x=1",
+        ] {
+            assert!(check_public_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -52,7 +52,11 @@ async fn start(dir: &Path, max_calls: usize) -> Server {
             channels: 2,
             customer_channel: 1,
         }),
-        twilio: Some(TwilioConfig { listen: loopback() }),
+        twilio: Some(TwilioConfig {
+            listen: loopback(),
+            auth_token: None,
+            public_url: None,
+        }),
         http: Some(loopback()),
         events_dir: Some(dir.to_path_buf()),
         max_calls,
@@ -303,6 +307,80 @@ async fn twilio_tracks_give_replays_events() {
         (start["type"].as_str(), start["agent_id"].as_str()),
         (Some("call_start"), Some("agent-7"))
     );
+}
+
+/// With an auth token, an upgrade needs Twilio's own signature of the
+/// stream URL: signatures here come from Twilio's Python SDK (twilio
+/// 9.13.0, `RequestValidator("12345").compute_signature(url, {})`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_upgrades_need_twilios_signature_when_a_token_is_set() {
+    let dir = shoutcue_testkit::TempDir::new("serve-twilio-signed");
+    let cfg = ServeConfig {
+        twilio: Some(TwilioConfig {
+            listen: loopback(),
+            auth_token: Some("12345".into()),
+            public_url: Some("wss://voice.example.com".into()),
+        }),
+        events_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let server = Server::start(
+        cfg,
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    .unwrap();
+    let addr = server.bound.twilio.unwrap();
+    let request = |path: &str, sig: Option<&str>| {
+        let mut r = format!("ws://{addr}{path}").into_client_request().unwrap();
+        if let Some(s) = sig {
+            r.headers_mut()
+                .insert("X-Twilio-Signature", s.parse().unwrap());
+        }
+        r
+    };
+    // None, garbage, another URL's signature, the right one on another path.
+    for (path, sig) in [
+        ("/media", None),
+        ("/media", Some("zzzz")),
+        ("/media", Some("cpO4pU5/MpDec1m38GdbFOdTumA=")),
+        ("/other", Some("jFDHVhI8XO69C49uXR3xmdZPylY=")),
+    ] {
+        match tokio_tungstenite::connect_async(request(path, sig)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 401, "{path} {sig:?}")
+            }
+            other => panic!("{path} {sig:?}: expected 401, got {other:?}"),
+        }
+    }
+    assert_eq!(server.active_calls(), 0);
+    // Twilio's signature of wss://voice.example.com/media?site=lon.
+    let (mut ws, _) = tokio_tungstenite::connect_async(request(
+        "/media?site=lon",
+        Some("cpO4pU5/MpDec1m38GdbFOdTumA="),
+    ))
+    .await
+    .unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ9",
+        "start": {"streamSid": "MZ9", "callSid": "CA-signed", "tracks": ["inbound"],
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})))
+        .await
+        .unwrap();
+    ws.send(send(json!({"event": "stop", "streamSid": "MZ9"})))
+        .await
+        .unwrap();
+    let (_, last) = events_of(&server, dir.path(), "CA-signed").await;
+    assert_eq!(last["reason"], "hangup");
+    // The refused upgrades left no call behind.
+    let calls: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,11 @@ pub struct ServeArgs {
     /// Twilio Media Streams listener (WebSocket).
     #[arg(long, value_name = "ADDR")]
     pub twilio: Option<SocketAddr>,
+    /// The scheme and host Twilio's `<Stream url>` names (e.g.
+    /// wss://voice.example.com): with SHOUTCUE_TWILIO_AUTH_TOKEN set,
+    /// every upgrade must carry Twilio's signature of that URL.
+    #[arg(long, value_name = "URL")]
+    pub twilio_url: Option<String>,
     /// Pages, /healthz and /metrics (Prometheus).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
@@ -108,7 +113,22 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         cfg.freeswitch = Some(c);
     }
     if let Some(listen) = a.twilio {
-        cfg.twilio = Some(TwilioConfig { listen });
+        let mut c = cfg.twilio.take().unwrap_or(TwilioConfig {
+            listen,
+            auth_token: None,
+            public_url: None,
+        });
+        c.listen = listen;
+        cfg.twilio = Some(c);
+    }
+    if let Some(u) = &a.twilio_url {
+        match cfg.twilio.as_mut() {
+            Some(c) => c.public_url = Some(u.clone()),
+            None => return Err(
+                "--twilio-url: no Twilio listener (give --twilio ADDR or [twilio] in the config)"
+                    .into(),
+            ),
+        }
     }
     if a.http.is_some() {
         cfg.http = a.http;
