@@ -63,6 +63,11 @@ async fn start(dir: &Path, max_calls: usize) -> Server {
         drain_grace_s: 1.0,
         ..Default::default()
     };
+    server(cfg).await
+}
+
+/// A server with the shipped model, coach and script.
+async fn server(cfg: ServeConfig) -> Server {
     Server::start(
         cfg,
         ShoutModel::builtin(),
@@ -324,14 +329,7 @@ async fn twilio_upgrades_need_twilios_signature_when_a_token_is_set() {
         events_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     };
-    let server = Server::start(
-        cfg,
-        ShoutModel::builtin(),
-        CoachConfig::default(),
-        Script::english(),
-    )
-    .await
-    .unwrap();
+    let server = server(cfg).await;
     let addr = server.bound.twilio.unwrap();
     let request = |path: &str, sig: Option<&str>| {
         let mut r = format!("ws://{addr}{path}").into_client_request().unwrap();
