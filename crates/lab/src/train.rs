@@ -333,6 +333,11 @@ pub fn train(
         // value would otherwise shape the fit and clash with the grid's
         // on-thresholds.
         model.prior_on_threshold = None;
+        // Likewise the F0 floors: `with_f0_floor` and `with_calm_voices`
+        // set them from this fit, and a start model's (the shipped one,
+        // say) would otherwise hold back the fit's own detections.
+        model.min_f0_rise_st = shoutcue_core::detector::model::NO_F0_FLOOR_ST;
+        model.rearm_f0_rise_st = None;
         let mut samples = Vec::new();
         for _ in 0..3 {
             samples = run_detector(&model, calls).0;
@@ -453,17 +458,7 @@ fn rise_quantile(v: &[f32], q: f64) -> Option<f32> {
 
 /// Shout detections (`shout_start`, customer) the model makes on `calls`.
 fn detections(model: &ShoutModel, calls: &[TrainCall]) -> usize {
-    let hop_s = shoutcue_core::HOP as f32 / shoutcue_core::ANALYSIS_RATE as f32;
-    let mut n = 0;
-    for call in calls {
-        let mut d = SpeakerDetector::new(Speaker::Customer, model, hop_s);
-        for f in &call.hops {
-            if let (_, Some(SegmentEvent::ShoutStart { .. })) = d.process(f) {
-                n += 1;
-            }
-        }
-    }
-    n
+    run_detector(model, calls).1.iter().map(Vec::len).sum()
 }
 
 /// What [`with_calm_voices`] measured.
@@ -841,6 +836,21 @@ mod tests {
         assert_eq!(detections(&m2, &calm), 0);
         // The shouting is still found.
         assert_eq!(detections(&m2, &shouts), shouts.len());
+    }
+
+    #[test]
+    fn a_start_models_f0_floors_are_not_carried_into_the_fit() {
+        // Retraining from the shipped model (--init models/shout-v1.json)
+        // must not inherit its calm-voice floors: without --calm, this fit
+        // sets its own and re-arms nothing.
+        let mut start = ShoutModel::builtin();
+        start.min_f0_rise_st = 9.5;
+        start.rearm_f0_rise_st = Some(3.0);
+        let shouts: Vec<_> = (0..4).map(|k| call(6.0 + k as f32, true)).collect();
+        let (m, _) = train(&start, &shouts, &[true; N]);
+        assert_eq!(m.rearm_f0_rise_st, None);
+        assert!(m.min_f0_rise_st < 6.0, "floor {}", m.min_f0_rise_st);
+        assert_eq!(detections(&m, &shouts), shouts.len());
     }
 
     #[test]

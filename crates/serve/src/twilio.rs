@@ -45,7 +45,8 @@ async fn upgrade(
             let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
             let signature = headers
                 .get("x-twilio-signature")
-                .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+                // Not ASCII: not base64 either, so `verify` names it malformed.
+                .map(|v| v.to_str().unwrap_or(""));
             if let Err(e) = verify(signature, &signed_url(base, target), token) {
                 tracing::warn!("Twilio: upgrade refused (401): {e}");
                 return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();

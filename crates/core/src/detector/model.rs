@@ -90,8 +90,12 @@ pub struct ShoutModel {
     pub provenance: Provenance,
 }
 
+/// `min_f0_rise_st` of a model that sets none: half an octave down, so no
+/// rising voice is ever held back by it.
+pub const NO_F0_FLOOR_ST: f32 = -6.0;
+
 fn default_min_f0_rise() -> f32 {
-    -6.0
+    NO_F0_FLOOR_ST
 }
 
 fn default_level_clamp() -> f32 {
