@@ -32,6 +32,8 @@ pub struct CallResult {
     pub cues: Vec<f64>,
     /// For each cue, when the customer's speech had stopped before it (the pause start), if known.
     pub cue_after_pause: Vec<f64>,
+    /// When the customer first spoke, s (None: never).
+    pub first_speech_t: Option<f64>,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ struct Collect {
     cue_after_pause: Vec<f64>,
     last_speech_t: f64,
     speaking: bool,
+    first_speech_t: Option<f64>,
 }
 
 impl Observer for Collect {
@@ -53,6 +56,7 @@ impl Observer for Collect {
     ) {
         if report.customer.speech {
             self.last_speech_t = report.t;
+            self.first_speech_t.get_or_insert(report.t);
         }
         self.speaking = report.customer.speech;
     }
@@ -117,6 +121,7 @@ pub fn run_call(
         detections: obs.detections,
         cues: obs.cues,
         cue_after_pause: obs.cue_after_pause,
+        first_speech_t: obs.first_speech_t,
     })
 }
 
@@ -180,6 +185,43 @@ pub struct Metrics {
     pub cue_after_pause_p50_s: f64,
     /// Cue time after the customer's speech stopped, 90th percentile, s.
     pub cue_after_pause_p90_s: f64,
+    /// Cold starts: calls whose first outburst is the customer's first
+    /// speech (it starts within [`OPENING_SLACK_S`] of it).
+    pub opening_calls: usize,
+    /// Of those, the openings a detection overlaps.
+    pub opening_found: usize,
+    /// opening_found / opening_calls (NaN without such calls).
+    pub opening_recall: f64,
+    /// Decision time minus the first raised word, median over the found
+    /// openings, s.
+    pub opening_latency_p50_s: f64,
+    /// Outbursts after the opening one in those calls.
+    pub later_outbursts: usize,
+    /// Of those, the ones a detection overlaps.
+    pub later_found: usize,
+    /// Outbursts in calls that open calm (the baseline is the caller's own).
+    pub calm_start_outbursts: usize,
+    /// Of those, the ones a detection overlaps.
+    pub calm_start_found: usize,
+    /// Calls with no labelled shouting.
+    pub calm_calls: usize,
+    /// Of those, calls that got any cue.
+    pub calm_calls_cued: usize,
+}
+
+/// An outburst that starts within this long of the customer's first
+/// speech opens the call, s (the speech flag's onset and a label's edge
+/// differ by a hop or two).
+pub const OPENING_SLACK_S: f64 = 0.3;
+
+/// Ratio, NaN for an empty denominator (a figure that does not exist is
+/// not 0 or 1).
+fn ratio(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        f64::NAN
+    } else {
+        n as f64 / d as f64
+    }
 }
 
 /// Labelled spans closer than this are one outburst for latency, s: a
@@ -209,7 +251,9 @@ pub fn score(calls: &[CallResult]) -> Metrics {
     };
     let mut latencies = Vec::new();
     let mut pauses = Vec::new();
+    let mut opening_latencies = Vec::new();
     for c in calls {
+        cold_starts(c, &mut m, &mut opening_latencies);
         m.hours += c.duration_s / 3600.0;
         m.labelled += c.labels.len();
         m.detected += c.detections.len();
@@ -265,7 +309,47 @@ pub fn score(calls: &[CallResult]) -> Metrics {
     m.latencies_s = latencies;
     m.cue_after_pause_p50_s = q(&mut pauses, 0.5);
     m.cue_after_pause_p90_s = q(&mut pauses, 0.9);
+    m.opening_recall = ratio(m.opening_found, m.opening_calls);
+    m.opening_latency_p50_s = q(&mut opening_latencies, 0.5);
     m
+}
+
+/// Counts one call's cold-start figures: its opening outburst, the ones
+/// after it, or, in a call that opens calm, every outburst.
+fn cold_starts(c: &CallResult, m: &mut Metrics, opening_latencies: &mut Vec<f64>) {
+    let runs = onset_runs(&c.labels);
+    if runs.is_empty() {
+        m.calm_calls += 1;
+        m.calm_calls_cued += usize::from(!c.cues.is_empty());
+        return;
+    }
+    // The first detection overlapping a run: its decision time.
+    let found = |run: &std::ops::Range<usize>| {
+        c.detections
+            .iter()
+            .filter(|d| {
+                c.labels[run.clone()]
+                    .iter()
+                    .any(|&l| overlaps((d.0, d.1), l))
+            })
+            .map(|d| d.2)
+            .min_by(|a, b| a.total_cmp(b))
+    };
+    let opens = c
+        .first_speech_t
+        .is_some_and(|t| c.labels[runs[0].start].0 <= t + OPENING_SLACK_S);
+    if opens {
+        m.opening_calls += 1;
+        if let Some(d) = found(&runs[0]) {
+            m.opening_found += 1;
+            opening_latencies.push(d - c.labels[runs[0].start].0);
+        }
+        m.later_outbursts += runs.len() - 1;
+        m.later_found += runs[1..].iter().filter(|r| found(r).is_some()).count();
+    } else {
+        m.calm_start_outbursts += runs.len();
+        m.calm_start_found += runs.iter().filter(|r| found(r).is_some()).count();
+    }
 }
 
 #[cfg(test)]
@@ -323,6 +407,52 @@ mod tests {
             onset_runs(&[(0.0, 1.0), (1.4, 2.0), (2.6, 3.0)]),
             vec![0..2, 2..3]
         );
+    }
+
+    #[test]
+    fn cold_start_figures_split_openings_later_outbursts_and_calm_calls() {
+        let with_speech = |mut c: CallResult, t: f64| {
+            c.first_speech_t = Some(t);
+            c
+        };
+        let calls = [
+            // Opens shouting (decided 1.2 s in), then a later outburst missed.
+            with_speech(
+                call(
+                    vec![(0.5, 2.0), (10.0, 12.0)],
+                    vec![(0.6, 2.0, 1.7)],
+                    vec![2.5],
+                ),
+                0.45,
+            ),
+            // Opens shouting, never found; its later outburst is found.
+            with_speech(
+                call(
+                    vec![(0.2, 2.0), (10.0, 12.0)],
+                    vec![(10.2, 12.0, 10.9)],
+                    vec![],
+                ),
+                0.2,
+            ),
+            // Opens calm: its outburst counts as after a calm start.
+            with_speech(call(vec![(8.0, 9.0)], vec![(8.1, 9.0, 8.7)], vec![]), 0.3),
+            // Calm calls, one of them cued.
+            with_speech(call(vec![], vec![], vec![4.0]), 0.3),
+            with_speech(call(vec![], vec![], vec![]), 0.3),
+        ];
+        let m = score(&calls);
+        assert_eq!((m.opening_calls, m.opening_found), (2, 1));
+        assert!((m.opening_recall - 0.5).abs() < 1e-9);
+        assert!(
+            (m.opening_latency_p50_s - 1.2).abs() < 1e-9,
+            "{}",
+            m.opening_latency_p50_s
+        );
+        assert_eq!((m.later_outbursts, m.later_found), (2, 1));
+        assert_eq!((m.calm_start_outbursts, m.calm_start_found), (1, 1));
+        assert_eq!((m.calm_calls, m.calm_calls_cued), (2, 1));
+        // Without calls that open shouting there is no opening recall.
+        assert!(score(&calls[2..]).opening_recall.is_nan());
     }
 
     #[test]

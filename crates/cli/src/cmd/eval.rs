@@ -18,6 +18,13 @@ pub struct Gates {
     pub max_fph: Option<f64>,
     /// Longest median latency per outburst that passes, s.
     pub max_latency_p50: Option<f64>,
+    /// Lowest share of calls that open shouting whose opening is found.
+    pub min_opening_recall: Option<f64>,
+    /// Longest median decision time after the first raised word of a
+    /// found opening that passes, s.
+    pub max_opening_latency_p50: Option<f64>,
+    /// Largest share of calm calls with any cue that passes.
+    pub max_calm_calls_cued: Option<f64>,
 }
 
 /// Every call under `dir`, replayed and scored.
@@ -53,7 +60,16 @@ pub fn print_metrics(label: &str, m: &Metrics) -> Result<(), AnyError> {
         m.calls, m.hours, m.labelled, m.found, m.detected, m.correct, m.precision, m.recall, m.f1,
         m.false_cues, m.false_cues_per_hour, m.latency_p50_s, m.latency_p90_s,
         m.cue_after_pause_p50_s, m.cue_after_pause_p90_s
-    ))
+    ))?;
+    if m.opening_calls > 0 || m.calm_calls > 0 {
+        super::print_line(&format!(
+            "  cold starts: openings found {}/{} ({:.2}), decided {:.2} s after the first raised word (median) | later outbursts found {}/{} | after a calm start {}/{} | calm calls cued {}/{}",
+            m.opening_found, m.opening_calls, m.opening_recall, m.opening_latency_p50_s,
+            m.later_found, m.later_outbursts, m.calm_start_found, m.calm_start_outbursts,
+            m.calm_calls_cued, m.calm_calls
+        ))?;
+    }
+    Ok(())
 }
 
 use std::path::PathBuf;
@@ -82,6 +98,18 @@ pub struct EvalArgs {
     /// Fail (exit 1) if the median detection latency (per outburst) exceeds this, s.
     #[arg(long)]
     max_latency_p50: Option<f64>,
+    /// Fail (exit 1) if fewer than this share of the calls that open
+    /// shouting have their opening found (0-1).
+    #[arg(long)]
+    min_opening_recall: Option<f64>,
+    /// Fail (exit 1) if the median decision time after a found opening's
+    /// first raised word exceeds this, s.
+    #[arg(long)]
+    max_opening_latency_p50: Option<f64>,
+    /// Fail (exit 1) if more than this share of the calls without shouting
+    /// get a cue (0-1).
+    #[arg(long)]
+    max_calm_calls_cued: Option<f64>,
 }
 
 /// Runs `shoutcue eval`.
@@ -90,6 +118,9 @@ pub fn run(a: EvalArgs) -> Result<(), AnyError> {
         min_f1: a.min_f1,
         max_fph: a.max_false_cues_per_hour,
         max_latency_p50: a.max_latency_p50,
+        min_opening_recall: a.min_opening_recall,
+        max_opening_latency_p50: a.max_opening_latency_p50,
+        max_calm_calls_cued: a.max_calm_calls_cued,
     };
     let setup = a.setup.load()?;
     eval(
@@ -140,8 +171,42 @@ fn eval(
             ));
         }
     }
+    if let Some(min) = gates.min_opening_recall {
+        if m.opening_recall.is_nan() || m.opening_recall < min {
+            failures.push(format!(
+                "{d}: openings found {}/{} ({:.3}), below the required {min}",
+                m.opening_found, m.opening_calls, m.opening_recall
+            ));
+        }
+    }
+    if let Some(max) = gates.max_opening_latency_p50 {
+        if m.opening_latency_p50_s.is_nan() || m.opening_latency_p50_s > max {
+            failures.push(format!(
+                "{d}: median opening decision {:.2} s after the first raised word, more than the allowed {max} s (NaN: none found)",
+                m.opening_latency_p50_s
+            ));
+        }
+    }
+    if let Some(max) = gates.max_calm_calls_cued {
+        let share = ratio_or_zero(m.calm_calls_cued, m.calm_calls);
+        if share > max || m.calm_calls == 0 {
+            failures.push(format!(
+                "{d}: {}/{} calm calls cued ({share:.3}), more than the allowed {max} (or no calm calls)",
+                m.calm_calls_cued, m.calm_calls
+            ));
+        }
+    }
     match failures.into_iter().next() {
         Some(first) => Err(first.into()),
         None => Ok(()),
+    }
+}
+
+/// n / d, 0 for an empty denominator.
+fn ratio_or_zero(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        n as f64 / d as f64
     }
 }

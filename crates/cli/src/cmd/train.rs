@@ -119,7 +119,10 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
     if calls.is_empty() {
         return Err("no labelled .wav files found to train on".into());
     }
-    let start = crate::args::load_model(o.init)?;
+    let mut start = crate::args::load_model(o.init)?;
+    // The cold-start part is trained apart (tools/research/train_cold.py,
+    // on other data): the fit below neither uses nor changes it.
+    let cold_start = start.cold.take();
     let (mut model, report) = train(&start, &calls, &cues);
     let mut cold = None;
     if !o.calm.is_empty() {
@@ -155,6 +158,7 @@ fn train_model(o: TrainOpts) -> Result<(), AnyError> {
         ))?;
         cold = Some(c);
     }
+    model.cold = cold_start;
     let p = &mut model.provenance;
     p.trained_on = format!(
         "{} calls in {}",

@@ -10,7 +10,7 @@ pub mod model;
 use crate::features::Features;
 pub use crate::Speaker;
 use baseline::{semitones, Baseline};
-pub use model::{ShoutModel, N_CUES};
+pub use model::{ColdStart, ShoutModel, N_CUES};
 
 /// How far a voice sits above the speaker's own baseline, cue by cue.
 ///
@@ -125,6 +125,19 @@ pub struct SpeakerDetector {
     /// Whether this speaker has had a shouting segment in the call: then
     /// `rearm_f0_rise_st` applies instead of `min_f0_rise_st`.
     shouted: bool,
+    /// Running mean of the absolute cold-start cues (F0 st, alpha dB,
+    /// centroid st) over the voiced hops of the current stretch of speech.
+    cold_mean: [f32; 3],
+    /// Voiced hops in that mean (capped at the window: then it is an
+    /// exponential mean).
+    cold_n: f32,
+    /// Hops in the cold-start window (`ColdStart::window_s / hop_s`).
+    cold_window: f32,
+    /// The cold-start score of the current stretch, 0 to 1.
+    cold_score: f32,
+    /// Whether the open segment (or the evidence for one) was decided by
+    /// the cold start rather than the relative cues.
+    by_cold: bool,
     /// Speech time below `off_threshold` while shouting, s.
     low_s: f32,
     silence_s: f32,
@@ -152,6 +165,14 @@ impl SpeakerDetector {
             evidence_s: 0.0,
             evidence_start: 0.0,
             shouted: false,
+            cold_mean: [0.0; 3],
+            cold_n: 0.0,
+            cold_window: model
+                .cold
+                .as_ref()
+                .map_or(1.0, |c| (c.window_s / hop_s).max(1.0)),
+            cold_score: 0.0,
+            by_cold: false,
             low_s: 0.0,
             silence_s: 0.0,
             last_speech_t: 0.0,
@@ -209,6 +230,19 @@ impl SpeakerDetector {
                 self.have_smooth = true;
             }
             self.score = Self::score_of(m, &self.smooth);
+            if let Some(cold) = &m.cold {
+                let x = [
+                    semitones(f.f0_hz),
+                    f.alpha_ratio_db,
+                    semitones(f.centroid_hz.max(1.0)),
+                ];
+                self.cold_n = (self.cold_n + 1.0).min(self.cold_window);
+                for (s, x) in self.cold_mean.iter_mut().zip(x) {
+                    *s += (x - *s) / self.cold_n;
+                }
+                let [f0, a, c] = self.cold_mean;
+                self.cold_score = cold.score(f0, a, c);
+            }
             self.cues = Cues {
                 f0_st: self.smooth[0],
                 tilt_db: self.smooth[1],
@@ -216,22 +250,53 @@ impl SpeakerDetector {
                 clip_frac: self.smooth[3],
                 centroid_st: self.smooth[4],
             };
-            self.baseline.learn(
-                semitones(f.f0_hz),
-                f.alpha_ratio_db,
-                f.rms_dbfs,
-                semitones(f.centroid_hz.max(1.0)),
-                if self.state == State::Shouting {
-                    1.0
-                } else {
-                    self.score
-                },
-            );
+            // Before the caller's own baseline exists, the cold start says
+            // whether a hop is calm enough to teach it: a raised opening
+            // never becomes the caller's normal voice.
+            let cold_raised = match &m.cold {
+                Some(c) if !self.baseline.values().own => self.cold_score >= c.calm_below,
+                _ => false,
+            };
+            // With a cold start, neither a raised hop nor a shouting one is
+            // ever offered, so `prior_max_s` cannot make them the normal
+            // voice either; without one, as before.
+            let offer = m.cold.is_none() || (self.state != State::Shouting && !cold_raised);
+            if offer {
+                self.baseline.learn(
+                    semitones(f.f0_hz),
+                    f.alpha_ratio_db,
+                    f.rms_dbfs,
+                    semitones(f.centroid_hz.max(1.0)),
+                    if self.state == State::Shouting {
+                        1.0
+                    } else if m.cold.is_some() && !self.baseline.values().own {
+                        // The cold start has judged this hop calm: a better
+                        // judge than the relative cues against the priors,
+                        // which are a handful of studio voices. So a calm
+                        // voice far from them gets its own baseline within
+                        // `min_voiced_s`, and the cold start steps aside.
+                        0.0
+                    } else {
+                        self.score
+                    },
+                );
+            }
         } else if !f.speech {
             // In silence the voice is not raised: let the score fade.
             self.score *= 1.0 - self.alpha;
             self.have_smooth = false;
+            // A pause ends the stretch the cold start averages over.
+            self.cold_n = 0.0;
+            self.cold_score *= 1.0 - self.alpha;
         }
+        // Which score decides: the cold start until the caller's own
+        // baseline exists (if the model has one), then the relative cues.
+        let cold = m
+            .cold
+            .as_ref()
+            .filter(|_| !self.baseline.values().own || self.by_cold)
+            .map(|c| (c.on_threshold, c.calm_below));
+        let (min_on_voiced_s, end_pause_s) = (m.min_on_voiced_s, m.end_pause_s);
 
         if f.speech {
             self.silence_s = 0.0;
@@ -242,6 +307,22 @@ impl SpeakerDetector {
 
         let mut event = None;
         match self.state {
+            State::Calm if cold.is_some() => {
+                let (cold_on, cold_off) = cold.unwrap_or_default();
+                if f.voiced && self.cold_score >= cold_on {
+                    if self.evidence_s == 0.0 {
+                        self.evidence_start = f.t;
+                    }
+                    self.evidence_s += self.hop_s;
+                    self.by_cold = true;
+                } else if self.silence_s >= end_pause_s || self.cold_score < cold_off {
+                    self.evidence_s = 0.0;
+                    self.by_cold = false;
+                }
+                if self.evidence_s >= min_on_voiced_s {
+                    event = Some(self.start_segment(f.t, self.cold_score, false));
+                }
+            }
             State::Calm => {
                 let on = if self.baseline.values().own {
                     m.on_threshold
@@ -267,29 +348,22 @@ impl SpeakerDetector {
                 } else if self.silence_s >= m.end_pause_s || self.score < m.off_threshold {
                     self.evidence_s = 0.0;
                 }
-                if self.evidence_s >= m.min_on_voiced_s {
-                    self.state = State::Shouting;
-                    self.shouted = true;
-                    self.seg_start = self.evidence_start;
-                    self.peak_score = self.score;
-                    self.peak_cues = self.cues;
-                    self.low_s = 0.0;
-                    event = Some(SegmentEvent::ShoutStart {
-                        t: self.seg_start,
-                        speaker: self.speaker,
-                        score: self.score,
-                        cues: self.cues,
-                        decided_t: f.t,
-                        own_baseline: self.baseline.values().own,
-                    });
+                if self.evidence_s >= min_on_voiced_s {
+                    let own = self.baseline.values().own;
+                    event = Some(self.start_segment(f.t, self.score, own));
                 }
             }
             State::Shouting => {
-                if self.score > self.peak_score {
-                    self.peak_score = self.score;
+                // A segment the cold start opened fades on the cold score.
+                let (score, off) = match cold {
+                    Some((_, cold_off)) if self.by_cold => (self.cold_score, cold_off),
+                    _ => (self.score, m.off_threshold),
+                };
+                if score > self.peak_score {
+                    self.peak_score = score;
                     self.peak_cues = self.cues;
                 }
-                if f.speech && self.score < m.off_threshold {
+                if f.speech && score < off {
                     self.low_s += self.hop_s;
                 } else if f.speech {
                     self.low_s = 0.0;
@@ -302,6 +376,7 @@ impl SpeakerDetector {
                     };
                     self.state = State::Calm;
                     self.evidence_s = 0.0;
+                    self.by_cold = false;
                     event = Some(SegmentEvent::ShoutEnd {
                         t: end,
                         speaker: self.speaker,
@@ -317,11 +392,33 @@ impl SpeakerDetector {
             SpeakerHop {
                 speech: f.speech,
                 shouting: self.state == State::Shouting,
-                score: self.score,
+                score: if cold.is_some() {
+                    self.cold_score
+                } else {
+                    self.score
+                },
                 cues: self.cues,
             },
             event,
         )
+    }
+
+    /// Opens a shouting segment decided at `t` with `score`.
+    fn start_segment(&mut self, t: f64, score: f32, own_baseline: bool) -> SegmentEvent {
+        self.state = State::Shouting;
+        self.shouted = true;
+        self.seg_start = self.evidence_start;
+        self.peak_score = score;
+        self.peak_cues = self.cues;
+        self.low_s = 0.0;
+        SegmentEvent::ShoutStart {
+            t: self.seg_start,
+            speaker: self.speaker,
+            score,
+            cues: self.cues,
+            decided_t: t,
+            own_baseline,
+        }
     }
 
     /// Closes an open segment at the end of the call.
@@ -541,9 +638,11 @@ mod tests {
 
     #[test]
     fn before_the_own_baseline_only_a_clearer_rise_counts() {
-        // A call that opens with shouting: scored against the priors alone.
+        // A call that opens with shouting: scored against the priors alone
+        // (a model without a cold start, as models before it were).
         let shout_at_once = |prior_on: Option<f32>| {
             let mut model = ShoutModel::builtin();
+            model.cold = None;
             model.prior_on_threshold = prior_on;
             let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
             let mut t = 0.0;
@@ -569,5 +668,102 @@ mod tests {
                 .any(|e| matches!(e, SegmentEvent::ShoutStart { .. })),
             "{ev:?}"
         );
+    }
+
+    /// A cold start that hears only F0: above about 14 st (250 Hz) raised.
+    fn cold_model() -> ShoutModel {
+        let mut model = ShoutModel::builtin();
+        let mut weights = [0.0; model::N_COLD];
+        weights[0] = 1.0;
+        let mut mean = [0.0; model::N_COLD];
+        mean[0] = 14.0;
+        model.cold = Some(ColdStart {
+            terms: model::COLD_TERMS.iter().map(|s| s.to_string()).collect(),
+            mean,
+            scale: [1.0; model::N_COLD],
+            weights,
+            bias: 0.0,
+            window_s: 1.0,
+            on_threshold: 0.8,
+            calm_below: 0.55,
+            provenance: Default::default(),
+        });
+        assert!(model.validate().is_ok());
+        model
+    }
+
+    fn starts(ev: &[SegmentEvent]) -> Vec<(f64, f64, bool)> {
+        ev.iter()
+            .filter_map(|e| match e {
+                SegmentEvent::ShoutStart {
+                    t,
+                    decided_t,
+                    own_baseline,
+                    ..
+                } => Some((*t, *decided_t, *own_baseline)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_call_that_opens_raised_is_decided_by_the_cold_start() {
+        let model = cold_model();
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+        let mut t = 0.0;
+        let ev = feed(&mut d, &mut t, 2.0, 400.0, -10.0, true);
+        let s = starts(&ev);
+        assert_eq!(s.len(), 1, "{ev:?}");
+        let (start, decided, own) = s[0];
+        assert!(!own, "judged before any baseline: {ev:?}");
+        assert!(start < 0.1 && decided < 0.8, "{ev:?}");
+        // A calm opening of the same length: nothing, and the caller's own
+        // baseline takes over within about its 1.5 s of calm voice.
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+        let mut t = 0.0;
+        assert!(starts(&feed(&mut d, &mut t, 2.0, 120.0, -20.0, true)).is_empty());
+        assert!(d.baseline().own);
+        // Without a cold start the priors never decide (threshold 1).
+        let mut no_cold = ShoutModel::builtin();
+        no_cold.cold = None;
+        let mut d2 = SpeakerDetector::new(Speaker::Customer, &no_cold, 0.01);
+        let mut t2 = 0.0;
+        assert!(starts(&feed(&mut d2, &mut t2, 2.0, 400.0, -10.0, true)).is_empty());
+    }
+
+    #[test]
+    fn a_long_raised_opening_never_becomes_the_callers_normal_voice() {
+        let model = cold_model();
+        let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+        let mut t = 0.0;
+        // Twelve seconds of raised voice in four turns: longer than
+        // prior_max_s, after which the baseline used to learn anything.
+        let mut ev = Vec::new();
+        for _ in 0..4 {
+            ev.extend(feed(&mut d, &mut t, 3.0, 400.0, -10.0, true));
+            ev.extend(feed(&mut d, &mut t, 0.6, 0.0, 0.0, false));
+        }
+        assert!(!starts(&ev).is_empty(), "{ev:?}");
+        assert!(!d.baseline().own, "{:?}", d.baseline());
+        // The caller calms down: their own baseline is the calm voice.
+        calm_start(&mut d, &mut t);
+        assert!(
+            (d.baseline().f0_st - semitones(120.0)).abs() < 1.0,
+            "{:?}",
+            d.baseline()
+        );
+        // And the next outburst is found, against that baseline.
+        let s = starts(&feed(&mut d, &mut t, 2.0, 400.0, -10.0, true));
+        assert!(matches!(s[..], [(_, _, true)]), "{s:?}");
+    }
+
+    #[test]
+    fn a_cold_start_with_its_thresholds_inverted_is_refused() {
+        let mut model = cold_model();
+        if let Some(c) = model.cold.as_mut() {
+            c.calm_below = 0.9;
+        }
+        let e = model.validate().unwrap_err();
+        assert!(e.contains("cold.calm_below"), "{e}");
     }
 }

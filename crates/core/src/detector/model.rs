@@ -10,6 +10,123 @@ pub const N_CUES: usize = 5;
 /// Cue order in [`ShoutModel::mean`], [`ShoutModel::scale`] and [`ShoutModel::weights`].
 pub const CUE_NAMES: [&str; N_CUES] = ["f0_st", "tilt_db", "level_db", "clip_frac", "centroid_st"];
 
+/// How many terms the cold-start score weighs: three absolute cues (F0,
+/// alpha ratio, centroid) and their six second-order products.
+pub const N_COLD: usize = 9;
+/// Term order in [`ColdStart::mean`], [`ColdStart::scale`] and [`ColdStart::weights`].
+pub const COLD_TERMS: [&str; N_COLD] = [
+    "f0_st",
+    "alpha_db",
+    "centroid_st",
+    "f0_st^2/10",
+    "alpha_db^2/10",
+    "centroid_st^2/10",
+    "f0_st*alpha_db/10",
+    "f0_st*centroid_st/10",
+    "alpha_db*centroid_st/10",
+];
+
+/// The cold-start decision: is this voice raised, judged on its own,
+/// before the caller's baseline exists?
+///
+/// The caller who opens shouting has no calm voice to compare with, and
+/// the line's gain is unknown (AGC, handsets), so only level-free cues
+/// count: absolute F0, the alpha ratio and the spectral centroid, averaged
+/// over the voiced hops of the current stretch of speech. A quadratic
+/// logistic over them is learnt speaker-independently from CREMA-D actors
+/// at random line gains, mu-law and through WebRTC's AGC
+/// (`tools/research/train_cold.py`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColdStart {
+    /// Term order of the vectors below ([`COLD_TERMS`]).
+    pub terms: Vec<String>,
+    /// Term normalisation: subtract `mean`...
+    pub mean: [f32; N_COLD],
+    /// ...then divide by `scale`.
+    pub scale: [f32; N_COLD],
+    /// Logistic weights on the normalised terms.
+    pub weights: [f32; N_COLD],
+    /// Logistic bias.
+    pub bias: f32,
+    /// Voiced time over which the cues are averaged, s: the running mean
+    /// of a stretch of speech, then an exponential one with this time
+    /// constant. Reset at every pause.
+    pub window_s: f32,
+    /// Score that counts towards a shouting segment while the caller's own
+    /// baseline does not exist.
+    pub on_threshold: f32,
+    /// Before the caller's own baseline exists, a hop teaches it only while
+    /// the cold-start score is below this: a raised opening never becomes
+    /// the caller's normal voice. Also the score under which a stretch of
+    /// evidence (or a segment the cold start decided) fades.
+    pub calm_below: f32,
+    /// Where this part of the model came from (its own data and licences:
+    /// it is trained apart from the relative cues).
+    #[serde(default)]
+    pub provenance: Provenance,
+}
+
+impl ColdStart {
+    /// The terms of the logistic from the three averaged cues.
+    #[inline]
+    pub fn terms(f0_st: f32, alpha_db: f32, centroid_st: f32) -> [f32; N_COLD] {
+        let (f, a, c) = (f0_st, alpha_db, centroid_st);
+        [
+            f,
+            a,
+            c,
+            f * f / 10.0,
+            a * a / 10.0,
+            c * c / 10.0,
+            f * a / 10.0,
+            f * c / 10.0,
+            a * c / 10.0,
+        ]
+    }
+
+    /// The score, 0 to 1, of the three averaged cues.
+    #[inline]
+    pub fn score(&self, f0_st: f32, alpha_db: f32, centroid_st: f32) -> f32 {
+        let x = Self::terms(f0_st, alpha_db, centroid_st);
+        let mut z = self.bias;
+        for (((x, w), m), s) in x.iter().zip(&self.weights).zip(&self.mean).zip(&self.scale) {
+            z += w * (x - m) / s;
+        }
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(format!(
+                "cold.scale must be positive and finite, got {:?}",
+                self.scale
+            ));
+        }
+        if self
+            .weights
+            .iter()
+            .chain(&self.mean)
+            .chain([&self.bias])
+            .any(|w| !w.is_finite())
+        {
+            return Err("cold.weights, cold.mean and cold.bias must be finite".into());
+        }
+        if !(0.0..=1.0).contains(&self.on_threshold)
+            || !(0.0..=1.0).contains(&self.calm_below)
+            || self.calm_below > self.on_threshold
+        {
+            return Err(format!(
+                "need 0 <= cold.calm_below <= cold.on_threshold <= 1, got {} and {}",
+                self.calm_below, self.on_threshold
+            ));
+        }
+        if !(self.window_s.is_finite() && self.window_s > 0.0) {
+            return Err(format!("cold.window_s must be > 0, got {}", self.window_s));
+        }
+        Ok(())
+    }
+}
+
 /// Where a model came from and what it reached: kept in the file itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
@@ -86,6 +203,11 @@ pub struct ShoutModel {
     pub end_pause_s: f32,
     /// Baseline learning and priors.
     pub baseline: BaselineConfig,
+    /// The cold-start decision before the caller's own baseline exists.
+    /// `None` (older models): before the baseline, the relative cues are
+    /// measured against the priors and `prior_on_threshold` decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold: Option<ColdStart>,
     /// Where this model came from.
     pub provenance: Provenance,
 }
@@ -175,6 +297,9 @@ impl ShoutModel {
                     self.on_threshold
                 ));
             }
+        }
+        if let Some(c) = &self.cold {
+            c.validate()?;
         }
         for (name, v) in [
             ("smoothing_s", self.smoothing_s),

@@ -89,6 +89,19 @@ impl<W: Write> Sink for PrettySink<W> {
             Event::Segment(SegmentEvent::ShoutStart {
                 speaker: Speaker::Customer,
                 score,
+                own_baseline,
+                ..
+            }) if !own_baseline => {
+                // The cues are against the priors, not this caller: they
+                // say little, so none are printed as if they were rises.
+                self.shouted = true;
+                format!(
+                    "SHOUT   customer's voice raised from the first words: a cold start, judged on the voice alone (no calm voice heard yet)  (score {score:.2})"
+                )
+            }
+            Event::Segment(SegmentEvent::ShoutStart {
+                speaker: Speaker::Customer,
+                score,
                 cues,
                 ..
             }) => {
