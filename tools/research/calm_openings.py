@@ -44,6 +44,11 @@ def main() -> int:
     ap.add_argument("--max-per-hour-per-voice", type=float, default=None,
                     help="fail (exit 1) when any one voice's false cues per hour exceed this "
                          "(on a voice shorter than an hour, one false cue is already more than 1/h)")
+    ap.add_argument("--per-voice-min-minutes", type=float, default=0.0,
+                    help="apply --max-per-hour-per-voice only to voices with at least this many minutes "
+                         "(one false cue in a minute is not a rate; shorter voices still count in the pool)")
+    ap.add_argument("--max-openings-share", type=float, default=None,
+                    help="fail (exit 1) when more than this share of the calls (each a cold start) get a false cue in their opening")
     ap.add_argument("--min-minutes", type=float, default=None,
                     help="fail (exit 1) when the calm speech scored is shorter than this (a set that did not build)")
     ap.add_argument("--min-voices", type=int, default=None,
@@ -93,7 +98,10 @@ def main() -> int:
         failed.append(f"pooled: {per_hour:.2f} false cues per hour > {a.max_per_hour}")
     if a.max_per_hour_per_voice is not None:
         failed += [f"{r['voice']}: {r['false_cues_per_hour']} false cues per hour > {a.max_per_hour_per_voice}"
-                   for r in rows if r["false_cues_per_hour"] > a.max_per_hour_per_voice]
+                   for r in rows if r["false_cues_per_hour"] > a.max_per_hour_per_voice
+                   and r["minutes"] >= a.per_voice_min_minutes]
+    if a.max_openings_share is not None and pooled["open_cues"] > a.max_openings_share * pooled["calls"]:
+        failed.append(f"pooled: {pooled['open_cues']} of {pooled['calls']} openings with a false cue > {a.max_openings_share:.1%}")
     if a.min_minutes is not None and pooled["seconds"] / 60 < a.min_minutes:
         failed.append(f"only {pooled['seconds'] / 60:.1f} min of calm speech < {a.min_minutes}")
     if a.min_voices is not None and len(rows) < a.min_voices:

@@ -135,6 +135,10 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path("out/cremad/train"))
     ap.add_argument("--model", type=Path, default=Path("models/shout-v1.json"))
     ap.add_argument("--out", type=Path, default=None, help="default: --model")
+    ap.add_argument("--min-cv-raised", type=float, default=None,
+                    help="fail (exit 1) if, cross-validated by actor, fewer raised anger clips than this share are detected in any render")
+    ap.add_argument("--max-cv-neutral", type=float, default=None,
+                    help="fail (exit 1) if, cross-validated by actor, more neutral clips than this share are detected in any render")
     a = ap.parse_args()
     meta = json.load(open(a.data / "clips.json"))
     raised_db, calm_db, held = meta["raised_db"], meta["calm_db"], set(meta["heldout"])
@@ -220,7 +224,16 @@ def main() -> int:
     out = a.out or a.model
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"train_cold: wrote the cold start into {out}")
-    return 0
+    failures = []
+    for r in RENDERS:
+        raised, neutral = metrics[f"cv:{r}:ang_raised:detected"], metrics[f"cv:{r}:neutral:detected"]
+        if a.min_cv_raised is not None and raised < a.min_cv_raised:
+            failures.append(f"{r}: cross-validated raised anger detected {raised:.3f} < {a.min_cv_raised}")
+        if a.max_cv_neutral is not None and neutral > a.max_cv_neutral:
+            failures.append(f"{r}: cross-validated neutral clips detected {neutral:.4f} > {a.max_cv_neutral}")
+    for f in failures:
+        print(f"train_cold: {f}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

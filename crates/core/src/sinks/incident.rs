@@ -40,6 +40,10 @@ pub struct EpisodeRecord {
     pub tilt_rise_db: f32,
     /// Still going when the call ended (cues are those at the start).
     pub open_at_end: bool,
+    /// Decided from the caller's first words, on the voice alone, before
+    /// any calm voice of theirs was heard (the cold start): the rises
+    /// above are then against the population priors, not this caller.
+    pub cold_start: bool,
 }
 
 /// Whether the agent said a cue.
@@ -170,6 +174,7 @@ impl Sink for IncidentRecorder {
                 speaker: Speaker::Customer,
                 score,
                 cues,
+                own_baseline,
                 ..
             }) => {
                 self.open = Some(EpisodeRecord {
@@ -179,6 +184,7 @@ impl Sink for IncidentRecorder {
                     f0_rise_st: cues.f0_st,
                     tilt_rise_db: cues.tilt_db,
                     open_at_end: false,
+                    cold_start: !own_baseline,
                 });
             }
             Event::Segment(SegmentEvent::ShoutEnd {
@@ -189,14 +195,15 @@ impl Sink for IncidentRecorder {
                 peak_cues,
                 ..
             }) => {
-                let start = self.open.take().map_or(t - duration, |e| e.start_s);
+                let open = self.open.take();
                 self.note.episodes.push(EpisodeRecord {
-                    start_s: round_ms(start),
+                    start_s: round_ms(open.as_ref().map_or(t - duration, |e| e.start_s)),
                     duration_s: round_ms(duration),
                     peak_score,
                     f0_rise_st: peak_cues.f0_st,
                     tilt_rise_db: peak_cues.tilt_db,
                     open_at_end: false,
+                    cold_start: open.is_some_and(|e| e.cold_start),
                 });
             }
             Event::Coach(CoachEvent::Cue {
@@ -326,16 +333,31 @@ impl IncidentNote {
                 "| # | start | duration | peak score | F0 rise | tilt rise |\n| --- | --- | --- | --- | --- | --- |"
             );
             for (i, e) in self.episodes.iter().enumerate() {
+                // A cold start's rises are against the priors: not shown
+                // as if they were this caller's.
+                let (f0, tilt) = if e.cold_start {
+                    ("n/a".to_string(), "n/a".to_string())
+                } else {
+                    (
+                        format!("{:+.1} st", e.f0_rise_st),
+                        format!("{:+.1} dB", e.tilt_rise_db),
+                    )
+                };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.1} s{} | {:.2} | {:+.1} st | {:+.1} dB |",
+                    "| {}{} | {} | {:.1} s{} | {:.2} | {f0} | {tilt} |",
                     i + 1,
+                    if e.cold_start { " (cold start)" } else { "" },
                     clock(e.start_s),
                     e.duration_s,
                     if e.open_at_end { " (to call end)" } else { "" },
                     e.peak_score,
-                    e.f0_rise_st,
-                    e.tilt_rise_db
+                );
+            }
+            if self.episodes.iter().any(|e| e.cold_start) {
+                let _ = writeln!(
+                    s,
+                    "\n*Cold start*: the caller's voice was raised from their first words, so it was judged on the voice alone (pitch and spectral shape), with no calm voice of theirs to compare against."
                 );
             }
             let _ = writeln!(s);
