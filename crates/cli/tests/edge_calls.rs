@@ -53,15 +53,33 @@ fn cut(src: &Path, dst: &Path, from_s: f32, silence_agent: bool) {
 }
 
 #[test]
-fn a_call_that_starts_with_shouting_is_not_judged_on_the_priors() {
-    // The shipped model's priors never decide: calm voices from other
-    // corpora reach every score against them (docs/EVALUATION.md, "cold
-    // start"). sustained_shout: calm until ~12 s, then shouting. From 12 s
-    // on, the caller has no baseline of their own: no cue.
+fn a_call_that_starts_with_shouting_is_judged_by_the_cold_start() {
+    // sustained_shout: calm until ~12 s, then shouting. Cut at 12 s, the
+    // caller has no baseline of their own: the cold start (the voice judged
+    // on its own, docs/EVALUATION.md "Cold starts") decides, and says so.
     let dst = tmp("starts_shouting.wav");
     cut(&fixture("sustained_shout.wav"), &dst, 12.0, false);
-    let types = replay_types(&dst);
-    assert!(!types.iter().any(|t| t.starts_with("cue:")), "{types:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_shoutcue"))
+        .arg("replay")
+        .arg(&dst)
+        .output()
+        .unwrap();
+    let cut_events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = cut_events
+        .iter()
+        .find(|e| e["type"] == "shout_start" && e["speaker"] == "customer")
+        .expect("the opening shout is detected");
+    assert_eq!(first["baseline"], "priors", "{first}");
+    assert!(
+        cut_events
+            .iter()
+            .any(|e| e["type"] == "cue" && e["step"] == 1),
+        "{cut_events:?}"
+    );
     // The whole call, calm opening first: cued, on the caller's own
     // baseline, and the event says when it was decided.
     let out = Command::new(env!("CARGO_BIN_EXE_shoutcue"))
