@@ -61,13 +61,30 @@ pub fn print_metrics(label: &str, m: &Metrics) -> Result<(), AnyError> {
         m.false_cues, m.false_cues_per_hour, m.latency_p50_s, m.latency_p90_s,
         m.cue_after_pause_p50_s, m.cue_after_pause_p90_s
     ))?;
-    if m.opening_calls > 0 || m.calm_calls > 0 {
-        super::print_line(&format!(
-            "  cold starts: openings found {}/{} ({:.2}), decided {:.2} s after the first raised word (median) | later outbursts found {}/{} | after a calm start {}/{} | calm calls cued {}/{}",
+    // Cold-start figures, where the folder has such calls: openings and
+    // what follows them, outbursts after a calm start, calm calls cued.
+    let mut cold = Vec::new();
+    if m.opening_calls > 0 {
+        cold.push(format!(
+            "openings found {}/{} ({:.2}), decided {:.2} s after the first raised word (median) | later outbursts found {}/{}",
             m.opening_found, m.opening_calls, m.opening_recall, m.opening_latency_p50_s,
-            m.later_found, m.later_outbursts, m.calm_start_found, m.calm_start_outbursts,
+            m.later_found, m.later_outbursts
+        ));
+    }
+    if m.calm_start_outbursts > 0 {
+        cold.push(format!(
+            "after a calm start {}/{}",
+            m.calm_start_found, m.calm_start_outbursts
+        ));
+    }
+    if m.calm_calls > 0 {
+        cold.push(format!(
+            "calm calls cued {}/{}",
             m.calm_calls_cued, m.calm_calls
-        ))?;
+        ));
+    }
+    if !cold.is_empty() {
+        super::print_line(&format!("  cold starts: {}", cold.join(" | ")))?;
     }
     Ok(())
 }
