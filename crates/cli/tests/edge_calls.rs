@@ -16,7 +16,8 @@ fn tmp(name: &str) -> PathBuf {
     d.join(name)
 }
 
-fn replay_types(wav: &Path) -> Vec<String> {
+/// Every event `replay` writes for `wav`.
+fn replay_events(wav: &Path) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_shoutcue"))
         .arg("replay")
         .arg(wav)
@@ -30,10 +31,14 @@ fn replay_types(wav: &Path) -> Vec<String> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!("{}:{}", v["type"].as_str().unwrap(), v["step"])
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn replay_types(wav: &Path) -> Vec<String> {
+    replay_events(wav)
+        .iter()
+        .map(|v| format!("{}:{}", v["type"].as_str().unwrap(), v["step"]))
         .collect()
 }
 
@@ -59,16 +64,7 @@ fn a_call_that_starts_with_shouting_is_judged_by_the_cold_start() {
     // on its own, docs/EVALUATION.md "Cold starts") decides, and says so.
     let dst = tmp("starts_shouting.wav");
     cut(&fixture("sustained_shout.wav"), &dst, 12.0, false);
-    let out = Command::new(env!("CARGO_BIN_EXE_shoutcue"))
-        .arg("replay")
-        .arg(&dst)
-        .output()
-        .unwrap();
-    let cut_events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let cut_events = replay_events(&dst);
     let first = cut_events
         .iter()
         .find(|e| e["type"] == "shout_start" && e["speaker"] == "customer")
@@ -82,16 +78,7 @@ fn a_call_that_starts_with_shouting_is_judged_by_the_cold_start() {
     );
     // The whole call, calm opening first: cued, on the caller's own
     // baseline, and the event says when it was decided.
-    let out = Command::new(env!("CARGO_BIN_EXE_shoutcue"))
-        .arg("replay")
-        .arg(fixture("sustained_shout.wav"))
-        .output()
-        .unwrap();
-    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = replay_events(&fixture("sustained_shout.wav"));
     let start = events
         .iter()
         .find(|e| e["type"] == "shout_start" && e["speaker"] == "customer")

@@ -266,17 +266,7 @@ pub fn score(calls: &[CallResult]) -> Metrics {
         // continues a shout already detected is not a new detection, and
         // its (negative) decision-minus-start would flatter the figure.
         for run in onset_runs(&c.labels) {
-            let first = c
-                .detections
-                .iter()
-                .filter(|d| {
-                    c.labels[run.clone()]
-                        .iter()
-                        .any(|&l| overlaps((d.0, d.1), l))
-                })
-                .map(|d| d.2)
-                .min_by(|a, b| a.total_cmp(b));
-            if let Some(first) = first {
+            if let Some(first) = first_decision(c, &run) {
                 latencies.push(first - c.labels[run.start].0);
             }
         }
@@ -314,6 +304,20 @@ pub fn score(calls: &[CallResult]) -> Metrics {
     m
 }
 
+/// When the first detection overlapping the outburst `run` (indices into
+/// the call's labels) was decided, if any overlaps it.
+fn first_decision(c: &CallResult, run: &std::ops::Range<usize>) -> Option<f64> {
+    c.detections
+        .iter()
+        .filter(|d| {
+            c.labels[run.clone()]
+                .iter()
+                .any(|&l| overlaps((d.0, d.1), l))
+        })
+        .map(|d| d.2)
+        .min_by(|a, b| a.total_cmp(b))
+}
+
 /// Counts one call's cold-start figures: its opening outburst, the ones
 /// after it, or, in a call that opens calm, every outburst.
 fn cold_starts(c: &CallResult, m: &mut Metrics, opening_latencies: &mut Vec<f64>) {
@@ -323,18 +327,7 @@ fn cold_starts(c: &CallResult, m: &mut Metrics, opening_latencies: &mut Vec<f64>
         m.calm_calls_cued += usize::from(!c.cues.is_empty());
         return;
     }
-    // The first detection overlapping a run: its decision time.
-    let found = |run: &std::ops::Range<usize>| {
-        c.detections
-            .iter()
-            .filter(|d| {
-                c.labels[run.clone()]
-                    .iter()
-                    .any(|&l| overlaps((d.0, d.1), l))
-            })
-            .map(|d| d.2)
-            .min_by(|a, b| a.total_cmp(b))
-    };
+    let found = |run: &std::ops::Range<usize>| first_decision(c, run);
     let opens = c
         .first_speech_t
         .is_some_and(|t| c.labels[runs[0].start].0 <= t + OPENING_SLACK_S);
