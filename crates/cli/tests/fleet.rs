@@ -8,16 +8,17 @@
 //! `SHOUTCUE_REQUIRE_NATS=1` (CI), which makes that a failure.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_shoutcue");
+mod support;
+use support::{addr_after, audiosocket_call, start, Proc};
 
 fn nats_bin() -> Option<PathBuf> {
     let found = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
@@ -41,63 +42,12 @@ fn nats_bin() -> Option<PathBuf> {
     found
 }
 
-/// A child process killed when the test ends, however it ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Starts `shoutcue ARGS` and waits for a stderr line holding `marker`;
-/// returns the process, that line, and the rest of stderr as it comes.
-fn start(args: &[&str], marker: &str) -> (Proc, String, mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("SHOUTCUE_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                return;
-            }
-        }
-    });
-    let p = Proc(child);
-    let t0 = Instant::now();
-    let mut seen = Vec::new();
-    loop {
-        let left = Duration::from_secs(20).saturating_sub(t0.elapsed());
-        match rx.recv_timeout(left) {
-            Ok(l) if l.contains(marker) => return (p, l, rx),
-            Ok(l) => seen.push(l),
-            Err(_) => panic!(
-                "shoutcue {args:?}: no {marker:?} on stderr; got:\n{}",
-                seen.join("\n")
-            ),
-        }
-    }
-}
-
-/// The address after `scheme://` in a line such as `... tcp://127.0.0.1:5/`.
-fn addr_after(line: &str, scheme: &str) -> String {
-    let rest = &line[line.find(scheme).unwrap() + scheme.len()..];
-    rest.split(['/', ' ']).next().unwrap().to_string()
 }
 
 /// A node: AudioSocket on a free port, publishing to `nats` as `id`.
@@ -148,55 +98,6 @@ fn follow_console(url: &str) -> mpsc::Receiver<Value> {
         }
     });
     rx
-}
-
-/// One AudioSocket leg: a lone connection (a mono customer call) streaming
-/// `fixture` at real time, 20 ms frames, until `stop` or the file's end;
-/// sends a hangup at the end when `hangup`.
-fn audiosocket_call(
-    addr: SocketAddr,
-    uuid_byte: u8,
-    fixture: &str,
-    hangup_after: Option<Duration>,
-) -> std::thread::JoinHandle<()> {
-    let mut r = hound::WavReader::open(shoutcue_testkit::fixture(fixture)).unwrap();
-    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
-    std::thread::spawn(move || {
-        let Ok(mut s) = TcpStream::connect(addr) else {
-            return;
-        };
-        let mut id = [0u8; 16];
-        id[0] = uuid_byte;
-        id[15] = 0x07; // not a role byte: a call of its own
-        let mut head = vec![0x01, 0, 16];
-        head.extend_from_slice(&id);
-        if s.write_all(&head).is_err() {
-            return;
-        }
-        let t0 = Instant::now();
-        for (i, chunk) in samples.chunks(160).cycle().enumerate() {
-            let mut f = vec![0x10, 0, 0];
-            let n = (chunk.len() * 2) as u16;
-            f[1..3].copy_from_slice(&n.to_be_bytes());
-            for v in chunk {
-                f.extend_from_slice(&v.to_le_bytes());
-            }
-            if s.write_all(&f).is_err() {
-                return;
-            }
-            let due = Duration::from_millis(20 * (i as u64 + 1));
-            if hangup_after.is_some_and(|h| due >= h) {
-                let _ = s.write_all(&[0x00, 0, 0]);
-                let mut sink = [0u8; 64];
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.read(&mut sink);
-                return;
-            }
-            if let Some(wait) = due.checked_sub(t0.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-    })
 }
 
 /// The first console line `want` accepts, among those seen or to come.

@@ -13,6 +13,7 @@ use shoutcue_core::coach::CoachEvent;
 use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
 use shoutcue_core::sinks::{CallInfo, IncidentRecorder, JsonlSink};
 
+use crate::events_file::{self, EventsFile};
 use crate::hub::Tap;
 use crate::Shared;
 
@@ -88,6 +89,9 @@ pub const MAX_BLOCK: usize = 4096;
 /// A running call.
 pub struct CallSession {
     meta: CallMeta,
+    /// The events file's path without `.jsonl`, if the server writes one:
+    /// the incident notes go beside it.
+    stem: Option<PathBuf>,
     engine: CallEngine,
     sinks: CallSinks,
     rate: u32,
@@ -184,10 +188,14 @@ pub enum StartError {
         /// What the engine said.
         source: shoutcue_core::engine::EngineError,
     },
-    /// The events file cannot be created.
-    #[error("{path}: cannot create the events file: {source}")]
+    /// The events file cannot be created. The message names the call, not
+    /// the server's folder: it may reach the platform (AudioHook
+    /// `disconnect`); the log line names the folder.
+    #[error("call {call}: the server cannot store this call's events")]
     Events {
-        /// The file.
+        /// The call id.
+        call: String,
+        /// The events folder.
         path: String,
         /// What the OS said.
         source: std::io::Error,
@@ -208,25 +216,29 @@ impl CallSession {
                 call: meta.call_id.clone(),
                 source,
             })?;
-        let out: Box<dyn Write + Send> = match &shared.cfg.events_dir {
+        let (file, stem) = match &shared.cfg.events_dir {
             Some(dir) => {
-                let path = dir.join(format!("{}.jsonl", file_stem(&meta.call_id)));
-                let f = File::create(&path).map_err(|source| StartError::Events {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                Box::new(BufWriter::new(f))
+                let (f, stem) =
+                    events_file::create_unique(dir, &meta.call_id).map_err(|source| {
+                        StartError::Events {
+                            call: meta.call_id.clone(),
+                            path: dir.display().to_string(),
+                            source,
+                        }
+                    })?;
+                (Some(EventsFile::new(f)), Some(stem))
             }
-            None => Box::new(std::io::sink()),
+            None => (None, None),
         };
         let private = Arc::new(AtomicBool::new(false));
         let mut out = Tap {
-            out,
+            file,
             hub: shared.hub.clone(),
             call_id: Arc::from(meta.call_id.as_str()),
             agent_id: meta.agent_id.as_deref().map(Arc::from),
             private: private.clone(),
             pending: Vec::with_capacity(512),
+            shared: shared.clone(),
         };
         let start_line = serde_json::json!({
             "v": 1, "t": 0.0, "type": "call_start",
@@ -258,6 +270,7 @@ impl CallSession {
         );
         Ok(Self {
             meta,
+            stem,
             engine,
             sinks,
             rate,
@@ -326,7 +339,11 @@ impl CallSession {
         }
         let note = self.sinks.recorder.note();
         if let Some(dir) = &self.shared.cfg.events_dir {
-            let stem = dir.join(format!("{}.note", file_stem(&self.meta.call_id)));
+            let stem = self
+                .stem
+                .clone()
+                .unwrap_or_else(|| dir.join(events_file::escape_id(&self.meta.call_id)))
+                .with_extension("note");
             for (path, json) in [
                 (stem.with_extension("note.json"), true),
                 (stem.with_extension("note.md"), false),
@@ -376,26 +393,6 @@ impl CallSession {
             "call ended"
         );
     }
-}
-
-/// A call id as a file name: letters, digits, `-`, `_` and `.` kept, the
-/// rest `_`, at most 96 characters, never empty or a dot name.
-pub fn file_stem(call_id: &str) -> String {
-    let mut s: String = call_id
-        .chars()
-        .take(96)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        s.insert(0, '_');
-    }
-    s
 }
 
 /// The call's outputs: events for the stream, the record for the note.
@@ -530,11 +527,6 @@ impl Lockstep {
     }
 }
 
-/// Where call files go, for the tests and the operator's log line.
-pub fn events_path(dir: &std::path::Path, call_id: &str) -> PathBuf {
-    dir.join(format!("{}.jsonl", file_stem(call_id)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,13 +578,5 @@ mod tests {
         l.push_customer(&[1.0; 5]);
         l.drain(|c, _| got.push((c.len(), 0)));
         assert_eq!(got[2], (5, 0));
-    }
-
-    #[test]
-    fn call_ids_become_safe_file_names() {
-        assert_eq!(file_stem("abc-DEF_1.2"), "abc-DEF_1.2");
-        assert_eq!(file_stem("../../etc/passwd"), "_.._.._etc_passwd");
-        assert_eq!(file_stem(""), "_");
-        assert_eq!(file_stem(&"x".repeat(500)).len(), 96);
     }
 }

@@ -205,7 +205,16 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
         Value::Object(m)
     };
     Json(json!({
-        "status": if shared.draining.load(Ordering::Relaxed) { "draining" } else { "ok" },
+        "status": if shared.draining.load(Ordering::Relaxed) {
+            "draining"
+        } else if s.events_failing.load(Ordering::Relaxed) > 0 {
+            // Calls go on (pages, NATS), but their files are losing lines.
+            "degraded"
+        } else {
+            "ok"
+        },
+        "events_failing_calls": s.events_failing.load(Ordering::Relaxed),
+        "events_lines_lost": s.events_lines_lost.load(Ordering::Relaxed),
         "active_calls": s.active.load(Ordering::Relaxed),
         "max_calls": shared.cfg.max_calls,
         "calls_started": by(&s.started),
@@ -345,6 +354,17 @@ pub fn metrics_text(shared: &Shared) -> String {
         o,
         "shoutcue_frames_dropped_total {}",
         s.dropped_frames.load(Ordering::Relaxed)
+    );
+    head(
+        &mut o,
+        "shoutcue_events_lines_lost_total",
+        "counter",
+        "Event lines a call's file could not take (disk full or failing); the pages and NATS still had them.",
+    );
+    let _ = writeln!(
+        o,
+        "shoutcue_events_lines_lost_total {}",
+        s.events_lines_lost.load(Ordering::Relaxed)
     );
     let name = "shoutcue_frame_latency_seconds";
     head(

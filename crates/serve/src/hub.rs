@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
+
+use crate::events_file::Written;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -204,33 +206,69 @@ impl Hub {
 /// The writer under a call's JSON Lines sink: each complete line goes to
 /// the call's file and to the hub.
 pub struct Tap {
-    pub(crate) out: Box<dyn Write + Send>,
+    /// The call's events file, if the server writes one.
+    pub(crate) file: Option<crate::events_file::EventsFile>,
     pub(crate) hub: Arc<Hub>,
     pub(crate) call_id: Arc<str>,
     pub(crate) agent_id: Option<Arc<str>>,
     /// Set by the call's sinks before each event: whether it is private.
     pub(crate) private: Arc<AtomicBool>,
     pub(crate) pending: Vec<u8>,
+    /// For the count of lines the file lost, and `/healthz`.
+    pub(crate) shared: Arc<crate::Shared>,
 }
 
 impl Write for Tap {
+    /// Never fails. The file gets each line whole before the pages (and
+    /// NATS, through the hub) do, so after a kill it holds every line they
+    /// saw. A file that cannot take a line is counted and logged once per
+    /// outage, and the pages and NATS still get the line.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.out.write_all(buf)?;
         for &b in buf {
-            if b == b'\n' {
-                let line = String::from_utf8_lossy(&self.pending).into_owned();
-                self.pending.clear();
-                let private = self.private.load(Ordering::Relaxed);
-                self.hub
-                    .publish(&self.call_id, &self.agent_id, private, line);
-            } else {
+            if b != b'\n' {
                 self.pending.push(b);
+                continue;
             }
+            let private = self.private.load(Ordering::Relaxed);
+            if let Some(f) = self.file.as_mut() {
+                let was_lost = f.lost();
+                let stats = &self.shared.stats;
+                match f.write_line(&self.pending) {
+                    Written::Ok => {}
+                    Written::Failed => {
+                        stats.events_lines_lost.fetch_add(1, Ordering::Relaxed);
+                        if was_lost == 0 {
+                            stats.events_failing.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(call = %self.call_id, "events file: a line could not be written (disk full or failing?); the pages and NATS go on, and the file will say how many lines it lost");
+                        }
+                    }
+                    Written::Resumed => {
+                        stats.events_failing.fetch_sub(1, Ordering::Relaxed);
+                        tracing::warn!(call = %self.call_id, lost = was_lost, "events file: writing again");
+                    }
+                }
+            }
+            let line = String::from_utf8_lossy(&self.pending).into_owned();
+            self.pending.clear();
+            self.hub
+                .publish(&self.call_id, &self.agent_id, private, line);
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        Ok(())
+    }
+}
+
+impl Drop for Tap {
+    /// A call that ends while its file is failing no longer counts as failing.
+    fn drop(&mut self) {
+        if self.file.as_ref().is_some_and(|f| f.lost() > 0) {
+            self.shared
+                .stats
+                .events_failing
+                .fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

@@ -21,6 +21,7 @@ pub mod audiohook;
 pub mod audiosocket;
 pub mod call;
 pub mod config;
+pub mod events_file;
 pub mod fleet;
 pub mod freeswitch;
 mod http;
@@ -70,6 +71,11 @@ pub struct Stats {
     /// to keep the call's clock: a stalled leg padded, or audio the
     /// platform said it discarded (AudioHook `discarded`).
     pub dropped_frames: AtomicU64,
+    /// Event lines that could not be written to their call's file (a full
+    /// or failing disk); the pages and NATS still had them.
+    pub events_lines_lost: AtomicU64,
+    /// Calls whose events file is failing now: `/healthz` says "degraded".
+    pub events_failing: AtomicUsize,
 }
 
 /// Upper bounds of the frame-latency buckets, µs (the last bucket is open).
@@ -209,6 +215,13 @@ impl Server {
             std::fs::create_dir_all(dir).map_err(|e| {
                 ServeError::Setup(format!(
                     "{}: cannot create the events folder: {e}",
+                    dir.display()
+                ))
+            })?;
+            // A folder that takes no files would refuse every call; say so now.
+            events_file::check_writable(dir).map_err(|e| {
+                ServeError::Setup(format!(
+                    "{}: the events folder does not take new files: {e}",
                     dir.display()
                 ))
             })?;

@@ -830,3 +830,117 @@ async fn a_stall_counts_as_late_and_a_missing_leg_as_dropped_frames() {
     );
     eprintln!("late {} (stall) then {}, dropped {d}", after_stall, late());
 }
+
+/// A mono AudioSocket call of `frames` 20 ms frames of `pcm` (cycled), with
+/// the given UUID, ended by a hangup.
+async fn audiosocket_mono_call(addr: SocketAddr, uuid: [u8; 16], pcm: &[i16], frames: usize) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut s, 0x01, &uuid).await.unwrap();
+    for chunk in pcm.chunks(160).cycle().take(frames) {
+        audiosocket_frame(&mut s, 0x10, &le(chunk)).await.unwrap();
+    }
+    audiosocket_frame(&mut s, 0x00, &[]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_call_id_keeps_both_calls() {
+    let dir = shoutcue_testkit::TempDir::new("serve-repeat");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiosocket.unwrap();
+    let (cust, _) = voices(&shoutcue_testkit::fixture("continued_shout.wav"));
+    let id = [0x31u8; 16];
+    let stem = "31313131-3131-3131-3131-313131313131";
+    audiosocket_mono_call(addr, id, &cust, cust.len() / 160).await;
+    let (first, _) = events_of(&server, dir.path(), stem).await;
+    assert!(first.iter().any(|(t, _)| t == "cue"), "{first:?}");
+    // The same id again (a platform retry, a reused conversation id): a
+    // file of its own, and the first call's file and note untouched.
+    audiosocket_mono_call(addr, id, &cust, 100).await;
+    let again = format!("{stem}~2");
+    let (second, _) = events_of(&server, dir.path(), &again).await;
+    assert!(dir.join(format!("{again}.note.json")).exists());
+    let (first_after, _) = events_of(&server, dir.path(), stem).await;
+    assert_eq!(first_after, first, "the first call's file was changed");
+    assert!(second.len() < first.len());
+}
+
+/// Mounts a `kib` KiB tmpfs at `at` (root only): a disk that really fills.
+fn small_disk(at: &Path, kib: u32) -> Option<impl Drop> {
+    struct Mounted(std::path::PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    std::fs::create_dir_all(at).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+        .arg(at)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| Mounted(at.to_path_buf()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "root-tests"),
+    ignore = "needs root to mount a small tmpfs as a full disk (cargo test --all-features, as CI)"
+)]
+async fn a_full_disk_loses_whole_file_lines_and_the_pages_still_get_the_call() {
+    let tmp = shoutcue_testkit::TempDir::new("serve-full-disk");
+    let disk = tmp.join("disk");
+    let _mounted = small_disk(&disk, 64).expect("mount a tmpfs (are we root?)");
+    let server = start(&disk, 10).await;
+    let http = server.bound.http.unwrap();
+    let console_url = server.console_url().unwrap();
+    let token = console_url.split("token=").nth(1).unwrap().to_string();
+    let host = format!("127.0.0.1:{}", http.port());
+    let console = tokio::spawn(async move {
+        sse_until(
+            http,
+            &format!("/console/events?token={token}"),
+            &host,
+            "call_end",
+        )
+        .await
+    });
+    // Fill the disk but for one 4 KiB page (tmpfs allocates by the page):
+    // the call's first lines fit, the rest do not.
+    {
+        let mut f = std::fs::File::create(disk.join("filler")).unwrap();
+        let block = vec![b'x'; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        let _ = f.set_len(f.metadata().unwrap().len().saturating_sub(4096));
+        f.sync_all().unwrap();
+    }
+    let addr = server.bound.audiosocket.unwrap();
+    let (cust, _) = voices(&shoutcue_testkit::fixture("continued_shout.wav"));
+    audiosocket_mono_call(addr, [0x41u8; 16], &cust, 3 * cust.len() / 160).await;
+    let seen = console.await.unwrap();
+    assert!(
+        seen.contains("call_end"),
+        "the console never saw the call end"
+    );
+    assert!(seen.contains("\"cue\""), "the console missed the cues");
+    let t0 = std::time::Instant::now();
+    while server.active_calls() > 0 {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lost = server
+        .stats()
+        .events_lines_lost
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(lost > 0, "the disk never filled: the test proves nothing");
+    let text =
+        std::fs::read_to_string(disk.join("41414141-4141-4141-4141-414141414141.jsonl")).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "a torn last line");
+    for l in text.lines() {
+        serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("torn line {l:?}: {e}"));
+    }
+    assert!(
+        text.lines().count() >= 1,
+        "the first lines fit and were kept"
+    );
+}
