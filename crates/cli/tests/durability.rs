@@ -81,3 +81,22 @@ fn an_events_folder_that_takes_no_files_stops_the_server_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn a_call_limit_the_open_file_limit_cannot_carry_stops_the_server_at_start() {
+    // A hard limit of 256 open files carries (256 - 96) / 3 = 53 calls.
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -n 256 && exec "$0" serve --audiosocket 127.0.0.1:0 --max-calls 500"#,
+            support::BIN,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started anyway: {err}");
+    assert!(
+        err.contains("max_calls 500") && err.contains("at most 53"),
+        "{err}"
+    );
+}

@@ -19,6 +19,7 @@
 //! is a call of its own, the customer's voice.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -175,6 +176,9 @@ struct Paired {
     /// A leg that was waited for in vain (customer, agent): not waited for
     /// again until it delivers audio.
     stalled: [bool; 2],
+    /// Legs that have joined (customer, agent): a second one of either is
+    /// refused, so nobody can mix audio into a running call by its UUID.
+    joined: [bool; 2],
     legs: u8,
     reason: EndReason,
     _slot: Option<Slot>,
@@ -234,14 +238,23 @@ async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Res
         match map.get(&call_id).filter(|_| leg != Leg::Alone) {
             Some(c) => {
                 let c = c.clone();
-                c.lock().map_err(|_| "call poisoned")?.legs += 1;
-                Some(c)
+                let mut p = c.lock().map_err(|_| "call poisoned")?;
+                let i = usize::from(leg == Leg::Agent);
+                if p.joined[i] {
+                    Err(if i == 0 { "customer" } else { "agent" })
+                } else {
+                    p.joined[i] = true;
+                    p.legs += 1;
+                    drop(p);
+                    Ok(Some(c))
+                }
             }
-            None => Slot::take(shared, Protocol::AudioSocket).map(|slot| {
+            None => Ok(Slot::take(shared, Protocol::AudioSocket).map(|slot| {
                 let c = Arc::new(Mutex::new(Paired {
                     session: None,
                     step: None,
                     stalled: [false; 2],
+                    joined: [leg == Leg::Customer, leg == Leg::Agent],
                     legs: 1,
                     reason: EndReason::Disconnect,
                     _slot: Some(slot),
@@ -250,7 +263,17 @@ async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Res
                     map.insert(call_id.clone(), c.clone());
                 }
                 c
-            }),
+            })),
+        }
+    };
+    let call = match call {
+        Ok(c) => c,
+        Err(role) => {
+            shared.stats.refused[Protocol::AudioSocket.index()].fetch_add(1, Ordering::Relaxed);
+            let _ = sock.shutdown().await;
+            return Err(format!(
+                "call {call_id}: a second {role} leg refused (the call has one: a reused or injected UUID?)"
+            ));
         }
     };
     let Some(call) = call else {

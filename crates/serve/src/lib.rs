@@ -22,6 +22,7 @@ pub mod audiosocket;
 pub mod call;
 pub mod config;
 pub mod events_file;
+pub mod fds;
 pub mod fleet;
 pub mod freeswitch;
 mod http;
@@ -211,6 +212,9 @@ impl Server {
         script: Script,
     ) -> Result<Server, ServeError> {
         cfg.validate()?;
+        let limit = fds::raise_soft_limit()
+            .map_err(|e| ServeError::Setup(format!("open-file limit: {e}")))?;
+        fds::check_budget(cfg.max_calls, limit).map_err(ServeError::Setup)?;
         if let Some(dir) = &cfg.events_dir {
             std::fs::create_dir_all(dir).map_err(|e| {
                 ServeError::Setup(format!(

@@ -178,10 +178,7 @@ async fn fork_call(server: &Server, call_id: &str, agent: &str, fixture: &str, s
 
 /// Waits until `call_id` has ended (its note written) and returns its lines.
 async fn file_lines(dir: &Path, call_id: &str) -> Vec<String> {
-    let stem = call_id.replace(
-        |c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)),
-        "_",
-    );
+    let stem = shoutcue_serve::events_file::escape_id(call_id);
     let t0 = Instant::now();
     while !dir.join(format!("{stem}.note.json")).exists() {
         assert!(

@@ -944,3 +944,70 @@ async fn a_full_disk_loses_whole_file_lines_and_the_pages_still_get_the_call() {
         "the first lines fit and were kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_leg_with_a_running_calls_uuid_is_refused_and_mixes_nothing_in() {
+    use tokio::io::AsyncReadExt;
+    let dir = shoutcue_testkit::TempDir::new("serve-audiosocket-inject");
+    let server = start(dir.path(), 10).await;
+    let addr = server.bound.audiosocket.unwrap();
+    let fixture = shoutcue_testkit::fixture("continued_shout.wav");
+    let (cust, agent) = voices(&fixture);
+    let mut uuid = [0x6bu8; 16];
+    uuid[15] = 0;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut c, 0x01, &uuid).await.unwrap();
+    uuid[15] = 1;
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut a, 0x01, &uuid).await.unwrap();
+    audiosocket_frame(&mut c, 0x10, &le(&cust[..160]))
+        .await
+        .unwrap();
+    audiosocket_frame(&mut a, 0x10, &le(&agent[..160]))
+        .await
+        .unwrap();
+    // Someone who knows the UUID joins as a second customer (and a second
+    // agent), shouting: both refused, the call untouched.
+    for role in [0u8, 1] {
+        uuid[15] = role;
+        let mut evil = tokio::net::TcpStream::connect(addr).await.unwrap();
+        audiosocket_frame(&mut evil, 0x01, &uuid).await.unwrap();
+        let loud: Vec<i16> = (0..160)
+            .map(|i| if i % 2 == 0 { 30_000 } else { -30_000 })
+            .collect();
+        for _ in 0..200 {
+            if audiosocket_frame(&mut evil, 0x10, &le(&loud))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let mut b = [0u8; 16];
+        let closed = tokio::time::timeout(Duration::from_secs(5), evil.read(&mut b)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "the server kept a second leg of role {role} open: {closed:?}"
+        );
+    }
+    let refused: u64 = server
+        .stats()
+        .refused
+        .iter()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    assert_eq!(refused, 2);
+    for (cc, ac) in cust[160..].chunks(160).zip(agent[160..].chunks(160)) {
+        audiosocket_frame(&mut c, 0x10, &le(cc)).await.unwrap();
+        audiosocket_frame(&mut a, 0x10, &le(ac)).await.unwrap();
+    }
+    audiosocket_frame(&mut a, 0x00, &[]).await.unwrap();
+    audiosocket_frame(&mut c, 0x00, &[]).await.unwrap();
+    let (got, last) = events_of(&server, dir.path(), "6b6b6b6b-6b6b-6b6b-6b6b-6b6b6b6b6b00").await;
+    assert_same(
+        &got,
+        &replay_events(&fixture),
+        "AudioSocket with refused intruders",
+    );
+    assert_eq!(last["reason"], "hangup");
+}
