@@ -114,3 +114,24 @@ fn help_says_how_to_get_live_capture() {
         assert!(line.contains("--features live"), "{line}");
     }
 }
+
+#[test]
+fn serve_offers_no_per_call_flags_and_replay_still_does() {
+    let help = |cmd: &str| {
+        let o = Command::new(BIN).args([cmd, "--help"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let serve = help("serve");
+    for flag in ["--name", "--started-at"] {
+        assert!(
+            !serve.contains(flag),
+            "serve --help offers {flag}:\n{serve}"
+        );
+    }
+    assert!(
+        serve.contains("--model") && serve.contains("--script"),
+        "{serve}"
+    );
+    let replay = help("replay");
+    assert!(replay.contains("--name") && replay.contains("--started-at"));
+}

@@ -30,6 +30,7 @@ use futures_util::SinkExt;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::call::{CallMeta, CallSession, EndReason, Protocol, Slot};
@@ -46,7 +47,15 @@ pub const REQUIRED_COMPONENTS: [&str; 6] = [
 ];
 
 /// Clock skew allowed between the client and us when checking `created`/`expires`, s.
-const MAX_SKEW_S: i64 = 10;
+pub const MAX_SKEW_S: i64 = 10;
+/// Oldest `created` accepted, s before now (plus the skew): a client signs
+/// its upgrade as it makes it; the reference client's signatures live 30 s.
+pub const MAX_AGE_S: i64 = 60;
+/// Longest `expires - created` accepted, s: no signature good for years.
+pub const MAX_LIFETIME_S: i64 = 300;
+/// Nonces remembered at most: past it the oldest are forgotten early (and
+/// a replay of those is still refused by its age within [`MAX_AGE_S`]).
+const MAX_NONCES: usize = 100_000;
 
 /// Decodes the configured client secret.
 pub fn decode_secret(b64: &str) -> Option<Vec<u8>> {
@@ -70,9 +79,12 @@ pub enum AuthError {
     /// The signature does not cover every required component.
     #[error("the signature does not cover {0}")]
     Uncovered(&'static str),
-    /// The signature is outside its validity window.
-    #[error("the signature has expired or is not yet valid")]
+    /// The signature is outside its validity window, or has none.
+    #[error("the signature has expired, is not yet valid, or has no created/expires")]
     Expired,
+    /// This signature was used before (its nonce was seen).
+    #[error("the signature was used before (a replayed request)")]
+    Replayed,
     /// The HMAC does not match.
     #[error("the signature does not verify")]
     Mismatch,
@@ -139,14 +151,25 @@ fn parse_input(member: &str) -> Option<SigInput<'_>> {
     })
 }
 
-/// Checks the upgrade request's signature and API key.
+/// What a verified signature carries for the replay check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The signature's nonce, if it has one.
+    pub nonce: Option<String>,
+    /// Until when the signature is valid, Unix seconds.
+    pub expires: i64,
+}
+
+/// Checks the upgrade request's signature and API key, and that it is
+/// fresh: `created` and `expires` present, `created` at most [`MAX_AGE_S`]
+/// old, a lifetime of at most [`MAX_LIFETIME_S`], within [`MAX_SKEW_S`].
 pub fn verify(
     headers: &HeaderMap,
     request_target: &str,
     api_key: &str,
     secret: &[u8],
     now_unix: i64,
-) -> Result<(), AuthError> {
+) -> Result<Signed, AuthError> {
     let header = |name: &'static str| -> Result<&str, AuthError> {
         headers
             .get(name)
@@ -154,7 +177,13 @@ pub fn verify(
             .to_str()
             .map_err(|_| AuthError::Malformed(name))
     };
-    if header("x-api-key")?.trim() != api_key {
+    // Constant time: the key must not be guessable byte by byte.
+    if !bool::from(
+        header("x-api-key")?
+            .trim()
+            .as_bytes()
+            .ct_eq(api_key.as_bytes()),
+    ) {
         return Err(AuthError::ApiKey);
     }
     let inputs = header("signature-input")?;
@@ -198,17 +227,19 @@ pub fn verify(
                 .map_err(|_| AuthError::Malformed("signature-input"))
         })
     };
-    if let Some(created) = int("created").transpose()? {
-        if created > now_unix.saturating_add(MAX_SKEW_S) {
-            return Err(AuthError::Expired);
-        }
+    let (Some(created), Some(expires)) = (int("created").transpose()?, int("expires").transpose()?)
+    else {
+        return Err(AuthError::Expired);
+    };
+    // Saturating throughout: both are the client's numbers, i64::MAX included.
+    if created > now_unix.saturating_add(MAX_SKEW_S)
+        || created < now_unix.saturating_sub(MAX_AGE_S + MAX_SKEW_S)
+        || expires.saturating_add(MAX_SKEW_S) < now_unix
+        || expires.saturating_sub(created) > MAX_LIFETIME_S
+    {
+        return Err(AuthError::Expired);
     }
-    if let Some(expires) = int("expires").transpose()? {
-        // Saturating: `expires` is the client's number, i64::MAX included.
-        if expires.saturating_add(MAX_SKEW_S) < now_unix {
-            return Err(AuthError::Expired);
-        }
-    }
+    let nonce = param("nonce").map(str::to_string);
     let mut base = String::new();
     for c in &input.components {
         let value = match c.as_str() {
@@ -234,7 +265,46 @@ pub fn verify(
     base.push_str(&format!("\"@signature-params\": {}", input.raw));
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| AuthError::Mismatch)?;
     mac.update(base.as_bytes());
-    mac.verify_slice(&sig).map_err(|_| AuthError::Mismatch)
+    mac.verify_slice(&sig).map_err(|_| AuthError::Mismatch)?;
+    Ok(Signed { nonce, expires })
+}
+
+/// Nonces of the signatures accepted and still valid: a signature is good
+/// for one upgrade, so a captured request cannot open a second session.
+#[derive(Debug, Default)]
+pub struct Nonces {
+    seen: std::collections::HashMap<String, i64>,
+    order: std::collections::VecDeque<(i64, String)>,
+}
+
+impl Nonces {
+    /// Records `signed`'s nonce at `now_unix`; refuses one seen before.
+    /// A signature without a nonce is refused too: nothing would tell its
+    /// replay from it.
+    pub fn admit(&mut self, signed: &Signed, now_unix: i64) -> Result<(), AuthError> {
+        while let Some((until, _)) = self.order.front() {
+            if *until >= now_unix && self.order.len() < MAX_NONCES {
+                break;
+            }
+            if let Some((_, n)) = self.order.pop_front() {
+                self.seen.remove(&n);
+            }
+        }
+        let Some(nonce) = signed.nonce.as_ref().filter(|n| !n.is_empty()) else {
+            return Err(AuthError::Missing("nonce"));
+        };
+        if self.seen.contains_key(nonce) {
+            return Err(AuthError::Replayed);
+        }
+        // Kept until the signature could no longer pass the time checks.
+        let until = signed
+            .expires
+            .saturating_add(MAX_SKEW_S)
+            .max(now_unix + MAX_AGE_S + MAX_SKEW_S);
+        self.seen.insert(nonce.clone(), until);
+        self.order.push_back((until, nonce.clone()));
+        Ok(())
+    }
 }
 
 /// The `@authority` of a Host header: lower case, default ports dropped.
@@ -281,7 +351,14 @@ async fn upgrade(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    if let Err(e) = verify(&headers, &target, &key, &secret, now) {
+    let checked = verify(&headers, &target, &key, &secret, now).and_then(|signed| {
+        shared
+            .audiohook_nonces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .admit(&signed, now)
+    });
+    if let Err(e) = checked {
         tracing::warn!("AudioHook: upgrade refused (401): {e}");
         return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
@@ -657,6 +734,18 @@ mod tests {
     /// A request signed as the protocol's reference client signs it, built
     /// here from the specification (RFC 9421 over the listed components).
     fn signed(key: &str, secret: &[u8], created: i64) -> HeaderMap {
+        signed_with(
+            key,
+            secret,
+            &format!(
+                "nonce=\"abc\";alg=\"hmac-sha256\";created={created};expires={}",
+                created + 30
+            ),
+        )
+    }
+
+    /// As [`signed`], with the signature parameters after `keyid` as given.
+    fn signed_with(key: &str, secret: &[u8], tail: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         let put = |h: &mut HeaderMap, k: &'static str, v: &str| {
             h.insert(k, HeaderValue::from_str(v).unwrap());
@@ -679,8 +768,7 @@ mod tests {
             "30b0e395-84d3-4570-ac13-9a62d8f514c0",
         );
         let params = format!(
-            "(\"@request-target\" \"@authority\" \"audiohook-organization-id\" \"audiohook-session-id\" \"audiohook-correlation-id\" \"x-api-key\");keyid=\"{key}\";nonce=\"abc\";alg=\"hmac-sha256\";created={created};expires={}",
-            created + 30
+            "(\"@request-target\" \"@authority\" \"audiohook-organization-id\" \"audiohook-session-id\" \"audiohook-correlation-id\" \"x-api-key\");keyid=\"{key}\";{tail}"
         );
         let base = format!(
             "\"@request-target\": /api/v1/audiohook/ws\n\"@authority\": 127.0.0.1:9000\n\"audiohook-organization-id\": d7934305-0972-4844-938e-9060eef73d05\n\"audiohook-session-id\": e160e428-53e2-487c-977d-96989bf5c99d\n\"audiohook-correlation-id\": 30b0e395-84d3-4570-ac13-9a62d8f514c0\n\"x-api-key\": {key}\n\"@signature-params\": {params}"
@@ -700,7 +788,10 @@ mod tests {
         let h = signed("KEY", secret, now);
         assert_eq!(
             verify(&h, "/api/v1/audiohook/ws", "KEY", secret, now),
-            Ok(())
+            Ok(Signed {
+                nonce: Some("abc".into()),
+                expires: now + 30
+            })
         );
         assert_eq!(
             verify(&h, "/api/v1/audiohook/ws", "KEY", b"another secret", now),
@@ -736,6 +827,46 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_must_be_fresh_short_lived_and_used_once() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let now = 1_760_000_000;
+        let check = |tail: &str| {
+            verify(
+                &signed_with("KEY", secret, tail),
+                "/api/v1/audiohook/ws",
+                "KEY",
+                secret,
+                now,
+            )
+        };
+        // As the reference client signs: accepted.
+        let good = check(&format!("nonce=\"n1\";created={now};expires={}", now + 30)).unwrap();
+        // No created/expires at all, created in 2001, ten years' validity,
+        // an expiry long past: all refused, though each HMAC is right.
+        for tail in [
+            "nonce=\"n2\"".to_string(),
+            format!("nonce=\"n3\";created=1000000000;expires={}", now + 30),
+            format!(
+                "nonce=\"n4\";created={now};expires={}",
+                now + 10 * 365 * 86_400
+            ),
+            format!("nonce=\"n5\";created={};expires={}", now - 30, now - 20),
+        ] {
+            assert_eq!(check(&tail), Err(AuthError::Expired), "{tail}");
+        }
+        // Used once: the same signature again is a replay, whenever.
+        let mut n = Nonces::default();
+        assert_eq!(n.admit(&good, now), Ok(()));
+        assert_eq!(n.admit(&good, now + 20), Err(AuthError::Replayed));
+        let other = check(&format!("nonce=\"n6\";created={now};expires={}", now + 30)).unwrap();
+        assert_eq!(n.admit(&other, now + 1), Ok(()));
+        let no_nonce = check(&format!("created={now};expires={}", now + 30)).unwrap();
+        assert_eq!(n.admit(&no_nonce, now), Err(AuthError::Missing("nonce")));
+        // Forgotten only once the signature could not pass the time checks.
+        assert_eq!(n.admit(&good, now + 200), Ok(()));
+    }
+
+    #[test]
     fn a_far_future_expiry_is_no_overflow() {
         // `expires=i64::MAX` once overflowed `expires + MAX_SKEW_S` (a panic
         // in debug builds, "expired" in release); found by the fuzz target.
@@ -746,13 +877,14 @@ mod tests {
             .replace("expires=1760000030", &format!("expires={}", i64::MAX))
             .replace("created=1760000000", &format!("created={}", i64::MIN));
         h.insert("signature-input", HeaderValue::from_str(&input).unwrap());
+        // Refused for its times (a lifetime of 2^64 s) without overflowing.
         assert_eq!(
             verify(&h, "/api/v1/audiohook/ws", "KEY", b"secret", i64::MAX),
-            Err(AuthError::Mismatch)
+            Err(AuthError::Expired)
         );
         assert_eq!(
             verify(&h, "/api/v1/audiohook/ws", "KEY", b"secret", i64::MIN),
-            Err(AuthError::Mismatch)
+            Err(AuthError::Expired)
         );
     }
 

@@ -360,6 +360,8 @@ impl CallSession {
                         written.map_err(|e| e.to_string())
                     });
                 if let Err(e) = r {
+                    // No half note: a reader would take it for the whole.
+                    let _ = std::fs::remove_file(&path);
                     tracing::error!(call = %self.meta.call_id, "{}: cannot write the incident note: {e}", path.display());
                 }
             }

@@ -214,13 +214,29 @@ pub struct FreeSwitchConfig {
     /// metadata frame says `sampleRate`.
     #[serde(default = "default_fs_rate")]
     pub rate: u32,
-    /// 1 (the customer) or 2 (stereo), unless the metadata says `channels`.
+    /// 2 (stereo, as `uuid_audio_fork ... stereo` sends) or 1 (the
+    /// customer alone), unless the metadata says `channels`.
     #[serde(default = "default_fs_channels")]
     pub channels: u16,
-    /// Which stereo channel is the customer (0 = left): it depends on the
-    /// leg the fork sits on.
+    /// Which stereo channel is the customer (0 = left), unless the metadata
+    /// says `customerChannel`. A fork started on the customer's leg sends
+    /// that leg's own voice left and what it hears (the agent) right: 0.
     #[serde(default)]
     pub customer_channel: u16,
+}
+
+impl FreeSwitchConfig {
+    /// A listener on `listen` with the documented defaults (8 kHz stereo,
+    /// the customer left), as the config file gives when it names only
+    /// `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            rate: default_fs_rate(),
+            channels: default_fs_channels(),
+            customer_channel: 0,
+        }
+    }
 }
 
 fn default_fs_rate() -> u32 {
@@ -228,7 +244,7 @@ fn default_fs_rate() -> u32 {
 }
 
 fn default_fs_channels() -> u16 {
-    1
+    2
 }
 
 /// The Twilio Media Streams listener.

@@ -148,6 +148,22 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
                     reason = EndReason::Error;
                     break;
                 };
+                // The layout decides whose voice is analysed: say which
+                // one this call uses, and where it came from.
+                tracing::info!(
+                    call = %f.call_id,
+                    layout = if f.channels == 2 {
+                        if f.customer_channel == 0 { "stereo, customer left (channel 0)" } else { "stereo, customer right (channel 1)" }
+                    } else {
+                        "mono: the customer alone"
+                    },
+                    from = if t.as_str().contains("\"channels\"") || t.as_str().contains("\"customerChannel\"") {
+                        "metadata"
+                    } else {
+                        "configuration (freeswitch.channels, freeswitch.customer_channel)"
+                    },
+                    "FreeSWITCH stream layout"
+                );
                 let meta = CallMeta {
                     call_id: f.call_id.clone(),
                     protocol: Protocol::FreeSwitch,

@@ -152,6 +152,8 @@ pub struct Shared {
     pub fleet: fleet::FleetStats,
     /// Where the pages' tokens come from.
     pub pages: http::Pages,
+    /// AudioHook signatures accepted and still valid: each opens one session.
+    pub audiohook_nonces: std::sync::Mutex<audiohook::Nonces>,
     /// The queue to NATS, when `nats_url` is set.
     pub outbox: Option<Arc<nats::Outbox>>,
 }
@@ -251,6 +253,7 @@ impl Server {
             draining: AtomicBool::new(false),
             ended: end_rx,
             hub,
+            audiohook_nonces: std::sync::Mutex::default(),
             outbox: cfg
                 .nats_url
                 .as_ref()

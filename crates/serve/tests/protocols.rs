@@ -413,6 +413,25 @@ fn audiohook_request(
     secret_b64: &str,
     session: &str,
 ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    // Each request its own nonce, as the reference client does: the server
+    // accepts a signature once.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nonce = format!(
+        "n{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    audiohook_request_signed(addr, key, secret_b64, session, &nonce)
+}
+
+/// An upgrade request signed now, with this nonce.
+fn audiohook_request_signed(
+    addr: SocketAddr,
+    key: &str,
+    secret_b64: &str,
+    session: &str,
+    nonce: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let path = "/api/v1/audiohook/ws";
     let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
     let (org, corr) = (
@@ -424,7 +443,7 @@ fn audiohook_request(
         .unwrap()
         .as_secs();
     let params = format!(
-        "(\"@request-target\" \"@authority\" \"audiohook-organization-id\" \"audiohook-session-id\" \"audiohook-correlation-id\" \"x-api-key\");keyid=\"{key}\";nonce=\"n0nce\";alg=\"hmac-sha256\";created={created};expires={}",
+        "(\"@request-target\" \"@authority\" \"audiohook-organization-id\" \"audiohook-session-id\" \"audiohook-correlation-id\" \"x-api-key\");keyid=\"{key}\";nonce=\"{nonce}\";alg=\"hmac-sha256\";created={created};expires={}",
         created + 30
     );
     let base = format!(
@@ -483,10 +502,13 @@ async fn audiohook_signed_session_gives_replays_events() {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
         other => panic!("a badly signed upgrade must get 401, got {other:?}"),
     }
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(audiohook_request(addr, KEY, SECRET_B64, session))
-            .await
-            .unwrap();
+    let signed = || audiohook_request_signed(addr, KEY, SECRET_B64, session, "once-only");
+    let (mut ws, _) = tokio_tungstenite::connect_async(signed()).await.unwrap();
+    // The same signed request again (captured and replayed): refused.
+    match tokio_tungstenite::connect_async(signed()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("a replayed upgrade must get 401, got {other:?}"),
+    }
     let media = json!([{"type": "audio", "format": "L16", "channels": ["external", "internal"], "rate": 8000}]);
     ws.send(client_msg("open", 1, session, json!({
         "organizationId": "d7934305-0972-4844-938e-9060eef73d05", "conversationId": "conv-42",
@@ -1010,4 +1032,41 @@ async fn a_third_leg_with_a_running_calls_uuid_is_refused_and_mixes_nothing_in()
         "AudioSocket with refused intruders",
     );
     assert_eq!(last["reason"], "hangup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_freeswitch_example_gives_the_cues() {
+    // The listener as the config file gives it when it names only the
+    // address, and the metadata exactly as the README's uuid_audio_fork line.
+    let dir = shoutcue_testkit::TempDir::new("serve-freeswitch-readme");
+    let toml = dir.join("serve.toml");
+    std::fs::write(&toml, "[freeswitch]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let mut cfg = ServeConfig::from_file(&toml).unwrap();
+    cfg.events_dir = Some(dir.path().to_path_buf());
+    let server = server(cfg).await;
+    let url = format!("ws://{}/", server.bound.freeswitch.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let fixture = shoutcue_testkit::fixture("continued_shout.wav");
+    let (cust, agent) = voices(&fixture);
+    // A fork on the customer's leg: the customer left, the agent right.
+    let mut s = Vec::with_capacity(2 * cust.len());
+    for (c, a) in cust.iter().zip(&agent) {
+        s.extend_from_slice(&[*c, *a]);
+    }
+    ws.send(Message::Text(
+        r#"{"callId":"4f1c2a","agentId":"1234"}"#.to_string().into(),
+    ))
+    .await
+    .unwrap();
+    for chunk in s.chunks(320) {
+        ws.send(Message::Binary(le(chunk).into())).await.unwrap();
+    }
+    ws.close(None).await.unwrap();
+    let (got, _) = events_of(&server, dir.path(), "4f1c2a").await;
+    assert!(got.iter().any(|(t, _)| t == "cue"), "no cue: {got:?}");
+    assert_same(
+        &got,
+        &replay_events(&fixture),
+        "the README's FreeSWITCH line",
+    );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use shoutcue_serve::config::{AudioHookConfig, AudioSocketConfig, FreeSwitchConfig, TwilioConfig};
 use shoutcue_serve::{ServeConfig, Server};
 
-use crate::args::CoachArgs;
+use crate::args::SetupArgs;
 use crate::AnyError;
 
 /// Options of `shoutcue serve`. Every flag overrides the config file's key
@@ -71,8 +71,10 @@ pub struct ServeArgs {
     /// --http address) and exit; hand it to that agent alone.
     #[arg(long, value_name = "ID")]
     pub agent_link: Option<String>,
+    /// Model, coach timing and script (no `--name` or `--started-at`: a
+    /// server's calls each have their own).
     #[command(flatten)]
-    pub setup: CoachArgs,
+    pub setup: SetupArgs,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains.
@@ -103,12 +105,10 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         cfg.audiosocket = Some(AudioSocketConfig { listen, pairing });
     }
     if let Some(listen) = a.freeswitch {
-        let mut c = cfg.freeswitch.take().unwrap_or(FreeSwitchConfig {
-            listen,
-            rate: 8000,
-            channels: 1,
-            customer_channel: 0,
-        });
+        let mut c = cfg
+            .freeswitch
+            .take()
+            .unwrap_or_else(|| FreeSwitchConfig::new(listen));
         c.listen = listen;
         cfg.freeswitch = Some(c);
     }
@@ -154,14 +154,14 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     if a.console_nats.is_some() {
         cfg.console_nats = a.console_nats.clone();
     }
-    if a.setup.files.model.is_some() {
-        cfg.model = a.setup.files.model.clone();
+    if a.setup.model.is_some() {
+        cfg.model = a.setup.model.clone();
     }
-    if a.setup.files.coach_config.is_some() {
-        cfg.coach_config = a.setup.files.coach_config.clone();
+    if a.setup.coach_config.is_some() {
+        cfg.coach_config = a.setup.coach_config.clone();
     }
-    if a.setup.files.script.is_some() {
-        cfg.script = a.setup.files.script.clone();
+    if a.setup.script.is_some() {
+        cfg.script = a.setup.script.clone();
     }
     cfg.secrets_from_env();
     if let Some(id) = &a.agent_link {
@@ -215,7 +215,7 @@ pub fn console(a: ConsoleArgs) -> Result<(), AnyError> {
 
 /// Starts `cfg`'s server, says where it is, and drains it on a signal.
 fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
-    let setup = crate::args::SetupArgs {
+    let setup = SetupArgs {
         model: cfg.model.clone(),
         coach_config: cfg.coach_config.clone(),
         script: cfg.script.clone(),
