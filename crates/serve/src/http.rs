@@ -272,29 +272,35 @@ pub fn metrics_text(shared: &Shared) -> String {
         Protocol::FreeSwitch,
         Protocol::Twilio,
     ];
-    head(
+    // One value each, no labels: a row per metric.
+    let single = |o: &mut String, rows: &[(&str, &str, &str, u64)]| {
+        for (name, kind, help, value) in rows {
+            head(o, name, kind, help);
+            let _ = writeln!(o, "{name} {value}");
+        }
+    };
+    single(
         &mut o,
-        "shoutcue_active_calls",
-        "gauge",
-        "Calls running now.",
-    );
-    let _ = writeln!(
-        o,
-        "shoutcue_active_calls {}",
-        s.active.load(Ordering::Relaxed)
-    );
-    head(&mut o, "shoutcue_max_calls", "gauge", "Most calls at once.");
-    let _ = writeln!(o, "shoutcue_max_calls {}", shared.cfg.max_calls);
-    head(
-        &mut o,
-        "shoutcue_draining",
-        "gauge",
-        "1 while draining (no new calls).",
-    );
-    let _ = writeln!(
-        o,
-        "shoutcue_draining {}",
-        u8::from(shared.draining.load(Ordering::Relaxed))
+        &[
+            (
+                "shoutcue_active_calls",
+                "gauge",
+                "Calls running now.",
+                s.active.load(Ordering::Relaxed) as u64,
+            ),
+            (
+                "shoutcue_max_calls",
+                "gauge",
+                "Most calls at once.",
+                shared.cfg.max_calls as u64,
+            ),
+            (
+                "shoutcue_draining",
+                "gauge",
+                "1 while draining (no new calls).",
+                u64::from(shared.draining.load(Ordering::Relaxed)),
+            ),
+        ],
     );
     for (name, help, a) in [
         ("shoutcue_calls_started_total", "Calls started.", &s.started),
@@ -315,56 +321,35 @@ pub fn metrics_text(shared: &Shared) -> String {
             );
         }
     }
-    head(
+    single(
         &mut o,
-        "shoutcue_samples_analysed_total",
-        "counter",
-        "Samples analysed per channel, all calls.",
-    );
-    let _ = writeln!(
-        o,
-        "shoutcue_samples_analysed_total {}",
-        s.samples.load(Ordering::Relaxed)
-    );
-    head(
-        &mut o,
-        "shoutcue_frames_analysed_total",
-        "counter",
-        "Frames analysed, all calls.",
-    );
-    let _ = writeln!(o, "shoutcue_frames_analysed_total {}", s.frames());
-    head(
-        &mut o,
-        "shoutcue_frames_late_total",
-        "counter",
-        "Audio blocks that arrived more than 100 ms behind their call's clock.",
-    );
-    let _ = writeln!(
-        o,
-        "shoutcue_frames_late_total {}",
-        s.late_frames.load(Ordering::Relaxed)
-    );
-    head(
-        &mut o,
-        "shoutcue_frames_dropped_total",
-        "counter",
-        "20 ms frames that never came (a stalled leg, audio the platform discarded), filled with silence.",
-    );
-    let _ = writeln!(
-        o,
-        "shoutcue_frames_dropped_total {}",
-        s.dropped_frames.load(Ordering::Relaxed)
-    );
-    head(
-        &mut o,
-        "shoutcue_events_lines_lost_total",
-        "counter",
-        "Event lines a call's file could not take (disk full or failing); the pages and NATS still had them.",
-    );
-    let _ = writeln!(
-        o,
-        "shoutcue_events_lines_lost_total {}",
-        s.events_lines_lost.load(Ordering::Relaxed)
+        &[
+            (
+                "shoutcue_samples_analysed_total",
+                "counter",
+                "Samples analysed per channel, all calls.",
+                s.samples.load(Ordering::Relaxed),
+            ),
+            ("shoutcue_frames_analysed_total", "counter", "Frames analysed, all calls.", s.frames()),
+            (
+                "shoutcue_frames_late_total",
+                "counter",
+                "Audio blocks that arrived more than 100 ms behind their call's clock.",
+                s.late_frames.load(Ordering::Relaxed),
+            ),
+            (
+                "shoutcue_frames_dropped_total",
+                "counter",
+                "20 ms frames that never came (a stalled leg, audio the platform discarded), filled with silence.",
+                s.dropped_frames.load(Ordering::Relaxed),
+            ),
+            (
+                "shoutcue_events_lines_lost_total",
+                "counter",
+                "Event lines a call's file could not take (disk full or failing); the pages and NATS still had them.",
+                s.events_lines_lost.load(Ordering::Relaxed),
+            ),
+        ],
     );
     let name = "shoutcue_frame_latency_seconds";
     head(

@@ -181,6 +181,21 @@ async fn audiosocket_frame(
     sock.write_all(&f).await
 }
 
+/// A call's two AudioSocket legs, connected and introduced: the customer's
+/// UUID is `byte` sixteen times but a last `00`, the agent's ends `01`.
+async fn two_legs(addr: SocketAddr, byte: u8) -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+    let mut uuid = [byte; 16];
+    let mut legs = Vec::new();
+    for role in [0u8, 1] {
+        uuid[15] = role;
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        audiosocket_frame(&mut s, 0x01, &uuid).await.unwrap();
+        legs.push(s);
+    }
+    let a = legs.pop().unwrap();
+    (legs.pop().unwrap(), a)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audiosocket_two_legs_give_replays_events() {
     let dir = shoutcue_testkit::TempDir::new("serve-audiosocket");
@@ -188,13 +203,7 @@ async fn audiosocket_two_legs_give_replays_events() {
     let addr = server.bound.audiosocket.unwrap();
     let fixture = shoutcue_testkit::fixture("continued_shout.wav");
     let (cust, agent) = voices(&fixture);
-    let mut uuid = [0x5au8; 16];
-    uuid[15] = 0;
-    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-    audiosocket_frame(&mut c, 0x01, &uuid).await.unwrap();
-    uuid[15] = 1;
-    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
-    audiosocket_frame(&mut a, 0x01, &uuid).await.unwrap();
+    let (mut c, mut a) = two_legs(addr, 0x5a).await;
     for (cc, ac) in cust.chunks(160).zip(agent.chunks(160)) {
         audiosocket_frame(&mut c, 0x10, &le(cc)).await.unwrap();
         audiosocket_frame(&mut a, 0x10, &le(ac)).await.unwrap();
@@ -975,13 +984,8 @@ async fn a_third_leg_with_a_running_calls_uuid_is_refused_and_mixes_nothing_in()
     let addr = server.bound.audiosocket.unwrap();
     let fixture = shoutcue_testkit::fixture("continued_shout.wav");
     let (cust, agent) = voices(&fixture);
+    let (mut c, mut a) = two_legs(addr, 0x6b).await;
     let mut uuid = [0x6bu8; 16];
-    uuid[15] = 0;
-    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-    audiosocket_frame(&mut c, 0x01, &uuid).await.unwrap();
-    uuid[15] = 1;
-    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
-    audiosocket_frame(&mut a, 0x01, &uuid).await.unwrap();
     audiosocket_frame(&mut c, 0x10, &le(&cust[..160]))
         .await
         .unwrap();
