@@ -63,6 +63,11 @@ try {
       "--disable-component-update", "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
   });
   const page = browser.pages()[0] || await browser.newPage();
+  // Errors the page logs (a script or style its policy blocked among them).
+  const pageErrors = [];
+  // (The favicon's 401 is no script error: it asks without the token.)
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(m.text()); });
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
   // Every text the voice line and the cue state show, in order, with the
   // voice line's state at each cue change.
   await page.addInitScript(() => {
@@ -117,6 +122,7 @@ try {
   const states = await page.evaluate(() => window.__states.slice());
   check("every line due flashed (5 cues: 1, 2, 3, 3b, 4)", (await page.evaluate(() => window.__attention.length)) === 5, JSON.stringify(states));
   check("chime choice kept for the next page", (await page.evaluate(() => localStorage.getItem("shoutcue.chime"))) === "1");
+  check("the page logged no error (nothing blocked by its Content-Security-Policy)", pageErrors.length === 0, pageErrors.join("\n"));
 } catch (e) {
   check("browser run", false, String(e && e.stack || e));
 } finally {

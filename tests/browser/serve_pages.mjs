@@ -98,12 +98,30 @@ async function stream(url, path, callId, agentId) {
   ws.close();
 }
 
+// Polls `fn` in the page until it holds or `timeout` ms pass. Not
+// waitForFunction: that evaluates with eval, which the pages'
+// Content-Security-Policy forbids (as it should); page.evaluate does not.
+async function until(p, fn, timeout, every = 50) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    if (await p.evaluate(fn).catch(() => false)) return true;
+    await sleep(every);
+  }
+  return false;
+}
+
 let browser;
+// What the pages logged as errors (a script or style the policy blocked
+// shows here as a "Content Security Policy" error).
+const pageErrors = [];
 // Each page in a context (a window) of its own: a background tab is
 // throttled and would miss short states.
 async function open(url, width, height) {
   const ctx = await browser.newContext({ viewport: { width, height } });
   const p = await ctx.newPage();
+  // (The favicon's 401 is no script error: a page without its token gets none.)
+  p.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`${url.split("?")[0]}: ${m.text()}`); });
+  p.on("pageerror", (e) => pageErrors.push(`${url.split("?")[0]}: ${e}`));
   // Every text the cue area shows, in order, so a state that lasts half a
   // second is not missed between two polls.
   await p.addInitScript(() => {
@@ -153,7 +171,7 @@ try {
   check("console lists both calls", await consolePage.locator("#calls tr").nth(1).waitFor({ timeout: 15000 }).then(() => true, () => false));
 
   // Agent 7: the first line, at the customer's pause.
-  const cue = await p7.waitForFunction(() => window.__states.includes("SAY IT NOW"), null, { timeout: 30000, polling: 50 }).then(() => true, () => false);
+  const cue = await until(p7, () => window.__states.includes("SAY IT NOW"), 30000);
   check("agent 7 sees 'SAY IT NOW'", cue, await p7.evaluate(() => window.__states.join(" | ")));
   const text = await p7.locator("#text").textContent();
   check("agent 7 sees the first line", text.includes("shouting at me"), text);
@@ -176,7 +194,7 @@ try {
   const note = (await consolePage.locator("details.note pre").first().textContent()) || "";
   check("the note names the alert", /supervisor/i.test(note), note);
   check("both calls ended on the console",
-    await consolePage.waitForFunction(() => [...document.querySelectorAll("#calls tr")].filter((r) => r.textContent.includes("ended")).length === 2, null, { timeout: 10000 }).then(() => true, () => false));
+    await until(consolePage, () => [...document.querySelectorAll("#calls tr")].filter((r) => r.textContent.includes("ended")).length === 2, 10000));
   await consolePage.screenshot({ path: join(outDir, "console-ended.png"), fullPage: true });
   await p7.screenshot({ path: join(outDir, "agent-ended.png") });
 
@@ -189,6 +207,7 @@ try {
   const late = await open(urls.console, 1280, 820);
   check("a late console sees the ended calls and the alert",
     await late.locator("#alerts li").first().waitFor({ timeout: 5000 }).then(() => true, () => false));
+  check("no page logged an error (none blocked by its Content-Security-Policy)", pageErrors.length === 0, pageErrors.join("\n"));
 } catch (e) {
   check("run", false, e.stack || e);
 } finally {

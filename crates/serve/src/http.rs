@@ -25,7 +25,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -75,7 +75,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         .local_addr()
         .is_ok_and(|a: SocketAddr| a.ip().is_loopback());
     let console = Router::new()
-        .route("/", get(|| async { Html(CONSOLE) }))
+        .route("/", get(|| async { shoutcue_web::page(CONSOLE) }))
         .route("/console/events", get(console_events))
         .layer(from_fn_with_state(
             shared.pages.console().clone(),
@@ -91,6 +91,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     if loopback {
         app = app.layer(from_fn(loopback_host_only));
     }
+    // Outermost, so refusals (401, 421) carry the headers too.
+    app = app.layer(from_fn(shoutcue_web::security_headers));
     shoutcue_web::serve(listener, app, Limits::default()).await;
 }
 
@@ -116,7 +118,7 @@ fn refused() -> Response {
 
 async fn agent_page(State(shared): State<Arc<Shared>>, Query(q): Query<AgentQuery>) -> Response {
     if agent_allowed(&shared, &q) {
-        Html(AGENT).into_response()
+        shoutcue_web::page(AGENT)
     } else {
         refused()
     }

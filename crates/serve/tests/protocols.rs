@@ -718,9 +718,19 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
         let r = head(path.clone()).await;
         assert!(r.starts_with("HTTP/1.1 401"), "{path}: {r}");
     }
-    assert!(head(format!("/?token={ctoken}"))
-        .await
-        .starts_with("HTTP/1.1 200"));
+    let console_head = head(format!("/?token={ctoken}")).await;
+    assert!(console_head.starts_with("HTTP/1.1 200"), "{console_head}");
+    // Its own script and style by hash, no framing, no sniffing, no cache.
+    let lower = console_head.to_ascii_lowercase();
+    for want in [
+        "content-security-policy: default-src 'none'; script-src 'sha256-",
+        "frame-ancestors 'none'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "cache-control: no-store",
+    ] {
+        assert!(lower.contains(want), "no {want:?} in:\n{console_head}");
+    }
     assert!(head(format!("/agent?agent=agent-5&token={atoken}"))
         .await
         .starts_with("HTTP/1.1 200"));

@@ -16,17 +16,24 @@
 //! * [`same_origin_posts`]: a browser's cross-site POST (it carries an
 //!   `Origin` naming the other site) is refused.
 //!
+//! [`security_headers`] adds what every response carries (no sniffing, no
+//! referrer, no caching, a policy that allows nothing), and [`page`] serves
+//! a page under a Content-Security-Policy that lets only its own inline
+//! script and style run, and no other site frame it.
+//!
 //! [`serve`] runs the router with what `axum::serve` lacks: a header-read
 //! timeout, so half-open connections do not pile up, and a cap on open
 //! connections. docs/SECURITY.md says what each page trusts and why.
 #![deny(missing_docs)]
 
 mod guard;
+mod headers;
 mod serve;
 mod token;
 
 pub use guard::{
     is_loopback_host, loopback_host_only, require_token, same_origin_posts, token_in, TOKEN_HEADER,
 };
+pub use headers::{page, page_csp, security_headers};
 pub use serve::{serve, Limits};
 pub use token::{Token, TokenError};

@@ -357,6 +357,8 @@ impl Overlay {
         if addr.ip().is_loopback() {
             app = app.layer(from_fn(loopback_host_only));
         }
+        // Outermost, so refusals (401, 421) carry the headers too.
+        app = app.layer(from_fn(shoutcue_web::security_headers));
         let thread = std::thread::Builder::new()
             .name("shoutcue-overlay".into())
             .spawn(move || {
@@ -492,14 +494,7 @@ impl Drop for Overlay {
 }
 
 async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        PAGE,
-    )
-        .into_response()
+    shoutcue_web::page(PAGE)
 }
 
 async fn events(
