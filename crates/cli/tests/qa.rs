@@ -342,6 +342,61 @@ fn private_agent_events_only_with_the_flag() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+#[test]
+fn a_calm_customer_with_a_raised_agent_is_not_called_swapped_and_nothing_tells_qa_of_the_agent() {
+    // Issue 26: `agent_raised` (a calm customer, an agent who raises their
+    // voice for a sentence) was flagged "channels swapped? (4.1 s vs -0.0 s)",
+    // which is wrong, prints -0.0, and tells QA how long the agent shouted.
+    let root = temp_dir("raised-agent");
+    let dir = root.join("calls");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("agent_raised.wav"), dir.join("agent.wav")).unwrap();
+    let out = root.join("out");
+    let o = qa(&dir, &out, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (h, rows) = read_summary(&out);
+    let notes = cell(&h, &rows, "agent.wav", "notes");
+    assert!(!notes.contains("swapped"), "{notes}");
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    for (what, body) in [
+        ("stderr", text(&o.stderr)),
+        ("stdout", text(&o.stdout)),
+        ("index.html", index),
+        ("summary.csv", summary),
+    ] {
+        assert!(!body.contains("-0.0"), "{what} prints -0.0: {body}");
+        assert!(!body.contains("swapped"), "{what}: {body}");
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn the_swap_warning_gives_the_agent_sides_figures_only_with_include_private() {
+    let root = temp_dir("swap-private");
+    let calls = root.join("calls");
+    swapped_call(&calls);
+    let out = root.join("default");
+    let o = qa(&calls, &out, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (h, rows) = read_summary(&out);
+    let notes = cell(&h, &rows, "left_customer.wav", "notes");
+    assert!(notes.contains("channels swapped"), "{notes}");
+    // No seconds of the agent side anywhere QA reads.
+    assert!(!notes.contains(" s "), "{notes}");
+    assert!(!text(&o.stderr).contains(" s vs "), "{}", text(&o.stderr));
+    let out = root.join("private");
+    let o = qa(&calls, &out, &["--include-private"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (h, rows) = read_summary(&out);
+    let notes = cell(&h, &rows, "left_customer.wav", "notes");
+    assert!(
+        notes.contains("channels swapped") && notes.contains(" s vs "),
+        "{notes}"
+    );
+    std::fs::remove_dir_all(&root).ok();
+}
+
 /// Headless Chromium, if installed. With `SHOUTCUE_REQUIRE_CHROMIUM=1` (CI)
 /// a missing browser fails the test instead of skipping it.
 fn chromium() -> Option<PathBuf> {

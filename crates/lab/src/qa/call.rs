@@ -243,8 +243,15 @@ impl Ctx {
         }
         let note = sinks.recorder.note();
         let duration_s = note.duration_s;
-        let customer_shout_s: f64 = note.episodes.iter().map(|e| e.duration_s).sum();
-        if let Some(w) = swapped_warning(has_agent, customer_shout_s, sinks.agent_shout_s) {
+        // `+ 0.0`: a float sum starts at -0.0, which would print as "-0.0".
+        let customer_shout_s = note.episodes.iter().map(|e| e.duration_s).sum::<f64>() + 0.0;
+        let swap = SwapCheck {
+            has_agent,
+            customer_shout_s,
+            agent_shout_s: sinks.agent_shout_s,
+            speech_s: timeline.speech_s(),
+        };
+        if let Some(w) = swap.warning(self.include_private) {
             warnings.push(w);
         }
         timeline.finish(duration_s);
@@ -390,21 +397,59 @@ struct CallSinks {
     agent_shout_s: f64,
 }
 
-/// Least agent-side shouting, s, before [`swapped_warning`] speaks.
+/// Least agent-side shouting, s, before [`SwapCheck::warning`] speaks.
 const SWAP_MIN_AGENT_S: f64 = 2.0;
 /// How many times the customer side's shouting the agent side must reach.
 const SWAP_RATIO: f64 = 3.0;
+/// How many times the customer side's speech the agent side must hold.
+/// Shouting alone cannot tell a miswired recorder from an agent who
+/// raises their voice: both put seconds of shouting on the agent side (the
+/// `sustained_shout` fixture swapped: 3.7 s; `agent_raised`: 4.1 s). Who
+/// holds the floor can: a shouting caller does most of the talking (the
+/// shouting fixtures' customers speak 3.6 and 10 times as long as their
+/// agents), while an agent who snaps does so in a conversation (in
+/// `agent_raised` both sides speak about 11 s).
+const SWAP_SPEECH_RATIO: f64 = 1.5;
 
-/// A warning when the side read as the agent's shouts far more than the
-/// customer's: most likely the recorder put the customer on the other
-/// channel, and the shouting would otherwise be filed as the agent's
-/// private events and the call reported clean.
-pub(crate) fn swapped_warning(has_agent: bool, customer_s: f64, agent_s: f64) -> Option<String> {
-    (has_agent && agent_s >= SWAP_MIN_AGENT_S && agent_s >= SWAP_RATIO * customer_s).then(|| {
-        format!(
-            "the agent channel shouts far more than the customer channel ({agent_s:.1} s vs {customer_s:.1} s): are the channels swapped? try --swap-channels"
-        )
-    })
+/// What the swapped-channels check weighs, per call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SwapCheck {
+    /// The call has an agent channel.
+    pub has_agent: bool,
+    /// Customer-side shouting, s.
+    pub customer_shout_s: f64,
+    /// Agent-side shouting, s (private).
+    pub agent_shout_s: f64,
+    /// Speech on each side (customer, agent), s.
+    pub speech_s: (f64, f64),
+}
+
+impl SwapCheck {
+    /// A warning when the side read as the agent's shouts far more than the
+    /// customer's and holds the floor: most likely the recorder put the
+    /// customer on the other channel, and the shouting would otherwise be
+    /// filed as the agent's private events and the call reported clean.
+    ///
+    /// The seconds are the agent side's figures, so they are given only with
+    /// `--include-private`: without it, QA learns that the call looks swapped
+    /// and nothing of how the agent sounded.
+    pub(crate) fn warning(&self, include_private: bool) -> Option<String> {
+        let (c, a) = (self.customer_shout_s, self.agent_shout_s);
+        let suspect = self.has_agent
+            && a >= SWAP_MIN_AGENT_S
+            && a >= SWAP_RATIO * c
+            && self.speech_s.1 >= SWAP_SPEECH_RATIO * self.speech_s.0;
+        suspect.then(|| {
+            let figures = if include_private {
+                format!(" ({a:.1} s vs {c:.1} s)")
+            } else {
+                String::new()
+            };
+            format!(
+                "the agent channel shouts far more than the customer channel{figures}: are the channels swapped? try --swap-channels"
+            )
+        })
+    }
 }
 
 impl Sink for CallSinks {

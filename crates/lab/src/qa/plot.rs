@@ -110,6 +110,8 @@ pub(crate) struct Timeline {
     cues: Vec<f64>,
     nudges: Vec<(f64, NudgeKind)>,
     end_s: f64,
+    /// Hops of speech on each side (customer, agent): who holds the floor.
+    speech_hops: (u64, u64),
 }
 
 impl Timeline {
@@ -128,6 +130,7 @@ impl Timeline {
             cues: Vec::with_capacity(16),
             nudges: Vec::with_capacity(16),
             end_s: 0.0,
+            speech_hops: (0, 0),
         }
     }
 
@@ -149,6 +152,16 @@ impl Timeline {
     /// The agent's nudges (empty unless private events are included).
     pub fn nudges(&self) -> &[(f64, NudgeKind)] {
         &self.nudges
+    }
+
+    /// Seconds of speech on each side (customer, agent), for the
+    /// swapped-channels check; the agent's figure never reaches a report.
+    pub fn speech_s(&self) -> (f64, f64) {
+        let hop_s = shoutcue_core::HOP as f64 / shoutcue_core::ANALYSIS_RATE as f64;
+        (
+            self.speech_hops.0 as f64 * hop_s,
+            self.speech_hops.1 as f64 * hop_s,
+        )
     }
 
     /// The agent's shouting spans (empty unless private events are included).
@@ -177,6 +190,8 @@ impl Observer for Timeline {
             };
         }
         b.n += 1;
+        self.speech_hops.0 += u64::from(c.speech);
+        self.speech_hops.1 += u64::from(a.is_some_and(|a| a.speech));
         b.c_lufs = b.c_lufs.max(lufs(c));
         if c.voiced && c.f0_hz > 0.0 {
             b.c_f0_sum += c.f0_hz;
