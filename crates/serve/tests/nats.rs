@@ -5,8 +5,8 @@
 //! same port) loses no `supervisor_alert`, the calls going on meanwhile; a
 //! node that cannot reach NATS at start serves calls and publishes them
 //! once it can; a consumer started after the calls ended reads every alert.
-//! Skipped with a note when `nats-server` is not installed, unless
-//! `SHOUTCUE_REQUIRE_NATS=1` (CI), which makes that a failure.
+//! Ignored, with what they need, unless `--features outside-tests` (CI runs
+//! every feature); then a missing `nats-server` is a failure.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
 
 use std::collections::BTreeMap;
@@ -27,23 +27,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// `nats-server`, if installed; `None` (with a note) when a test should skip.
-fn nats_bin() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
+/// The broker. These tests run only when asked (`--features
+/// outside-tests`), so a missing one is a failure.
+fn nats_bin() -> PathBuf {
+    std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
         .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let required = std::env::var("SHOUTCUE_REQUIRE_NATS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "SHOUTCUE_REQUIRE_NATS=1 but no nats-server on PATH or in /usr/sbin (apt-get install -y nats-server)"
-        );
-        eprintln!("SKIPPED: nats-server not installed (apt-get install -y nats-server); set SHOUTCUE_REQUIRE_NATS=1 to make this a failure");
-    }
-    found
+        .find(|p| p.is_file())
+        .expect("no nats-server on PATH or in /usr/sbin (apt-get install -y nats-server)")
 }
 
 /// A `nats-server -js` of this test's own.
@@ -342,8 +336,12 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "outside-tests"),
+    ignore = "needs nats-server, apt-get install nats-server (cargo test --all-features)"
+)]
 async fn two_nodes_publish_each_public_event_once_in_call_order() {
-    let Some(bin) = nats_bin() else { return };
+    let bin = nats_bin();
     let dir = shoutcue_testkit::TempDir::new("serve-nats-two");
     let mut nats = Nats::new(bin, &dir.join("js"));
     nats.start().await;
@@ -520,8 +518,12 @@ async fn two_nodes_publish_each_public_event_once_in_call_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "outside-tests"),
+    ignore = "needs nats-server, apt-get install nats-server (cargo test --all-features)"
+)]
 async fn alerts_survive_a_broker_restart_and_a_late_start() {
-    let Some(bin) = nats_bin() else { return };
+    let bin = nats_bin();
     let dir = shoutcue_testkit::TempDir::new("serve-nats-restart");
     let mut nats = Nats::new(bin, &dir.join("js"));
     let d = dir.join("events");
@@ -672,8 +674,12 @@ fn flood(server: &Server, prefix: &str, n: u64) -> usize {
 const CALLS: u64 = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "outside-tests"),
+    ignore = "needs nats-server, apt-get install nats-server (cargo test --all-features)"
+)]
 async fn a_flood_cut_by_a_broker_kill_keeps_every_alert_once_and_each_call_in_order() {
-    let Some(bin) = nats_bin() else { return };
+    let bin = nats_bin();
     let dir = shoutcue_testkit::TempDir::new("serve-nats-flood");
     let mut nats = Nats::new(bin, &dir.join("js"));
     nats.start().await;
