@@ -190,7 +190,7 @@ fn batch_report_rows_errors_exit_code_plot_and_resume() {
     assert_eq!(cell(&h, &rows, "corrupt.wav", "status"), "error");
     let e = cell(&h, &rows, "corrupt.wav", "error");
     assert!(
-        e.contains("corrupt.wav") && e.contains("not a RIFF/WAVE"),
+        e.contains("corrupt.wav") && e.contains("not a recording shoutcue can read"),
         "{e}"
     );
     let e = cell(&h, &rows, "empty.wav", "error");
@@ -263,7 +263,7 @@ fn batch_report_rows_errors_exit_code_plot_and_resume() {
     // index.html: a row per call, errors shown, relative links that resolve.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert_eq!(html.matches("<tr").count(), 1 + 5, "header row + 5 calls");
-    assert!(html.contains("not a RIFF/WAVE") && html.contains("empty file"));
+    assert!(html.contains("not a recording shoutcue can read") && html.contains("empty file"));
     for href in html.split("href=\"").skip(1) {
         let link = &href[..href.find('"').unwrap()];
         assert!(!link.starts_with('/') && !link.contains("://"), "{link}");
@@ -467,7 +467,7 @@ fn index_renders_and_sorts_in_chromium() {
         text(&o.stderr)
     );
     assert!(names[..2].contains(&"corrupt.wav".to_string()), "{names:?}");
-    assert!(dom.contains("not a RIFF/WAVE"));
+    assert!(dom.contains("not a recording shoutcue can read"));
 
     // The inline script sorts: #sort=2 is the duration column, ascending.
     let o = chromium_run(

@@ -278,7 +278,58 @@ fn what_is_not_read_says_what_it_is() {
     let path = dir.path().join("notes.mp3");
     std::fs::write(&path, b"just some text, no audio").unwrap();
     let e = WavSource::open(&path, ChannelChoice::Default).unwrap_err();
-    assert!(e.to_string().contains("not a RIFF/WAVE file"), "{e}");
+    assert!(
+        e.to_string().contains("not a recording shoutcue can read"),
+        "{e}"
+    );
+}
+
+/// Issue 26: a text file, random bytes and a program, each named `.wav`,
+/// gave three different decoder messages ("chunk length exceeds parent",
+/// "I/O error: end of stream", "unsupported core (codec)"). Each must say
+/// plainly that it is not a recording shoutcue can read, and what it looked
+/// like.
+#[test]
+fn files_that_are_not_audio_say_so_and_what_they_look_like() {
+    let dir = shoutcue_testkit::TempDir::new("not-audio");
+    // Deterministic "random" bytes (xorshift), so the test cannot flake.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let random: Vec<u8> = (0..5000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.extend(random.iter().take(4000));
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "notes.wav",
+            b"hello, this is not audio at all\n".repeat(20),
+            "text",
+        ),
+        ("random.wav", random.clone(), "binary data"),
+        ("random.mp3", random, "binary data"),
+        ("program.wav", elf, "a program"),
+    ];
+    for (name, bytes, looks) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let msg = WavSource::open(&path, ChannelChoice::Default)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(name) && msg.contains("not a recording shoutcue can read"),
+            "{msg}"
+        );
+        assert!(msg.contains(looks), "{name}: {msg}");
+        assert!(
+            !msg.contains("I/O error") && !msg.contains("codec"),
+            "{name}: {msg}"
+        );
+    }
 }
 
 #[test]

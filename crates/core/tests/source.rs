@@ -540,7 +540,10 @@ fn not_riff_wave_and_empty() {
         ChannelChoice::Default,
     );
     assert!(matches!(e.kind, SourceErrorKind::NotRiffWave { .. }));
-    assert!(e.to_string().contains("not a RIFF/WAVE file"), "{e}");
+    assert!(
+        e.to_string().contains("not a recording shoutcue can read"),
+        "{e}"
+    );
     // An Ogg page header with nothing in it: the Ogg reader's own words.
     let e = open_err(
         b"OggS\0\0\0\0\0\0\0\0\0\0\0\0".to_vec(),

@@ -116,7 +116,7 @@ pub(super) fn parse<R: Read + Seek + ?Sized>(
     }
     if &riff[8..12] != b"WAVE" {
         return Err(SourceErrorKind::NotRiffWave {
-            found: riff[8..12].to_vec(),
+            found: riff[..12].to_vec(),
         });
     }
 

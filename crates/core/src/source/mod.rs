@@ -116,9 +116,10 @@ pub enum SourceErrorKind {
         /// Byte offset of the second one.
         offset: u64,
     },
-    /// The first bytes are not `RIFF....WAVE`.
+    /// Not a recording: the first bytes are not `RIFF....WAVE`, and no
+    /// other reader recognises them.
     NotRiffWave {
-        /// The four bytes found where `RIFF` or `WAVE` belonged.
+        /// The first bytes of the file (up to [`MAGIC_LEN`]).
         found: Vec<u8>,
     },
     /// The file ends inside the header.
@@ -213,6 +214,44 @@ pub enum SourceErrorKind {
     },
 }
 
+/// Bytes kept from a file's start to say what it looked like.
+pub const MAGIC_LEN: usize = 16;
+
+/// What a file that is not audio looks like, from its first bytes: the
+/// words a user recognises ("text", "a program") and the bytes themselves,
+/// printable ones as text and the rest in hex.
+fn looks_like(head: &[u8]) -> String {
+    if let [b'R', b'I', b'F', b'F', _, _, _, _, form @ ..] = head {
+        let form = String::from_utf8_lossy(&form[..form.len().min(4)]);
+        return format!("it is a RIFF file, but of the kind {form:?}, not WAVE");
+    }
+    let kind = match head {
+        [0x7f, b'E', b'L', b'F', ..] | [b'M', b'Z', ..] => "a program",
+        [b'%', b'P', b'D', b'F', ..] => "a PDF document",
+        [b'P', b'K', 3, 4, ..] => "a ZIP archive (or an office document)",
+        [0x1f, 0x8b, ..] => "a gzip archive",
+        [0xff, 0xd8, 0xff, ..] | [0x89, b'P', b'N', b'G', ..] => "an image",
+        _ if !head.is_empty()
+            && std::str::from_utf8(head).is_ok_and(|t| {
+                t.chars()
+                    .all(|c| !c.is_control() || c.is_ascii_whitespace())
+            }) =>
+        {
+            "text"
+        }
+        _ => "binary data of no kind shoutcue knows",
+    };
+    let shown = if kind == "text" {
+        format!("{:?}", String::from_utf8_lossy(head))
+    } else {
+        head.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!("it looks like {kind} (it starts {shown})")
+}
+
 impl fmt::Display for SourceErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use SourceErrorKind::*;
@@ -229,8 +268,8 @@ impl fmt::Display for SourceErrorKind {
             ),
             NotRiffWave { found } => write!(
                 f,
-                "not a RIFF/WAVE file (found {:?} where RIFF/WAVE belongs), nor FLAC, MP3, Ogg Vorbis, AIFF or CAF (Opus, GSM 6.10 and AAC are not read: convert them to WAV with sox or ffmpeg)",
-                String::from_utf8_lossy(found)
+                "not a recording shoutcue can read: {}; shoutcue reads WAV (PCM, float, G.711), FLAC, MP3, Ogg Vorbis, AIFF and CAF (Opus, GSM 6.10 and AAC are not read: convert them to WAV with sox or ffmpeg)",
+                looks_like(found)
             ),
             Undecodable { why } => write!(f, "cannot decode: {why}"),
             TruncatedHeader { part, needed, got } => write!(
@@ -497,14 +536,15 @@ impl WavSource {
         };
         // The first bytes say which reader it is for; they are read, then
         // handed back in front of the rest.
-        let mut magic = [0u8; 4];
+        let mut magic = [0u8; MAGIC_LEN];
         let got = read_full(&mut reader, &mut magic).map_err(|e| err(SourceErrorKind::Io(e)))?;
         let reader = Forward {
             inner: std::io::Cursor::new(magic[..got].to_vec()).chain(reader),
             pos: 0,
         };
-        if got == 4 && !is_riff(&magic) {
-            return Self::build_decoded(name, Box::new(reader), choice, false, None, None, magic)
+        if got >= 4 && !is_riff(&magic[..4]) {
+            let head = &magic[..got];
+            return Self::build_decoded(name, Box::new(reader), choice, false, None, None, head)
                 .map_err(err);
         }
         Self::build(name, Box::new(reader), choice, false, None, true).map_err(err)
@@ -544,11 +584,12 @@ impl WavSource {
             None
         };
         if seekable && others {
-            let mut magic = [0u8; 4];
+            let mut magic = [0u8; MAGIC_LEN];
             let got = read_full(&mut reader, &mut magic)?;
             reader.seek(SeekFrom::Start(0))?;
-            if got == 4 && !is_riff(&magic) {
-                return Self::build_decoded(name, reader, choice, true, file_len, ext, magic);
+            if got >= 4 && !is_riff(&magic[..4]) {
+                let head = &magic[..got];
+                return Self::build_decoded(name, reader, choice, true, file_len, ext, head);
             }
         }
         // Unknown length: the walk meets the end by reading it.
@@ -566,7 +607,7 @@ impl WavSource {
                     true,
                     file_len,
                     Some("wav"),
-                    *b"RIFF",
+                    b"RIFF",
                 );
             }
             r => r?,
@@ -626,8 +667,8 @@ impl WavSource {
         })
     }
 
-    /// A compressed recording, through symphonia. `magic` (the first four
-    /// bytes) names the input when nothing recognises it.
+    /// A compressed recording, through symphonia. `head` (the first bytes)
+    /// names the input when nothing recognises it.
     fn build_decoded(
         name: &str,
         reader: Box<dyn ReadSeek>,
@@ -635,11 +676,11 @@ impl WavSource {
         seekable: bool,
         len: Option<u64>,
         ext: Option<&str>,
-        magic: [u8; 4],
+        head: &[u8],
     ) -> Result<Self, SourceErrorKind> {
         // Formats close to WAV that symphonia does not read: say which.
-        let not_yet = match &magic {
-            b"riff" => Some("Sony Wave64 (.w64)"),
+        let not_yet = match head.get(..4) {
+            Some(b"riff") => Some("Sony Wave64 (.w64)"),
             _ => None,
         };
         if let Some(what) = not_yet {
@@ -651,7 +692,16 @@ impl WavSource {
             Ok(d) => d,
             Err(SourceErrorKind::NotRiffWave { .. }) => {
                 return Err(SourceErrorKind::NotRiffWave {
-                    found: magic.to_vec(),
+                    found: head.to_vec(),
+                })
+            }
+            // The probe scans for sync words anywhere, so text or a program
+            // can get as far as a codec, and then fails in the decoder's
+            // words. A file that does not start like any recording we read
+            // is not one: say that, and what it looked like.
+            Err(_) if !starts_like_audio(head) => {
+                return Err(SourceErrorKind::NotRiffWave {
+                    found: head.to_vec(),
                 })
             }
             Err(e) => return Err(e),
@@ -820,8 +870,23 @@ impl WavSource {
 
 /// `RIFF`, `RF64`, `BW64`: the WAV family our own walk reads (or names
 /// precisely what it does not); `.snd`, the Sun `.au` header, too.
-fn is_riff(magic: &[u8; 4]) -> bool {
+fn is_riff(magic: &[u8]) -> bool {
     matches!(magic, b"RIFF" | b"RF64" | b"BW64" | b".snd")
+}
+
+/// Whether `head` starts the way a format symphonia reads does: FLAC, an
+/// ID3 tag or an MPEG audio frame sync (MP3), Ogg, AIFF, CAF, or RIFF.
+fn starts_like_audio(head: &[u8]) -> bool {
+    match head {
+        [b'f', b'L', b'a', b'C', ..]
+        | [b'I', b'D', b'3', ..]
+        | [b'O', b'g', b'g', b'S', ..]
+        | [b'F', b'O', b'R', b'M', ..]
+        | [b'c', b'a', b'f', b'f', ..]
+        | [b'R', b'I', b'F', b'F', ..] => true,
+        [0xff, b, ..] => b & 0xe0 == 0xe0,
+        _ => false,
+    }
 }
 
 /// Which channels `choice` means in a file of `channels`.
