@@ -371,6 +371,46 @@ fn a_calm_customer_with_a_raised_agent_is_not_called_swapped_and_nothing_tells_q
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// Issue 26: each call's page and the index say what happened to that
+/// call: a calm call is not headed "customer shouting", a mono call has no
+/// "3b" footnote it does not use, a call cut short says so on its own page,
+/// and the index tells a call read in part from one not read at all.
+#[test]
+fn each_page_and_the_index_say_what_happened_to_that_call() {
+    let root = temp_dir("pages-say");
+    let dir = root.join("calls");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("calm_call.wav"), dir.join("calm.wav")).unwrap();
+    std::fs::copy(fixture("mono_shout.wav"), dir.join("mono.wav")).unwrap();
+    std::fs::write(dir.join("text.wav"), b"not audio, only text\n").unwrap();
+    // continued_shout cut off 60 % of the way into its data: read in part.
+    let whole = std::fs::read(fixture("continued_shout.wav")).unwrap();
+    std::fs::write(dir.join("cut.wav"), &whole[..whole.len() * 6 / 10]).unwrap();
+    let out = root.join("out");
+    let o = qa(&dir, &out, &[]);
+    assert!(
+        !o.status.success(),
+        "a call that failed must fail the batch"
+    );
+    let page = |name: &str| std::fs::read_to_string(out.join("calls").join(name)).unwrap();
+
+    let calm = page("calm.html");
+    assert!(!calm.contains("customer shouting</h1>"), "{calm}");
+    assert!(calm.contains("no customer shouting"), "{calm}");
+    assert!(!page("mono.html").contains("3b:"));
+    let cut = page("cut.html");
+    assert!(
+        cut.contains("could not be read to its end") && cut.contains("truncated"),
+        "{cut}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        index.contains("1 could not be read") && index.contains("1 read only in part"),
+        "{index}"
+    );
+    std::fs::remove_dir_all(&root).ok();
+}
+
 #[test]
 fn the_swap_warning_gives_the_agent_sides_figures_only_with_include_private() {
     let root = temp_dir("swap-private");

@@ -187,7 +187,7 @@ fn a_calm_calls_timeline_says_no_shouting_was_found() {
         text.lines()
             .last()
             .unwrap()
-            .ends_with("call end: no shouting found"),
+            .ends_with("call end: no customer shouting found"),
         "{text}"
     );
 }

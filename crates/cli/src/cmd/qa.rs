@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Options of `shoutcue qa`.
 #[derive(clap::Args)]
 pub struct QaArgs {
-    /// Folder of recordings (*.wav, searched recursively).
+    /// Folder of recordings, searched recursively: WAV (PCM, float, G.711), FLAC, MP3, Ogg Vorbis, AIFF and CAF.
     pub dir: PathBuf,
     /// Where the report goes.
     #[arg(long, value_name = "REPORT_DIR")]

@@ -290,7 +290,14 @@ impl IncidentNote {
         // `+ 0.0`: an empty f64 sum is -0.0, which printed "-0.0 s in total".
         let total: f64 = self.episodes.iter().map(|e| e.duration_s).sum::<f64>() + 0.0;
         // Writing to a String cannot fail.
-        let _ = writeln!(s, "# Incident note: customer shouting\n");
+        // A call without shouting gets a note too (QA writes one per
+        // call): its heading must not claim an incident.
+        let heading = if self.episodes.is_empty() {
+            "Call note: no customer shouting found"
+        } else {
+            "Incident note: customer shouting"
+        };
+        let _ = writeln!(s, "# {heading}\n");
         let when = match &self.call.started_at {
             Some(at) => format!("{at} ({})", self.call.source),
             None => self.call.source.clone(),

@@ -192,7 +192,7 @@ impl<W: Write> Sink for PrettySink<W> {
         let end = if self.shouted {
             "call end"
         } else {
-            "call end: no shouting found"
+            "call end: no customer shouting found"
         };
         writeln!(self.w, "{}  {end}", clock(call_end_t))
             .and_then(|_| self.w.flush())

@@ -55,6 +55,7 @@ th{background:#eee}
 button.t{font:inherit;border:1px solid #888;background:#fff;border-radius:3px;cursor:pointer}
 .note{background:#f6f6f3;border:1px solid #ddd;padding:0 1em;max-width:60em}
 .said{color:#05642d}.notsaid{color:#a00}.unknown{color:#555}
+.error{color:#a00;border:1px solid #a00;background:#fff5f5;padding:.5em 1em;max-width:60em}
 .nav{font-size:14px}";
 
 /// The page's script: the plot seeks the audio, the cursor follows it.
@@ -99,14 +100,28 @@ pub(crate) fn write(
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>shoutcue QA: {name}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<p class=\"nav\"><a href=\"{index}\">← all calls</a></p>\n<h1>{name}</h1>\n<p>{dur} long; customer shouting {shout:.1} s in {eps} episode(s); highest step {step}.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>shoutcue QA: {name}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<p class=\"nav\"><a href=\"{index}\">← all calls</a></p>\n<h1>{name}</h1>\n<p>{dur} long; {what}.</p>\n",
         name = esc(&row.name),
         index = esc(&href(&report_index)),
         dur = clock(row.duration_s),
-        shout = row.shouting_s,
-        eps = row.episodes,
-        step = if row.highest_step == 0 { "none".to_string() } else { row.highest_step.to_string() },
+        what = match row.episodes {
+            0 => "no customer shouting found".to_string(),
+            n => format!(
+                "customer shouting {:.1} s in {n} episode{}; highest step {}",
+                row.shouting_s,
+                if n == 1 { "" } else { "s" },
+                if row.highest_step == 0 { "none".to_string() } else { row.highest_step.to_string() },
+            ),
+        },
     );
+    if let Some(e) = &row.error {
+        let _ = writeln!(
+            s,
+            "<p class=\"error\" role=\"alert\">This call could not be read to its end: {}. What follows covers the {} that were read.</p>",
+            esc(e),
+            clock(row.duration_s)
+        );
+    }
     match &audio {
         Some(a) => {
             let _ = write!(
@@ -142,11 +157,21 @@ pub(crate) fn write(
                 step = esc(&c.rung().label()),
             );
         }
-        s.push_str("</tbody></table>\n<p class=\"nav\">3b: step 3 said the second time, as the script asks.</p>\n");
+        s.push_str("</tbody></table>\n");
+        if row.cues.iter().any(|c| c.rung().label() == "3b") {
+            s.push_str(
+                "<p class=\"nav\">3b: step 3 said the second time, as the script asks.</p>\n",
+            );
+        }
     }
     let _ = write!(
         s,
-        "<h2>Incident note</h2>\n<div class=\"note\">{}</div>\n<script>{}</script>\n</body>\n</html>\n",
+        "<h2>{}</h2>\n<div class=\"note\">{}</div>\n<script>{}</script>\n</body>\n</html>\n",
+        if row.episodes == 0 {
+            "Call note"
+        } else {
+            "Incident note"
+        },
         markdown_html(note_md),
         script(end)
     );

@@ -175,6 +175,18 @@ pub(crate) fn write_html(
             .then(a.name.cmp(&b.name))
     });
     let shouting = summary.rows.iter().filter(|r| r.shouting_s > 0.0).count();
+    // A call cut short was still analysed up to the cut: not "unread".
+    let partial = summary
+        .rows
+        .iter()
+        .filter(|r| r.error.is_some() && r.duration_s > 0.0)
+        .count();
+    let unread = summary.rows.iter().filter(|r| r.error.is_some()).count() - partial;
+    let partial = if partial > 0 {
+        format!("; {partial} read only in part (each page says where it stopped)")
+    } else {
+        String::new()
+    };
     let mut s = String::new();
     let _ = write!(
         s,
@@ -183,12 +195,13 @@ pub(crate) fn write_html(
     );
     let _ = writeln!(
         s,
-        "<p class=\"summary\" id=\"summary\">{} calls from <code>{}</code>, {} of audio; {} with customer shouting; {} could not be read. Sorted by shouting seconds; click a header to sort, a call to open its page (audio, timeline, note). The same rows for a spreadsheet: <a href=\"summary.csv\">summary.csv</a>.</p>",
+        "<p class=\"summary\" id=\"summary\">{} calls from <code>{}</code>, {} of audio; {} with customer shouting; {} could not be read{}. Sorted by shouting seconds; click a header to sort, a call to open its page (audio, timeline, note). The same rows for a spreadsheet: <a href=\"summary.csv\">summary.csv</a>.</p>",
         summary.rows.len(),
         esc(&opts.dir.display().to_string()),
         clock(summary.total_audio_s),
         shouting,
-        summary.failed
+        unread,
+        partial
     );
     let mut head = vec![
         "call",
