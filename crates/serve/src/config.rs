@@ -1,6 +1,8 @@
-//! What `shoutcue serve` is told: a TOML file, flags and environment
-//! variables, merged in that order (a flag wins over the file). A listener
-//! that is not named is off; everything binds to loopback unless told.
+//! What `shoutcue serve` is told: a TOML file, then `SHOUTCUE_SERVE__KEY`
+//! environment variables, then flags, each winning over the one before. A
+//! listener that is not named is off; everything binds to loopback unless
+//! told. [`EXAMPLE_TOML`] holds every key with its default
+//! (`shoutcue serve --print-config`); docs/CONFIG.md explains each.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -266,6 +268,15 @@ pub struct TwilioConfig {
     pub public_url: Option<String>,
 }
 
+/// Every key with its default and a line on what it does: what
+/// `shoutcue serve --print-config` prints. A test checks that it parses,
+/// that it names every key the server reads, and that docs/CONFIG.md does.
+pub const EXAMPLE_TOML: &str = include_str!("serve.example.toml");
+
+/// The prefix of the environment variables that set keys:
+/// `SHOUTCUE_SERVE__MAX_CALLS=500`, `SHOUTCUE_SERVE__AUDIOSOCKET__LISTEN=...`.
+pub const ENV_PREFIX: &str = "SHOUTCUE_SERVE__";
+
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -291,6 +302,79 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// The file (if any) with the environment's `SHOUTCUE_SERVE__*` keys
+    /// over it. A variable's value is read as a TOML value when it is one
+    /// (`500`, `true`, `30.5`, `"text"`) and as text otherwise
+    /// (`127.0.0.1:9092`); `__` separates a section from its key. A
+    /// variable that names no key is an error, as an unknown key in the
+    /// file is.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (source, text) = match path {
+            Some(p) => (
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?,
+            ),
+            None => ("the defaults".to_string(), String::new()),
+        };
+        let parse_err = |source: String, e| ConfigError::Parse {
+            path: source,
+            source: Box::new(e),
+        };
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| parse_err(source.clone(), e))?;
+        let mut set = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            match parts.as_slice() {
+                [key] if !key.is_empty() => {
+                    table.insert(key.clone(), value);
+                }
+                [section, key] if !section.is_empty() && !key.is_empty() => {
+                    let entry = table
+                        .entry(section.clone())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    match entry {
+                        toml::Value::Table(t) => {
+                            t.insert(key.clone(), value);
+                        }
+                        _ => {
+                            return Err(ConfigError::Invalid(format!(
+                                "{name}: {section} is a key, not a [section]"
+                            )))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: expected {ENV_PREFIX}KEY or {ENV_PREFIX}SECTION__KEY"
+                    )))
+                }
+            }
+            set.push(name);
+        }
+        let source = if set.is_empty() {
+            source
+        } else {
+            format!("{source} with {}", set.join(", "))
+        };
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| parse_err(source, e))
+    }
+
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -14,9 +14,13 @@ use crate::AnyError;
 /// of the same name; secrets come from the environment or the file only.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Configuration file (TOML); the flags below override its keys.
+    /// Configuration file (TOML); SHOUTCUE_SERVE__KEY variables override
+    /// its keys, and the flags below override both (docs/CONFIG.md).
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
+    /// Print every configuration key with its default, annotated, and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Genesys AudioHook listener, e.g. 127.0.0.1:9001 (key and secret from
     /// SHOUTCUE_AUDIOHOOK_API_KEY and SHOUTCUE_AUDIOHOOK_CLIENT_SECRET).
     #[arg(long, value_name = "ADDR")]
@@ -79,10 +83,15 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains.
 pub fn run(a: ServeArgs) -> Result<(), AnyError> {
-    let mut cfg = match &a.config {
-        Some(p) => ServeConfig::from_file(p)?,
-        None => ServeConfig::default(),
-    };
+    if a.print_config {
+        print!("{}", shoutcue_serve::config::EXAMPLE_TOML);
+        return Ok(());
+    }
+    // vars_os: a variable that is not UTF-8 (set by something else) must
+    // not panic the server; ours are all text.
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let mut cfg = ServeConfig::load(a.config.as_deref(), env)?;
     if let Some(listen) = a.audiohook {
         let mut c = cfg.audiohook.take().unwrap_or(AudioHookConfig {
             listen,
