@@ -8,6 +8,7 @@ use shoutcue_serve::config::{AudioHookConfig, AudioSocketConfig, FreeSwitchConfi
 use shoutcue_serve::{ServeConfig, Server};
 
 use crate::args::SetupArgs;
+use crate::logging::LogFormat;
 use crate::AnyError;
 
 /// Options of `shoutcue serve`. Every flag overrides the config file's key
@@ -21,6 +22,10 @@ pub struct ServeArgs {
     /// Print every configuration key with its default, annotated, and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// The log on stderr: text (coloured only on a terminal), or json, one
+    /// object per line for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Genesys AudioHook listener, e.g. 127.0.0.1:9001 (key and secret from
     /// SHOUTCUE_AUDIOHOOK_API_KEY and SHOUTCUE_AUDIOHOOK_CLIENT_SECRET).
     #[arg(long, value_name = "ADDR")]
@@ -177,7 +182,7 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         return print_agent_link(&cfg, id);
     }
     cfg.validate()?;
-    run_server(cfg, "serve")
+    run_server(cfg, "serve", a.log_format)
 }
 
 /// Options of `shoutcue console`.
@@ -200,6 +205,9 @@ pub struct ConsoleArgs {
     /// On start, show the calls of the last this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub lookback: Option<f64>,
+    /// The log on stderr: text (coloured only on a terminal), or json.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// `shoutcue console`: the supervisor console for every node of a site,
@@ -219,18 +227,28 @@ pub fn console(a: ConsoleArgs) -> Result<(), AnyError> {
     }
     cfg.secrets_from_env();
     cfg.validate()?;
-    run_server(cfg, "console")
+    run_server(cfg, "console", a.log_format)
 }
 
 /// Starts `cfg`'s server, says where it is, and drains it on a signal.
-fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
+fn run_server(cfg: ServeConfig, what: &'static str, log: LogFormat) -> Result<(), AnyError> {
+    // Where it listens, as text on stderr, or as a log line among the
+    // others when the log is JSON (a shipper reads every line as JSON).
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            match log {
+                LogFormat::Text => eprintln!($($arg)*),
+                LogFormat::Json => tracing::info!(target: "shoutcue", "{}", format!($($arg)*)),
+            }
+        };
+    }
     let setup = SetupArgs {
         model: cfg.model.clone(),
         coach_config: cfg.coach_config.clone(),
         script: cfg.script.clone(),
     }
     .load()?;
-    crate::logging::init();
+    crate::logging::init(log);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -239,28 +257,28 @@ fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
         let server = Server::start(cfg.clone(), setup.model, setup.coach, setup.script).await?;
         let b = &server.bound;
         if let (Some(addr), Some(c)) = (b.audiohook, &cfg.audiohook) {
-            eprintln!("shoutcue serve: audiohook ws://{addr}{}", c.path);
+            say!("shoutcue serve: audiohook ws://{addr}{}", c.path);
         }
         if let Some(addr) = b.audiosocket {
-            eprintln!("shoutcue serve: audiosocket tcp://{addr}");
+            say!("shoutcue serve: audiosocket tcp://{addr}");
         }
         if let Some(addr) = b.freeswitch {
-            eprintln!("shoutcue serve: freeswitch ws://{addr}/");
+            say!("shoutcue serve: freeswitch ws://{addr}/");
         }
         if let Some(addr) = b.twilio {
-            eprintln!("shoutcue serve: twilio ws://{addr}/");
+            say!("shoutcue serve: twilio ws://{addr}/");
         }
         if let (Some(addr), Some(console)) = (b.http, server.console_url()) {
-            eprintln!("shoutcue {what}: http http://{addr}/healthz");
-            eprintln!("shoutcue {what}: console {console}");
+            say!("shoutcue {what}: http http://{addr}/healthz");
+            say!("shoutcue {what}: console {console}");
             if cfg.pages_secret.is_none() {
-                eprintln!(
+                say!(
                     "shoutcue {what}: no SHOUTCUE_PAGES_SECRET: page tokens are new each run; agents' links come from `shoutcue serve --agent-link ID` only with a fixed secret"
                 );
             }
         }
         if let Some(url) = &cfg.nats_url {
-            eprintln!(
+            say!(
                 "shoutcue serve: nats {}: subjects shoutcue.{}.>, stream {}, node {}",
                 shoutcue_serve::nats::redacted(url),
                 cfg.site,
@@ -269,7 +287,7 @@ fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
             );
         }
         if let Some(url) = &cfg.console_nats {
-            eprintln!(
+            say!(
                 "shoutcue {what}: the console shows site {} from nats {} (stream {})",
                 cfg.site,
                 shoutcue_serve::nats::redacted(url),
@@ -277,10 +295,10 @@ fn run_server(cfg: ServeConfig, what: &'static str) -> Result<(), AnyError> {
             );
         }
         if what == "serve" && cfg.events_dir.is_none() {
-            eprintln!("shoutcue serve: no --events-dir: events and notes are not written anywhere");
+            say!("shoutcue serve: no --events-dir: events and notes are not written anywhere");
         }
         wait_for_signal().await?;
-        eprintln!("shoutcue {what}: stopping");
+        say!("shoutcue {what}: stopping");
         server.drain().await;
         Ok::<(), AnyError>(())
     })
