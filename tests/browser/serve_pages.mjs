@@ -190,9 +190,16 @@ try {
   check("agent 7 is told the supervisor was alerted",
     await p7.locator("#sup", { hasText: "alerted" }).waitFor({ timeout: 5000 }).then(() => true, () => false));
   await calls;
-  check("console shows the incident note", await consolePage.locator("details.note pre").first().waitFor({ timeout: 10000 }).then(() => true, () => false));
-  const note = (await consolePage.locator("details.note pre").first().textContent()) || "";
+  check("console shows the incident note", await consolePage.locator("details.note .md").first().waitFor({ timeout: 10000 }).then(() => true, () => false));
+  const note = (await consolePage.locator("details.note .md").first().textContent()) || "";
   check("the note names the alert", /supervisor/i.test(note), note);
+  // Rendered, not raw Markdown (issue 26): a table and bold labels, no "**" or "| ---".
+  check("the note is rendered, not raw Markdown",
+    (await consolePage.locator("details.note .md table").count()) > 0 &&
+    (await consolePage.locator("details.note .md strong").count()) > 0 &&
+    !note.includes("**") && !note.includes("| ---"), note);
+  const summaryText = (await consolePage.locator("#summary").textContent()) || "";
+  check("the summary counts alerts in words (no '1 alerts')", !/\b1 alerts\b/.test(summaryText), summaryText);
   check("both calls ended on the console",
     await until(consolePage, () => [...document.querySelectorAll("#calls tr")].filter((r) => r.textContent.includes("ended")).length === 2, 10000));
   await consolePage.screenshot({ path: join(outDir, "console-ended.png"), fullPage: true });
