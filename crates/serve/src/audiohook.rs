@@ -652,7 +652,7 @@ impl Session {
         let Some(call) = self.call.as_mut() else {
             return;
         };
-        let n = (seconds.clamp(0.0, 3600.0) * 8000.0) as usize;
+        let n = call.silence_allowance((seconds.clamp(0.0, 3600.0) * 8000.0) as usize);
         self.shared.stats.filled(n, 8000);
         let zeros = [0.0f32; 800];
         let mut left = n;

@@ -98,7 +98,21 @@ pub struct CallSession {
     samples: u64,
     pace: Pace,
     shared: Arc<Shared>,
+    /// When the call started, for [`CallSession::silence_allowance`].
+    started: std::time::Instant,
+    /// Silence inserted for gaps so far, samples.
+    silence: u64,
+    /// Whether a gap was cut short already (logged once per call).
+    silence_cut: bool,
 }
+
+/// Slack, s, over the wall-clock time since a call started that the
+/// silence inserted for gaps may reach. A platform's stream is real time:
+/// its gaps (lost packets, a pause the client `discarded`) can never add up
+/// to more than the time that passed. Without this bound one 300-byte
+/// message claiming an hour's gap cost 0.7 s of CPU, and a few hundred
+/// stalled every other call (issue 27, item 10).
+pub const SILENCE_SLACK_S: f64 = 10.0;
 
 /// Audio more than this behind the call's own clock is late.
 pub const LATE_AFTER: Duration = Duration::from_millis(100);
@@ -277,7 +291,34 @@ impl CallSession {
             samples: 0,
             pace: Pace::default(),
             shared: shared.clone(),
+            started: std::time::Instant::now(),
+            silence: 0,
+            silence_cut: false,
         })
+    }
+
+    /// How many of `want` samples of silence a gap may insert now: all of
+    /// them while the call's inserted silence stays within the wall-clock
+    /// time since it started plus [`SILENCE_SLACK_S`]; the rest is not
+    /// analysed (the call's clock then runs behind the platform's by it),
+    /// which is logged once per call. The allowed part is counted as the
+    /// call's own: callers add it to `dropped_frames` with [`Self::filled`].
+    pub fn silence_allowance(&mut self, want: usize) -> usize {
+        let budget =
+            (self.started.elapsed().as_secs_f64() + SILENCE_SLACK_S) * f64::from(self.rate);
+        let left = (budget as u64).saturating_sub(self.silence);
+        let allowed = (want as u64).min(left);
+        self.silence += allowed;
+        if allowed < want as u64 && !self.silence_cut {
+            self.silence_cut = true;
+            tracing::warn!(
+                call = %self.meta.call_id,
+                "a gap of {:.1} s claimed more silence than the time the call has run: {:.1} s of it not analysed (the call's clock now runs behind the platform's)",
+                want as f64 / f64::from(self.rate),
+                (want as u64 - allowed) as f64 / f64::from(self.rate)
+            );
+        }
+        allowed as usize
     }
 
     /// The call's input rate.

@@ -390,8 +390,14 @@ fn handle(
             if let Some(ts) = timestamp_ms {
                 let due = ts.saturating_mul(8);
                 if due > s.got[track] + 160 {
-                    let gap = (due - s.got[track]).min(8000 * 60) as usize;
+                    let want = (due - s.got[track]).min(8000 * 60) as usize;
+                    let gap = s.call.silence_allowance(want);
+                    s.call.filled(gap);
                     s.buf.resize(gap, 0.0);
+                    // What was not inserted is skipped: the track's clock
+                    // jumps to the platform's, so the next chunk is not
+                    // taken for a gap again.
+                    s.got[track] += (want - gap) as u64;
                 }
             }
             push_mulaw(&payload, &mut s.buf);

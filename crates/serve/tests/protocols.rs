@@ -1084,3 +1084,82 @@ async fn the_readmes_freeswitch_example_gives_the_cues() {
         "the README's FreeSWITCH line",
     );
 }
+
+/// Issue 27, item 10: a message that claims a long gap cannot make the
+/// server analyse more silence than the time the call has run (plus
+/// `SILENCE_SLACK_S`). Before the bound, each Twilio chunk here inserted
+/// 60 s of silence and each AudioHook `discarded` 600 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_gap_costs_at_most_the_time_that_passed() {
+    let dir = shoutcue_testkit::TempDir::new("serve-gap-amplify");
+    let server = start(dir.path(), 10).await;
+    let t0 = std::time::Instant::now();
+    // Twilio: 20 chunks, each timestamped ~30 years after the one before.
+    let url = format!("ws://{}/media", server.bound.twilio.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ9",
+        "start": {"streamSid": "MZ9", "callSid": "CA-gap", "tracks": ["inbound"],
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})))
+        .await
+        .unwrap();
+    let payload = base64::engine::general_purpose::STANDARD.encode([0xffu8; 160]);
+    for k in 0..20u64 {
+        let ts = (k * 1_000_000_000_000).to_string();
+        ws.send(send(json!({"event": "media", "streamSid": "MZ9",
+            "media": {"track": "inbound", "chunk": k.to_string(), "timestamp": ts, "payload": payload}})))
+            .await
+            .unwrap();
+    }
+    ws.send(send(json!({"event": "stop", "streamSid": "MZ9"})))
+        .await
+        .unwrap();
+    let (_, last) = events_of(&server, dir.path(), "CA-gap").await;
+    let bound = t0.elapsed().as_secs_f64() + shoutcue_serve::call::SILENCE_SLACK_S + 1.0;
+    let d = last["duration"].as_f64().unwrap();
+    assert!(
+        d <= bound,
+        "Twilio: {d:.1} s of call from 20 chunks (bound {bound:.1} s)"
+    );
+
+    // AudioHook: three `discarded` of ten minutes each.
+    let t0 = std::time::Instant::now();
+    let addr = server.bound.audiohook.unwrap();
+    let session = "0b7f6c5e-3a41-4d1e-9f0a-5d2c3b4a1e99";
+    let req = audiohook_request_signed(addr, KEY, SECRET_B64, session, "gap-nonce");
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let media =
+        json!([{"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}]);
+    ws.send(client_msg(
+        "open",
+        1,
+        session,
+        json!({
+        "organizationId": "d7934305-0972-4844-938e-9060eef73d05", "conversationId": "conv-gap",
+        "participant": {"id": "p", "ani": "+1", "aniName": "", "dnis": "+2"}, "media": media}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "opened");
+    for seq in 2..5 {
+        ws.send(client_msg(
+            "discarded",
+            seq,
+            session,
+            json!({"start": "PT0S", "discarded": "PT600S"}),
+        ))
+        .await
+        .unwrap();
+    }
+    ws.send(client_msg("close", 5, session, json!({"reason": "end"})))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "closed");
+    let (_, last) = events_of(&server, dir.path(), "conv-gap").await;
+    let bound = t0.elapsed().as_secs_f64() + shoutcue_serve::call::SILENCE_SLACK_S + 1.0;
+    let d = last["duration"].as_f64().unwrap();
+    assert!(
+        d <= bound,
+        "AudioHook: {d:.1} s of call from three discarded messages (bound {bound:.1} s)"
+    );
+}
