@@ -186,9 +186,26 @@ struct Paired {
 
 type Calls = Arc<Mutex<HashMap<String, Arc<Mutex<Paired>>>>>;
 
+/// Connections that have not yet sent their UUID frame, at most. Past it a
+/// new connection is closed at once: idle sockets cannot take every file
+/// descriptor and starve the other listeners and `/healthz` (1,100 of them
+/// did, issue 27 item 7). Legs past their UUID are bounded by the call
+/// limit instead (a call has at most two).
+pub const MAX_HANDSHAKES: usize = 64;
+/// From connect to a whole UUID frame, at most.
+pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+/// From the UUID frame to the first audio frame, at most: a leg that holds
+/// a call slot must bring audio.
+pub const FIRST_AUDIO_TIMEOUT: Duration = Duration::from_secs(10);
+/// From a frame's header to the end of its payload, at most (a frame is
+/// 20 ms of audio, sent whole).
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Accepts connections until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let calls: Calls = Arc::default();
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+    let mut last_warned: Option<std::time::Instant> = None;
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -198,9 +215,19 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            // Closed at once; counted, and said at most once a second.
+            drop(sock);
+            shared.stats.refused[Protocol::AudioSocket.index()].fetch_add(1, Ordering::Relaxed);
+            if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                last_warned = Some(std::time::Instant::now());
+                tracing::warn!(%peer, "AudioSocket: {MAX_HANDSHAKES} connections have not sent their UUID yet: closing new ones until they do or time out");
+            }
+            continue;
+        };
         let (shared, calls) = (shared.clone(), calls.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(sock, &shared, &calls).await {
+            if let Err(e) = connection(sock, &shared, &calls, permit).await {
                 tracing::warn!(%peer, "AudioSocket: {e}");
             }
         });
@@ -210,7 +237,56 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 /// How long a connection may stay silent before it counts as dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Result<(), String> {
+/// Reads a whole frame's payload within [`FRAME_TIMEOUT`].
+async fn read_payload<R: tokio::io::AsyncRead + Unpin>(
+    sock: &mut R,
+    buf: &mut [u8],
+) -> Result<(), String> {
+    match tokio::time::timeout(FRAME_TIMEOUT, sock.read_exact(buf)).await {
+        Err(_) => Err(format!(
+            "a frame's payload did not come whole within {} s",
+            FRAME_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!("frame cut short: {e}")),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
+/// The UUID frame, whole, within [`FIRST_FRAME_TIMEOUT`] of connecting.
+async fn read_uuid<R: tokio::io::AsyncRead + Unpin>(sock: &mut R) -> Result<[u8; 16], String> {
+    let first = async {
+        let mut h = [0u8; 3];
+        sock.read_exact(&mut h)
+            .await
+            .map_err(|e| format!("reading the first frame: {e}"))?;
+        let (kind, len) = header(h);
+        if kind != 0x01 || len != 16 {
+            return Err(format!(
+                "expected the UUID frame first (kind 0x01, 16 bytes), got kind 0x{kind:02x} with {len} bytes"
+            ));
+        }
+        let mut id = [0u8; 16];
+        sock.read_exact(&mut id)
+            .await
+            .map_err(|e| format!("reading the first frame: {e}"))?;
+        Ok(id)
+    };
+    tokio::time::timeout(FIRST_FRAME_TIMEOUT, first)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no UUID frame within {} s of connecting",
+                FIRST_FRAME_TIMEOUT.as_secs()
+            ))
+        })
+}
+
+async fn connection(
+    sock: TcpStream,
+    shared: &Arc<Shared>,
+    calls: &Calls,
+    handshake: tokio::sync::OwnedSemaphorePermit,
+) -> Result<(), String> {
     let _ = sock.set_nodelay(true);
     // Header and payload come out of one read: half the syscalls per
     // 20 ms frame, which is most of what a call costs (docs/PERFORMANCE.md).
@@ -220,18 +296,12 @@ async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Res
         .audiosocket
         .as_ref()
         .map_or(Pairing::RoleByte, |c| c.pairing);
+    // The UUID frame comes first, whole and soon; only then does the
+    // connection get its buffers and leave the handshake budget.
+    let id = read_uuid(&mut sock).await?;
+    drop(handshake);
     let mut payload = vec![0u8; 65_535];
     let mut samples: Vec<f32> = Vec::with_capacity(32_768);
-    // The UUID frame comes first.
-    let (kind, len) = read_header(&mut sock, shared).await?;
-    sock.read_exact(&mut payload[..len])
-        .await
-        .map_err(|e| format!("reading the first frame: {e}"))?;
-    let id = match parse(kind, &payload[..len]) {
-        Ok(Frame::Uuid(id)) => id,
-        Ok(other) => return Err(format!("expected the UUID frame first, got {other:?}")),
-        Err(e) => return Err(format!("first frame: {e}")),
-    };
     let (call_id, leg) = role(&id, pairing);
     let call = {
         let mut map = calls.lock().map_err(|_| "call table poisoned")?;
@@ -286,9 +356,17 @@ async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Res
     // Made once, not per frame: it stays pending until the drain ends calls.
     let ended = crate::ended(shared);
     tokio::pin!(ended);
+    // Until the first audio frame, the wait for a frame is shorter: a leg
+    // that holds a call slot must bring audio.
+    let mut heard = false;
     loop {
+        let wait = if heard {
+            READ_TIMEOUT
+        } else {
+            FIRST_AUDIO_TIMEOUT
+        };
         let header = tokio::select! {
-            h = read_header(&mut sock, shared) => h,
+            h = read_header(&mut sock, wait) => h,
             _ = &mut ended => { reason = EndReason::Drained; break; }
         };
         let (kind, len) = match header {
@@ -300,13 +378,14 @@ async fn connection(sock: TcpStream, shared: &Arc<Shared>, calls: &Calls) -> Res
                 break;
             }
         };
-        if let Err(e) = sock.read_exact(&mut payload[..len]).await {
-            error = Some(format!("frame cut short: {e}"));
+        if let Err(e) = read_payload(&mut sock, &mut payload[..len]).await {
+            error = Some(e);
             break;
         }
         let arrived = std::time::Instant::now();
         match parse(kind, &payload[..len]) {
             Ok(Frame::Audio { rate, pcm }) => {
+                heard = true;
                 decode_pcm16(pcm, &mut samples);
                 let fed = {
                     let mut p = call.lock().map_err(|_| "call poisoned")?;
@@ -483,13 +562,13 @@ fn feed(
 /// clean end of stream before a header.
 async fn read_header<R: tokio::io::AsyncRead + Unpin>(
     sock: &mut R,
-    _shared: &Shared,
+    wait: Duration,
 ) -> Result<(u8, usize), String> {
     let mut h = [0u8; 3];
-    match tokio::time::timeout(READ_TIMEOUT, sock.read_exact(&mut h)).await {
+    match tokio::time::timeout(wait, sock.read_exact(&mut h)).await {
         Err(_) => Err(format!(
             "no frame for {} s: the connection stalled",
-            READ_TIMEOUT.as_secs()
+            wait.as_secs()
         )),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(String::new()),
         Ok(Err(e)) => Err(format!("reading a frame header: {e}")),

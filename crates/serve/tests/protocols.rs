@@ -23,7 +23,7 @@ use shoutcue_serve::config::{
     AudioHookConfig, AudioSocketConfig, FreeSwitchConfig, Pairing, TwilioConfig,
 };
 use shoutcue_serve::{ServeConfig, Server};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -1161,5 +1161,89 @@ async fn a_claimed_gap_costs_at_most_the_time_that_passed() {
     assert!(
         d <= bound,
         "AudioHook: {d:.1} s of call from three discarded messages (bound {bound:.1} s)"
+    );
+}
+
+/// Whether the server closes `sock` (EOF or reset) within `within`.
+async fn closed_within(sock: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut b = [0u8; 16];
+    matches!(
+        tokio::time::timeout(within, sock.read(&mut b)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+/// Issue 27, item 7: idle AudioSocket connections cannot take every file
+/// descriptor (past `MAX_HANDSHAKES` not yet introduced, new ones are
+/// closed at once), a connection that never sends its UUID is closed after
+/// `FIRST_FRAME_TIMEOUT`, and a leg that sends a frame header and then
+/// nothing gives its call slot back after `FRAME_TIMEOUT`. Before, each of
+/// them stayed open (and held its slot) for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_audiosocket_connections_are_closed_and_free_their_slots() {
+    use shoutcue_serve::audiosocket::{FIRST_FRAME_TIMEOUT, FRAME_TIMEOUT, MAX_HANDSHAKES};
+    let dir = shoutcue_testkit::TempDir::new("serve-as-idle");
+    let server = start(dir.path(), 2).await;
+    let addr = server.bound.audiosocket.unwrap();
+    // A leg that holds a slot: UUID, then an audio header and no payload.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    audiosocket_frame(&mut half, 0x01, &[0x42; 16])
+        .await
+        .unwrap();
+    half.write_all(&[0x10, 0x01, 0x40]).await.unwrap();
+    for _ in 0..100 {
+        if server.active_calls() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.active_calls(), 1);
+    // Idle sockets up to the handshake budget, then ten more.
+    let mut idle = Vec::new();
+    for _ in 0..MAX_HANDSHAKES {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for k in 0..10 {
+        let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(
+            closed_within(&mut extra, Duration::from_secs(1)).await,
+            "connection {k} past the {MAX_HANDSHAKES} waiting for their UUID was left open"
+        );
+    }
+    // /healthz still answers meanwhile.
+    let health = format!("http://{}/healthz", server.bound.http.unwrap());
+    let body = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-fsS", "--max-time", "5", &health])
+            .output()
+    })
+    .await
+    .unwrap();
+    if let Ok(o) = body {
+        assert!(
+            o.status.success(),
+            "/healthz: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The idle ones are closed once their time for a UUID is up.
+    let first = &mut idle[0];
+    assert!(
+        closed_within(first, FIRST_FRAME_TIMEOUT + Duration::from_secs(2)).await,
+        "an idle connection outlived FIRST_FRAME_TIMEOUT"
+    );
+    // The half-sent frame's leg is gone and its slot free.
+    assert!(closed_within(&mut half, FRAME_TIMEOUT + Duration::from_secs(2)).await);
+    for _ in 0..200 {
+        if server.active_calls() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        server.active_calls(),
+        0,
+        "a half-sent frame held its call slot"
     );
 }
