@@ -270,6 +270,21 @@ impl Server {
             ));
         }
         if let Some(o) = &shared.outbox {
+            // What the last stop could not publish goes first.
+            if let Some(dir) = &cfg.events_dir {
+                match o.restore(dir) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        lines = n,
+                        "nats: sending again what the last stop spilled to {}",
+                        dir.join(nats::SPILL_FILE).display()
+                    ),
+                    Err(e) => tracing::error!(
+                        "nats: cannot read {}: {e}",
+                        dir.join(nats::SPILL_FILE).display()
+                    ),
+                }
+            }
             shared.hub.feed(o.clone());
             tasks.spawn(nats::run(shared.clone(), o.clone()));
         }
@@ -399,10 +414,28 @@ impl Server {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             if !o.idle() {
-                tracing::warn!(
-                    waiting = o.depth(),
-                    "drained: events left unpublished to NATS"
-                );
+                // Stop the publisher first, so the queue holds still.
+                self.tasks.abort_all();
+                while self.tasks.join_next().await.is_some() {}
+                match &self.shared.cfg.events_dir {
+                    Some(dir) => match o.spill(dir) {
+                        Ok((lines, alerts)) => tracing::warn!(
+                            lines,
+                            alerts,
+                            "drained: NATS had not taken these: spilled to {}, sent at the next start",
+                            dir.join(nats::SPILL_FILE).display()
+                        ),
+                        Err(e) => tracing::error!(
+                            waiting = o.pending(),
+                            "drained: events left unpublished to NATS, and {} cannot be written: {e}",
+                            dir.join(nats::SPILL_FILE).display()
+                        ),
+                    },
+                    None => tracing::warn!(
+                        waiting = o.pending(),
+                        "drained: events left unpublished to NATS (no events folder to spill them to)"
+                    ),
+                }
             }
         }
         self.tasks.abort_all();

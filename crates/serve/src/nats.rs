@@ -159,9 +159,29 @@ pub struct NatsStats {
 }
 
 /// One line on its way out.
+#[derive(Clone)]
 struct Item {
     line: Arc<HubLine>,
     alert: bool,
+    /// For a line spilled at an earlier stop and sent again: the boot and
+    /// sequence its message id was made of then, so JetStream's dedup
+    /// stores it once even if that process had got it through.
+    origin: Option<(u128, u64)>,
+}
+
+/// The file, in the events folder, that holds what NATS had not taken
+/// when the server stopped; read back and sent at the next start.
+pub const SPILL_FILE: &str = "nats-spill.jsonl";
+
+/// One spilled line (one JSON object per line of [`SPILL_FILE`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Spilled {
+    boot: String,
+    seq: u64,
+    call_id: String,
+    agent_id: Option<String>,
+    private: bool,
+    line: String,
 }
 
 /// The bounded queue between the calls and the publisher.
@@ -171,6 +191,10 @@ pub struct Outbox {
     private: bool,
     notify: Notify,
     in_flight: AtomicUsize,
+    /// The lines the publisher has taken and NATS has not all acknowledged.
+    taken: Mutex<Vec<Item>>,
+    /// This process's start, in message ids (`NODE.BOOT.SEQ`).
+    boot: u128,
     /// The counters.
     pub stats: NatsStats,
 }
@@ -184,8 +208,87 @@ impl Outbox {
             private,
             notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
+            taken: Mutex::new(Vec::new()),
+            boot: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
             stats: NatsStats::default(),
         })
+    }
+
+    /// Writes every line NATS has not taken (those the publisher holds,
+    /// then the queue, in order) to [`SPILL_FILE`] in `dir`, appended and
+    /// synced; returns (lines, alerts) written. Called at the end of a
+    /// drain: a broker that is away then loses nothing.
+    pub fn spill(&self, dir: &std::path::Path) -> std::io::Result<(usize, usize)> {
+        use std::io::Write as _;
+        let mut items: Vec<Item> = self.taken.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        items.extend(self.lock().drain(..));
+        if items.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut text = String::new();
+        for it in &items {
+            let (boot, seq) = it.origin.unwrap_or((self.boot, it.line.seq));
+            let s = Spilled {
+                boot: boot.to_string(),
+                seq,
+                call_id: it.line.call_id.to_string(),
+                agent_id: it.line.agent_id.as_deref().map(str::to_string),
+                private: it.line.private,
+                line: it.line.line.clone(),
+            };
+            text.push_str(&serde_json::to_string(&s).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(SPILL_FILE))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        Ok((items.len(), items.iter().filter(|i| i.alert).count()))
+    }
+
+    /// Queues the lines a previous stop spilled in `dir` (before anything
+    /// of this run), with their old message ids, and removes the file;
+    /// returns how many. A line that does not parse is skipped and logged.
+    pub fn restore(&self, dir: &std::path::Path) -> std::io::Result<usize> {
+        let path = dir.join(SPILL_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut n = 0;
+        for (i, l) in text.lines().enumerate() {
+            let s: Spilled = match serde_json::from_str(l) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("nats: {}: line {}: {e}: skipped", path.display(), i + 1);
+                    continue;
+                }
+            };
+            let line = Arc::new(HubLine {
+                seq: s.seq,
+                call_id: Arc::from(s.call_id.as_str()),
+                agent_id: s.agent_id.as_deref().map(Arc::from),
+                node: None,
+                private: s.private,
+                line: s.line,
+            });
+            let alert = !line.private && event_type(&line.line) == "supervisor_alert";
+            let origin = Some((s.boot.parse().unwrap_or(0), s.seq));
+            self.lock().push_back(Item {
+                line,
+                alert,
+                origin,
+            });
+            n += 1;
+        }
+        std::fs::remove_file(&path)?;
+        self.notify.notify_one();
+        Ok(n)
     }
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Item>> {
@@ -234,6 +337,7 @@ impl Outbox {
         q.push_back(Item {
             line: line.clone(),
             alert,
+            origin: None,
         });
         drop(q);
         self.notify.notify_one();
@@ -248,7 +352,9 @@ impl Outbox {
                 if !q.is_empty() {
                     let k = n.min(q.len());
                     self.in_flight.store(k, Ordering::Release);
-                    return q.drain(..k).collect();
+                    let items: Vec<Item> = q.drain(..k).collect();
+                    *self.taken.lock().unwrap_or_else(|e| e.into_inner()) = items.clone();
+                    return items;
                 }
             }
             notified.await;
@@ -281,6 +387,14 @@ struct Plan {
     boot: u128,
 }
 
+impl Outbox {
+    /// The publisher got every line it took through.
+    fn all_taken(&self) {
+        self.in_flight.store(0, Ordering::Release);
+        self.taken.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 impl Plan {
     fn messages(&self, it: &Item) -> Vec<Msg> {
         let l = &it.line;
@@ -304,7 +418,8 @@ impl Plan {
             }];
         }
         let ty = event_type(&l.line);
-        let id = format!("{}.{}.{}", self.node_token, self.boot, l.seq);
+        let (boot, seq) = it.origin.unwrap_or((self.boot, l.seq));
+        let id = format!("{}.{boot}.{seq}", self.node_token);
         let mut out = Vec::with_capacity(2);
         if it.alert {
             let mut ha = h.clone();
@@ -363,9 +478,7 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
         site: cfg.site.clone(),
         node_token: token(&node),
         node: node.clone(),
-        boot: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
+        boot: outbox.boot,
     };
     let first = Arc::new(AtomicBool::new(true));
     let ob = outbox.clone();
@@ -476,7 +589,7 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
         }
         let failed = send(&client, &js, std::mem::take(&mut batch), &outbox.stats).await;
         if failed.is_empty() {
-            outbox.in_flight.store(0, Ordering::Release);
+            outbox.all_taken();
             backoff = Duration::from_millis(100);
             continue;
         }
@@ -501,7 +614,7 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
             }
         }
         if batch.is_empty() {
-            outbox.in_flight.store(0, Ordering::Release);
+            outbox.all_taken();
         } else {
             outbox.in_flight.store(batch.len(), Ordering::Release);
         }
@@ -827,6 +940,7 @@ mod tests {
         let it = Item {
             line: line(9, "supervisor_alert", false),
             alert: true,
+            origin: None,
         };
         let m = plan.messages(&it);
         let subs: Vec<&str> = m.iter().map(|m| m.subject.as_str()).collect();

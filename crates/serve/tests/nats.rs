@@ -741,3 +741,65 @@ async fn a_flood_cut_by_a_broker_kill_keeps_every_alert_once_and_each_call_in_or
     );
     server.drain().await;
 }
+
+/// Issue 27, item 5: a node stopped (SIGTERM's drain) while the broker is
+/// away spills what NATS had not taken to the events folder, alerts among
+/// them, and the next start sends it, every line once. Before, 25 queued
+/// lines, an alert among them, were lost with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "outside-tests"),
+    ignore = "needs nats-server, apt-get install nats-server (cargo test --all-features)"
+)]
+async fn a_stop_while_the_broker_is_away_spills_and_the_next_start_sends_it() {
+    let bin = nats_bin();
+    let dir = shoutcue_testkit::TempDir::new("serve-nats-spill");
+    let mut nats = Nats::new(bin, &dir.join("js"));
+    let d = dir.join("events");
+    // No broker: the lines wait, then the node is stopped.
+    let server = node(&d, &nats.url(), "t4", "node-s").await;
+    let alerts = flood(&server, "spill", 200);
+    assert!(alerts > 0);
+    server.drain().await;
+    let spill = d.join(shoutcue_serve::nats::SPILL_FILE);
+    let spilled = std::fs::read_to_string(&spill).expect("the drain spilled the queue");
+    assert_eq!(spilled.lines().count(), 200, "every line, once");
+    assert_eq!(spilled.matches("supervisor_alert").count(), alerts);
+
+    // The broker is back; the next start sends the spill before anything.
+    nats.start().await;
+    let server = node(&d, &nats.url(), "t4", "node-s").await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = jetstream::new(client);
+    let t0 = Instant::now();
+    loop {
+        let ok = match js.get_stream("SHOUTCUE_T4").await {
+            Ok(_) => {
+                read_stream(&js, "SHOUTCUE_T4", "shoutcue.t4.alert")
+                    .await
+                    .len()
+                    >= alerts
+            }
+            Err(_) => false,
+        };
+        if ok {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the spilled alerts never reached the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    settled(&server).await;
+    assert!(!spill.exists(), "the spill is removed once queued again");
+    let stored = read_stream(&js, "SHOUTCUE_T4", "shoutcue.t4.call.>").await;
+    assert_eq!(stored.len(), 200, "every spilled line stored once");
+    assert_eq!(
+        read_stream(&js, "SHOUTCUE_T4", "shoutcue.t4.alert")
+            .await
+            .len(),
+        alerts
+    );
+    server.drain().await;
+}
