@@ -259,8 +259,21 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
             return;
         }
     };
+    // Connections made so far: after a reconnect the consumer is opened
+    // again, because a restarted broker may have lost it (its pull then
+    // neither ends nor errs: the console would wait for ever).
+    let connects = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = connects.clone();
     let opts = async_nats::ConnectOptions::new()
         .name("shoutcue console")
+        .event_callback(move |ev| {
+            let counter = counter.clone();
+            async move {
+                if matches!(ev, async_nats::Event::Connected) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
@@ -290,7 +303,15 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
     let js = jetstream::new(client.clone());
     let lookback = Duration::from_secs_f64(cfg.console_lookback_s);
     let start = time::OffsetDateTime::now_utc() - lookback;
-    let mut messages = open_stream(&js, &site, start).await;
+    let mut messages = open_stream(&js, &site, From::Time(start)).await;
+    // The stream position of the last line shown: a consumer opened again
+    // goes on from the next one, with no line twice and none skipped.
+    let mut last_seq: Option<u64> = None;
+    // Errors in a row from the consumer; past REOPEN_AFTER_ERRORS it is
+    // opened again (a restarted broker may have lost it: "consumer not
+    // found", for ever, while the client says connected).
+    let mut errors = 0u32;
+    let mut seen_connects = connects.load(Ordering::Relaxed);
     stats.connected.store(true, Ordering::Relaxed);
     let mut tracker = Tracker::new(Instant::now(), cfg.node_timeout_s);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -306,6 +327,10 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
         tokio::select! {
             m = messages.next() => match m {
                 Some(Ok(m)) => {
+                    errors = 0;
+                    if let Ok(info) = m.info() {
+                        last_seq = Some(info.stream_sequence);
+                    }
                     stats.lines.fetch_add(1, Ordering::Relaxed);
                     let h = m.headers.as_ref();
                     let get = |k: &str| h.and_then(|h| h.get(k)).map(|v| v.to_string());
@@ -323,15 +348,22 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
                 }
                 Some(Err(e)) => {
                     stats.connected.store(false, Ordering::Relaxed);
-                    tracing::warn!("console: stream: {e}");
+                    errors += 1;
+                    tracing::warn!(errors, "console: stream: {e}");
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                    if errors >= REOPEN_AFTER_ERRORS {
+                        errors = 0;
+                        let from = last_seq.map_or(From::Time(start), |s| From::Seq(s + 1));
+                        tracing::warn!("console: opening the stream's consumer again, from {from:?}");
+                        messages = open_stream(&js, &site, from).await;
+                        stats.connected.store(true, Ordering::Relaxed);
+                    }
                 }
                 None => {
-                    // The ordered consumer gave up: open it again from now
-                    // (what came meanwhile is in the stream, but the
-                    // console would show it twice; it goes on from here).
+                    // The ordered consumer gave up: open it again after the
+                    // last line shown.
                     stats.connected.store(false, Ordering::Relaxed);
-                    let from = time::OffsetDateTime::now_utc();
+                    let from = last_seq.map_or(From::Time(start), |s| From::Seq(s + 1));
                     messages = open_stream(&js, &site, from).await;
                     stats.connected.store(true, Ordering::Relaxed);
                 }
@@ -347,6 +379,14 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
                 }
             }
             _ = tick.tick() => {
+                let c = connects.load(Ordering::Relaxed);
+                if c > seen_connects.max(1) {
+                    let from = last_seq.map_or(From::Time(start), |s| From::Seq(s + 1));
+                    tracing::warn!("console: reconnected to nats: following the stream again from {from:?}");
+                    messages = open_stream(&js, &site, from).await;
+                    errors = 0;
+                }
+                seen_connects = c;
                 let now = Instant::now();
                 show(tracker.expire(now));
                 stats.nodes_alive.store(tracker.nodes_alive(now), Ordering::Relaxed);
@@ -359,12 +399,24 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
     }
 }
 
+/// Consumer errors in a row after which it is opened again.
+const REOPEN_AFTER_ERRORS: u32 = 3;
+
+/// Where a consumer starts.
+#[derive(Debug, Clone, Copy)]
+enum From {
+    /// The first line stored at or after this time.
+    Time(time::OffsetDateTime),
+    /// This stream sequence.
+    Seq(u64),
+}
+
 /// An ordered consumer of the site's call lines from `start`, tried every
 /// second until the stream is there (no node may have made it yet).
 async fn open_stream(
     js: &jetstream::Context,
     site: &str,
-    start: time::OffsetDateTime,
+    start: From,
 ) -> jetstream::consumer::pull::Ordered {
     loop {
         match try_open_stream(js, site, start).await {
@@ -380,7 +432,7 @@ async fn open_stream(
 async fn try_open_stream(
     js: &jetstream::Context,
     site: &str,
-    start: time::OffsetDateTime,
+    start: From,
 ) -> Result<jetstream::consumer::pull::Ordered, String> {
     let name = stream_name(site);
     let stream = js
@@ -390,7 +442,14 @@ async fn try_open_stream(
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
             filter_subject: format!("shoutcue.{site}.call.>"),
-            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartTime { start_time: start },
+            deliver_policy: match start {
+                From::Time(start_time) => {
+                    jetstream::consumer::DeliverPolicy::ByStartTime { start_time }
+                }
+                From::Seq(start_sequence) => {
+                    jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence }
+                }
+            },
             ..Default::default()
         })
         .await

@@ -803,3 +803,60 @@ async fn a_stop_while_the_broker_is_away_spills_and_the_next_start_sends_it() {
     );
     server.drain().await;
 }
+
+/// Issue 27, item 6: a fleet console whose broker restarts goes on showing
+/// the site's lines: none twice, none skipped. Before, it logged "consumer
+/// not found" and showed nothing new while saying it was connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "outside-tests"),
+    ignore = "needs nats-server, apt-get install nats-server (cargo test --all-features)"
+)]
+async fn the_console_follows_the_stream_again_after_a_broker_restart() {
+    let bin = nats_bin();
+    let dir = shoutcue_testkit::TempDir::new("serve-nats-console");
+    let mut nats = Nats::new(bin, &dir.join("js"));
+    nats.start().await;
+    let server = node(&dir.join("events"), &nats.url(), "t5", "node-p").await;
+    let console = Server::start(
+        ServeConfig {
+            http: Some(loopback()),
+            console_nats: Some(nats.url()),
+            site: "t5".into(),
+            ..Default::default()
+        },
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    .unwrap();
+    let shown = || {
+        console
+            .fleet_stats()
+            .lines
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let wait_for = |n: u64, what: &'static str| async move {
+        let t0 = Instant::now();
+        while shown() < n {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "{what}: the console shows {} of {n} lines",
+                shown()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    flood(&server, "before", 40);
+    wait_for(40, "before the restart").await;
+    nats.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.start().await;
+    flood(&server, "after", 40);
+    wait_for(80, "after the restart").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(shown(), 80, "a line shown twice");
+    console.drain().await;
+    server.drain().await;
+}
