@@ -114,6 +114,60 @@ pub struct CallSession {
 /// stalled every other call (issue 27, item 10).
 pub const SILENCE_SLACK_S: f64 = 10.0;
 
+/// From connect to a media stream's first audio, at most (FreeSWITCH,
+/// Twilio): a socket that never brings audio is closed, whatever else it
+/// sends.
+pub const FIRST_AUDIO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Between two audio messages of a running stream, at most.
+pub const AUDIO_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// When a media stream must next bring audio. Only audio moves it: a
+/// WebSocket ping, a text event or a keep-alive never does, so an idle
+/// socket cannot keep itself open (2,100 pinging FreeSWITCH sockets held
+/// 337 MB, issue 27 item 9).
+#[derive(Debug, Clone, Copy)]
+pub struct AudioDeadline {
+    at: tokio::time::Instant,
+    heard: bool,
+}
+
+impl Default for AudioDeadline {
+    fn default() -> Self {
+        Self {
+            at: tokio::time::Instant::now() + FIRST_AUDIO_TIMEOUT,
+            heard: false,
+        }
+    }
+}
+
+impl AudioDeadline {
+    /// Audio came: the next must come within [`AUDIO_IDLE_TIMEOUT`].
+    pub fn heard(&mut self) {
+        self.heard = true;
+        self.at = tokio::time::Instant::now() + AUDIO_IDLE_TIMEOUT;
+    }
+
+    /// The instant to wait until.
+    pub fn at(&self) -> tokio::time::Instant {
+        self.at
+    }
+
+    /// What to say when it passes.
+    pub fn expired(&self) -> String {
+        if self.heard {
+            format!(
+                "no audio for {} s: the stream stalled",
+                AUDIO_IDLE_TIMEOUT.as_secs()
+            )
+        } else {
+            format!(
+                "no audio within {} s of connecting",
+                FIRST_AUDIO_TIMEOUT.as_secs()
+            )
+        }
+    }
+}
+
 /// Audio more than this behind the call's own clock is late.
 pub const LATE_AFTER: Duration = Duration::from_millis(100);
 

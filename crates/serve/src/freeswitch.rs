@@ -7,7 +7,6 @@
 //! `sampleRate`, `channels`, `customerChannel`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -103,14 +102,15 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
     let mut reason = EndReason::Disconnect;
     let mut error: Option<String> = None;
     let mut n_streams = 0u32;
+    let mut deadline = crate::call::AudioDeadline::default();
     loop {
         let msg = tokio::select! {
-            m = tokio::time::timeout(Duration::from_secs(30), ws.recv()) => m,
+            m = tokio::time::timeout_at(deadline.at(), ws.recv()) => m,
             _ = crate::ended(&shared) => { reason = EndReason::Drained; break; }
         };
         match msg {
             Err(_) => {
-                error = Some("no frame for 30 s: the fork stalled".into());
+                error = Some(deadline.expired());
                 break;
             }
             Ok(None) | Ok(Some(Err(_))) => break,
@@ -213,6 +213,7 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
                 }
                 session.push(&cust, &agent);
                 shared.stats.frame_done(arrived);
+                deadline.heard();
             }
             Ok(Some(Ok(_))) => {}
         }

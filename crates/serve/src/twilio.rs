@@ -9,7 +9,6 @@
 //! `agent_id` (`<Parameter name="agent_id" value="..."/>` in TwiML).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -168,14 +167,15 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
     let mut stream: Option<Stream> = None;
     let mut reason = EndReason::Disconnect;
     let mut error: Option<String> = None;
+    let mut deadline = crate::call::AudioDeadline::default();
     loop {
         let msg = tokio::select! {
-            m = tokio::time::timeout(Duration::from_secs(30), ws.recv()) => m,
+            m = tokio::time::timeout_at(deadline.at(), ws.recv()) => m,
             _ = crate::ended(&shared) => { reason = EndReason::Drained; break; }
         };
         let text = match msg {
             Err(_) => {
-                error = Some("no message for 30 s: the stream stalled".into());
+                error = Some(deadline.expired());
                 break;
             }
             Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
@@ -188,8 +188,13 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
             Ok(Some(Ok(_))) => continue,
         };
         let arrived = std::time::Instant::now();
+        let got = |s: &Option<Stream>| s.as_ref().map_or(0, |s| s.got[0] + s.got[1]);
+        let before = got(&stream);
         let handled = handle(&shared, &mut stream, text.as_str());
         shared.stats.frame_done(arrived);
+        if got(&stream) > before {
+            deadline.heard();
+        }
         match handled {
             Ok(None) => {}
             Ok(Some(r)) => {

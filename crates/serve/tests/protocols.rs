@@ -1247,3 +1247,53 @@ async fn idle_and_half_sent_audiosocket_connections_are_closed_and_free_their_sl
         "a half-sent frame held its call slot"
     );
 }
+
+/// Issue 27, item 9: a media WebSocket that opens a call and then only
+/// pings is closed `FIRST_AUDIO_TIMEOUT` after it connected, and its call
+/// slot comes back: pings never extend the deadline. Before, each ping
+/// reset a 30 s timeout, so such a socket stayed open for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_socket_that_only_pings_is_closed_and_frees_its_slot() {
+    use shoutcue_serve::call::FIRST_AUDIO_TIMEOUT;
+    let dir = shoutcue_testkit::TempDir::new("serve-ping-only");
+    let server = start(dir.path(), 4).await;
+    let url = format!("ws://{}/fork", server.bound.freeswitch.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::Text(
+        json!({"callId": "pinger"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut closed = false;
+    while t0.elapsed() < FIRST_AUDIO_TIMEOUT + Duration::from_secs(5) {
+        if ws.send(Message::Ping(vec![1].into())).await.is_err() {
+            closed = true;
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        closed,
+        "a socket that only pings was still open after {:?}",
+        t0.elapsed()
+    );
+    assert!(t0.elapsed() >= FIRST_AUDIO_TIMEOUT - Duration::from_secs(1));
+    for _ in 0..100 {
+        if server.active_calls() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        server.active_calls(),
+        0,
+        "the pinging socket kept its call slot"
+    );
+}
