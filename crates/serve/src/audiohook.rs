@@ -337,6 +337,9 @@ async fn upgrade(
     let Some(cfg) = shared.cfg.audiohook.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if let Some(refused) = crate::refuse_browser(&shared, &headers, "audiohook") {
+        return refused;
+    }
     let (key, secret) = (
         cfg.api_key.clone().unwrap_or_default(),
         cfg.client_secret

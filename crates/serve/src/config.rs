@@ -96,6 +96,10 @@ pub struct ServeConfig {
     /// own intervals.
     #[serde(default)]
     pub node_timeout_s: Option<f64>,
+    /// Browser origins (`https://host`) that may open media streams; by
+    /// default none: an upgrade carrying any `Origin` is refused (403).
+    #[serde(default)]
+    pub media_origins: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -124,6 +128,7 @@ impl Default for ServeConfig {
             console_nats: None,
             console_lookback_s: default_console_lookback(),
             node_timeout_s: None,
+            media_origins: Vec::new(),
         }
     }
 }

@@ -29,7 +29,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     shoutcue_web::serve(listener, app, crate::stream_limits(&shared)).await;
 }
 
-async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(refused) = crate::refuse_browser(&shared, &headers, "freeswitch") {
+        return refused;
+    }
     ws.max_message_size(1 << 20)
         .on_upgrade(move |socket| run(socket, shared))
 }

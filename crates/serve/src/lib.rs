@@ -472,6 +472,32 @@ pub(crate) fn stream_limits(shared: &Shared) -> shoutcue_web::Limits {
     }
 }
 
+/// A media listener's answer to an upgrade from a browser: 403, unless its
+/// `Origin` is one of `media_origins`. Platforms (Genesys, FreeSWITCH,
+/// Twilio) send no `Origin`; a browser always does, so without this any
+/// page the agent opens could start a call here, with any agent id, from
+/// inside the network (issue 27, item 13).
+pub(crate) fn refuse_browser(
+    shared: &Shared,
+    headers: &axum::http::HeaderMap,
+    listener: &str,
+) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let origin = headers.get(axum::http::header::ORIGIN)?;
+    let text = origin.to_str().unwrap_or("");
+    if shared.cfg.media_origins.iter().any(|o| o == text) {
+        return None;
+    }
+    tracing::warn!(listener, origin = %text, "upgrade from a browser origin refused (403): not in media_origins");
+    Some(
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            "browser origins may not open media streams (media_origins)",
+        )
+            .into_response(),
+    )
+}
+
 /// Resolves when the drain grace is over (the call must end now).
 pub(crate) async fn ended(shared: &Shared) {
     let mut rx = shared.ended.clone();

@@ -39,6 +39,9 @@ async fn upgrade(
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if let Some(refused) = crate::refuse_browser(&shared, &headers, "twilio") {
+        return refused;
+    }
     if let Some(cfg) = shared.cfg.twilio.as_ref() {
         if let (Some(token), Some(base)) = (cfg.auth_token.as_deref(), cfg.public_url.as_deref()) {
             let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());

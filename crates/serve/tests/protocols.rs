@@ -1164,6 +1164,15 @@ async fn a_claimed_gap_costs_at_most_the_time_that_passed() {
     );
 }
 
+/// The server's running calls once they are `n`, or after `within`.
+async fn active_calls_within(server: &Server, n: usize, within: Duration) -> usize {
+    let t0 = std::time::Instant::now();
+    while server.active_calls() != n && t0.elapsed() < within {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.active_calls()
+}
+
 /// Whether the server closes `sock` (EOF or reset) within `within`.
 async fn closed_within(sock: &mut tokio::net::TcpStream, within: Duration) -> bool {
     let mut b = [0u8; 16];
@@ -1191,13 +1200,10 @@ async fn idle_and_half_sent_audiosocket_connections_are_closed_and_free_their_sl
         .await
         .unwrap();
     half.write_all(&[0x10, 0x01, 0x40]).await.unwrap();
-    for _ in 0..100 {
-        if server.active_calls() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(server.active_calls(), 1);
+    assert_eq!(
+        active_calls_within(&server, 1, Duration::from_secs(1)).await,
+        1
+    );
     // Idle sockets up to the handshake budget, then ten more.
     let mut idle = Vec::new();
     for _ in 0..MAX_HANDSHAKES {
@@ -1235,14 +1241,8 @@ async fn idle_and_half_sent_audiosocket_connections_are_closed_and_free_their_sl
     );
     // The half-sent frame's leg is gone and its slot free.
     assert!(closed_within(&mut half, FRAME_TIMEOUT + Duration::from_secs(2)).await);
-    for _ in 0..200 {
-        if server.active_calls() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     assert_eq!(
-        server.active_calls(),
+        active_calls_within(&server, 0, Duration::from_secs(2)).await,
         0,
         "a half-sent frame held its call slot"
     );
@@ -1285,15 +1285,65 @@ async fn a_media_socket_that_only_pings_is_closed_and_frees_its_slot() {
         t0.elapsed()
     );
     assert!(t0.elapsed() >= FIRST_AUDIO_TIMEOUT - Duration::from_secs(1));
-    for _ in 0..100 {
-        if server.active_calls() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     assert_eq!(
-        server.active_calls(),
+        active_calls_within(&server, 0, Duration::from_secs(2)).await,
         0,
         "the pinging socket kept its call slot"
     );
+}
+
+/// Issue 27, item 13: a browser cannot open a media stream. An upgrade that
+/// carries an `Origin` (every browser's does; platforms send none) is
+/// refused with 403 on each media WebSocket listener, unless the origin is
+/// listed in `media_origins`. Before, `http://evil.example` started a call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_origins_cannot_open_media_streams_unless_listed() {
+    let dir = shoutcue_testkit::TempDir::new("serve-origin");
+    let first = start(dir.path(), 4).await;
+    let with_origin = |url: String, origin: &str| {
+        let mut r = url.into_client_request().unwrap();
+        r.headers_mut().insert("origin", origin.parse().unwrap());
+        r
+    };
+    for (what, url) in [
+        (
+            "freeswitch",
+            format!("ws://{}/fork", first.bound.freeswitch.unwrap()),
+        ),
+        (
+            "twilio",
+            format!("ws://{}/media", first.bound.twilio.unwrap()),
+        ),
+        (
+            "audiohook",
+            format!(
+                "ws://{}/api/v1/audiohook/ws",
+                first.bound.audiohook.unwrap()
+            ),
+        ),
+    ] {
+        match tokio_tungstenite::connect_async(with_origin(url, "http://evil.example")).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status(), 403, "{what}")
+            }
+            other => panic!("{what}: a browser origin must get 403, got {other:?}"),
+        }
+    }
+    assert_eq!(first.active_calls(), 0);
+    first.drain().await;
+    // Listed, it may.
+    let mut cfg = ServeConfig {
+        freeswitch: Some(FreeSwitchConfig::new(loopback())),
+        events_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    cfg.media_origins = vec!["https://softphone.example".into()];
+    let listed = server(cfg).await;
+    let url = format!("ws://{}/fork", listed.bound.freeswitch.unwrap());
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(with_origin(url, "https://softphone.example"))
+            .await
+            .expect("a listed origin is let in");
+    ws.close(None).await.ok();
+    listed.drain().await;
 }
