@@ -175,6 +175,13 @@ fn pretty_timeline_reads_as_clock_and_text() {
         shout.contains("customer's voice raised: higher pitch") && shout.contains("(score "),
         "{shout}"
     );
+    // The figures say what they are (issue 26: "no legend").
+    assert!(
+        shout.contains(" of 1;")
+            && shout.contains("over their own calm voice: pitch +")
+            && shout.contains(" semitones, tilt "),
+        "{shout}"
+    );
 }
 
 #[test]

@@ -96,7 +96,7 @@ impl<W: Write> Sink for PrettySink<W> {
                 // say little, so none are printed as if they were rises.
                 self.shouted = true;
                 format!(
-                    "SHOUT   customer's voice raised from the first words: a cold start, judged on the voice alone (no calm voice heard yet)  (score {score:.2})"
+                    "SHOUT   customer's voice raised from the first words: a cold start, judged on the voice alone (no calm voice heard yet)  (score {score:.2} of 1)"
                 )
             }
             Event::Segment(SegmentEvent::ShoutStart {
@@ -107,7 +107,7 @@ impl<W: Write> Sink for PrettySink<W> {
             }) => {
                 self.shouted = true;
                 format!(
-                    "SHOUT   customer's voice raised: {}  (score {score:.2}, F0 {:+.1} st, tilt {:+.1} dB)",
+                    "SHOUT   customer's voice raised: {}  (score {score:.2} of 1; over their own calm voice: pitch {:+.1} semitones, tilt {:+.1} dB)",
                     in_words(&cues),
                     cues.f0_st,
                     cues.tilt_db
@@ -118,7 +118,7 @@ impl<W: Write> Sink for PrettySink<W> {
                 duration,
                 peak_score,
                 ..
-            }) => format!("shout end  customer, {duration:.1} s, peak score {peak_score:.2}"),
+            }) => format!("shout end  customer, {duration:.1} s, peak score {peak_score:.2} of 1"),
             Event::Segment(SegmentEvent::ShoutStart {
                 speaker: Speaker::Agent,
                 ..
