@@ -21,11 +21,19 @@ Lines here:
   own timbre there: optimistic for false cues, and said so;
 - the calm corpus pooled as one line.
 
+With --write-reference, also measures where calm voices sit on the
+training chain the way the product measures a line (`shoutcue calibrate`:
+each customer's baseline at a call's end, the median over calls): the
+training actors' neutral clips, six to a call with 0.6 s pauses, in both
+training renders, become calls; their calibration is written into the
+model as `cold.line_reference`.
+
 Prints, per line, raised-anger and neutral clips found (the detector's
 rule on each clip) at the shipped threshold, with and without the shift,
 and for the calm corpus the calls with a cue in their first 15 s.
 
     .venv/bin/python tools/research/line_calibration.py [--bin target/release/shoutcue]
+        [--write-reference models/shout-v1.json]
 """
 from __future__ import annotations
 
@@ -89,6 +97,41 @@ def shifted(avg: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return out
 
 
+def write_reference(a, meta, held) -> None:
+    import soundfile as sf
+    out = a.tmp / "reference"
+    if out.exists():
+        for f in out.glob("*.wav"):
+            f.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for render in tc.RENDERS:
+        for actor in sorted({c["actor"] for c in meta["clips"]} - held):
+            x, rate = sf.read(a.data / f"{render}_{actor}.wav", dtype="float32")
+            # Neutral readings, as a calm caller speaks (and as the
+            # evaluation calls' calm parts are): the calm clips of other
+            # emotions (sad, a quiet disgust) sit darker than callers do.
+            calm = [c for c in meta["clips"] if c["actor"] == actor and c["emotion"] == "NEU"]
+            for k in range(0, len(calm) - 5, 6):
+                parts = []
+                for c in calm[k:k + 6]:
+                    parts += [x[int(c["t0"] * rate):int(c["t1"] * rate)], np.zeros(int(0.6 * rate), np.float32)]
+                sf.write(out / f"{render}_{actor}_{k // 6}.wav", np.concatenate(parts), rate, subtype="PCM_16")
+                n += 1
+    line = out / "line.json"
+    subprocess.run([a.bin, "calibrate", str(out), "--out", str(line), "--force"], check=True)
+    ref = json.load(open(line))
+    m = json.load(open(a.write_reference))
+    m["cold"]["line_reference"] = [round(ref["alpha_db"], 3), round(ref["centroid_st"], 3)]
+    prov = m["cold"]["provenance"]
+    prov["command"] = prov["command"].split("; line_reference")[0] + (
+        f"; line_reference: tools/research/line_calibration.py --write-reference (`shoutcue calibrate` over "
+        f"{ref['calls']} calls of the training actors' neutral clips, six to a call, both renders)")
+    json.dump(m, open(a.write_reference, "w"), indent=2)
+    open(a.write_reference, "a").write("\n")
+    print(f"line_reference {m['cold']['line_reference']} from {n} calls written to {a.write_reference}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="target/release/shoutcue")
@@ -96,11 +139,16 @@ def main() -> int:
     ap.add_argument("--calm", type=Path, default=Path("out/eval/calm"))
     ap.add_argument("--model", type=Path, default=Path("models/shout-v1.json"))
     ap.add_argument("--tmp", type=Path, default=Path("out/line_cal"))
+    ap.add_argument("--write-reference", type=Path, default=None, metavar="MODEL",
+                    help="measure the training chain's calm voices as `shoutcue calibrate` does and store them in MODEL")
     a = ap.parse_args()
     model, on = cold_model(a.model)
     meta = json.load(open(a.data / "clips.json"))
     raised_db, held = meta["raised_db"], set(meta["heldout"])
     a.tmp.mkdir(parents=True, exist_ok=True)
+    if a.write_reference:
+        write_reference(a, meta, held)
+        return 0
 
     def clips_of(render: str, actor: str, chain):
         wav = chained(a.data / f"{render}_{actor}.wav", CHAINS[chain], a.tmp)

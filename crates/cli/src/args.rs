@@ -60,13 +60,23 @@ pub struct SetupArgs {
     /// Script lines (TOML, e.g. models/script-de.toml); default: English.
     #[arg(long, value_name = "FILE.toml")]
     pub script: Option<PathBuf>,
+    /// This line's calibration (from `shoutcue calibrate`): a caller who
+    /// opens raised is judged against the line's callers, not the model's
+    /// training recordings.
+    #[arg(long, value_name = "LINE.json")]
+    pub line: Option<PathBuf>,
 }
 
 impl SetupArgs {
     /// Loads the files named, or the built-in defaults.
     pub fn load(&self) -> Result<Setup, AnyError> {
         Ok(Setup {
-            model: load_model(self.model.as_deref())?,
+            model: match &self.line {
+                Some(p) => load_model(self.model.as_deref())?
+                    .calibrated(&load_line(p)?)
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+                None => load_model(self.model.as_deref())?,
+            },
             coach: match &self.coach_config {
                 Some(p) => CoachConfig::from_file(p)?,
                 None => CoachConfig::default(),
@@ -77,6 +87,16 @@ impl SetupArgs {
             },
         })
     }
+}
+
+/// A line calibration file.
+pub fn load_line(
+    path: &std::path::Path,
+) -> Result<shoutcue_core::detector::LineCalibration, AnyError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    Ok(shoutcue_core::detector::LineCalibration::from_json(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))?)
 }
 
 /// The model file named, or the built-in one.

@@ -37,6 +37,10 @@ enum Command {
     /// per-call events, labels, incident note and timeline plot, plus a
     /// sortable index.html and summary.csv. Exits non-zero if any call failed.
     Qa(cmd::qa::QaArgs),
+    /// Calibrate the cold start to a line: where its callers' calm voices
+    /// sit, from a folder of its recorded calls (for --line and serve's
+    /// line_calibration).
+    Calibrate(cmd::calibrate::CalibrateArgs),
     /// List the sound input devices (id, name, default config) for `live`.
     #[cfg_attr(
         not(feature = "live"),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Qa(a) => cmd::qa::run(a),
+        Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Devices => cmd::live::devices(),
         Command::Live(a) => cmd::live::live(&a),
         Command::Loudness(a) => cmd::loudness::run(a),

@@ -169,7 +169,7 @@ mod tests {
             score: 0.9,
             cues,
             decided_t: t,
-            own_baseline: true,
+            baseline: crate::detector::Yardstick::Own,
         };
         let end = |speaker, t| SegmentEvent::ShoutEnd {
             speaker,

@@ -286,7 +286,7 @@ fn label_track_closes_a_shout_open_at_call_end() {
         score: 0.8,
         cues: sim::shout_cues(0),
         decided_t: 2.2,
-        own_baseline: true,
+        baseline: shoutcue_core::detector::Yardstick::Own,
     });
     feed(&mut sink, &[start], 4.0);
     let text = String::from_utf8(sink.into_inner()).unwrap();

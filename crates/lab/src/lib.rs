@@ -7,5 +7,6 @@
 
 pub mod dataset;
 pub mod eval;
+pub mod line;
 pub mod qa;
 pub mod train;

@@ -46,6 +46,11 @@ pub struct ServeConfig {
     /// Script file; default: English.
     #[serde(default)]
     pub script: Option<PathBuf>,
+    /// A line calibration from `shoutcue calibrate` over this server's
+    /// recorded calls: callers who open raised are judged against the
+    /// line's callers. Default: none (the model's training recordings).
+    #[serde(default)]
+    pub line_calibration: Option<PathBuf>,
     /// The secret the pages' tokens derive from (at least 16 characters);
     /// better from `SHOUTCUE_PAGES_SECRET`. When absent, a random one per
     /// run: the console's address (printed at start) then changes with
@@ -116,6 +121,7 @@ impl Default for ServeConfig {
             model: None,
             coach_config: None,
             script: None,
+            line_calibration: None,
             pages_secret: None,
             nats_url: None,
             site: default_site(),

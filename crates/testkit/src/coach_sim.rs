@@ -82,7 +82,7 @@ fn segments_of(spans: &Spans, speaker: Speaker, i: usize, out: &mut Vec<SegmentE
                 score: 0.8,
                 cues: shout_cues(k),
                 decided_t: i as f64 * DT,
-                own_baseline: true,
+                baseline: shoutcue_core::detector::Yardstick::Own,
             });
         }
         if i == h(b) {

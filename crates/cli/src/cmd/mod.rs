@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what several of them share.
 
+pub mod calibrate;
 pub mod eval;
 pub mod features;
 pub mod live;

@@ -25,6 +25,13 @@ pub struct QaArgs {
     /// off by default, as the coach promises the agent.
     #[arg(long)]
     pub include_private: bool,
+    /// Calibrate the cold start to this batch's line first (`shoutcue
+    /// calibrate` over the batch; kept as REPORT_DIR/line.json): for a batch
+    /// of one line's calls, 20 or more, from many callers. If the batch
+    /// cannot calibrate (too few calls, one voice), says why and goes on
+    /// uncalibrated.
+    #[arg(long, conflicts_with = "line")]
+    pub calibrate_line: bool,
     /// Which file channel is whose.
     #[command(flatten)]
     pub channels: crate::args::ChannelArgs,
@@ -45,6 +52,10 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 
 /// Runs `shoutcue qa`.
 pub fn run(a: QaArgs) -> Result<(), AnyError> {
+    let mut setup = a.setup.load()?;
+    if a.calibrate_line {
+        setup.model = calibrated_to_batch(&a, setup.model)?;
+    }
     qa(QaOptions {
         dir: a.dir,
         out: a.out,
@@ -55,8 +66,44 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
         progress: true,
         // Ctrl-C/SIGTERM stop between calls; what was done is indexed.
         stop: Some(super::stop_on_ctrl_c()?),
-        setup: a.setup.load()?,
+        setup,
     })
+}
+
+/// The model calibrated to the batch's own line, or as it was if the batch
+/// cannot calibrate (said on stderr).
+fn calibrated_to_batch(
+    a: &QaArgs,
+    model: shoutcue_core::detector::ShoutModel,
+) -> Result<shoutcue_core::detector::ShoutModel, AnyError> {
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let c = shoutcue_lab::line::calibrate(&a.dir, &model, a.channels.choice(), jobs)?;
+    let applied = c.line.and_then(|line| Ok((model.calibrated(&line)?, line)));
+    match applied {
+        Ok((calibrated, line)) => {
+            std::fs::create_dir_all(&a.out)?;
+            let path = a.out.join("line.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&line)? + "\n")
+                .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+            let [da, dc] = calibrated
+                .cold
+                .as_ref()
+                .and_then(|c| c.line_shift)
+                .unwrap_or_default();
+            eprintln!(
+                "shoutcue: cold starts calibrated to this batch's line ({} calls: {da:+.1} dB alpha ratio, {dc:+.1} st centroid against the model's training voices); kept in {}",
+                line.calls,
+                path.display()
+            );
+            Ok(calibrated)
+        }
+        Err(e) => {
+            eprintln!("shoutcue: warning: not calibrated to this batch's line: {e}");
+            Ok(model)
+        }
+    }
 }
 
 /// Runs the batch and prints one summary line; fails if any call failed.

@@ -177,6 +177,9 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     if a.setup.script.is_some() {
         cfg.script = a.setup.script.clone();
     }
+    if a.setup.line.is_some() {
+        cfg.line_calibration = a.setup.line.clone();
+    }
     cfg.secrets_from_env();
     if let Some(id) = &a.agent_link {
         return print_agent_link(&cfg, id);
@@ -246,6 +249,7 @@ fn run_server(cfg: ServeConfig, what: &'static str, log: LogFormat) -> Result<()
         model: cfg.model.clone(),
         coach_config: cfg.coach_config.clone(),
         script: cfg.script.clone(),
+        line: cfg.line_calibration.clone(),
     }
     .load()?;
     crate::logging::init(log);

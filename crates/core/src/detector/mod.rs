@@ -5,11 +5,13 @@
 //! the sinks that follow it.
 
 pub mod baseline;
+pub mod line;
 pub mod model;
 
 use crate::features::Features;
 pub use crate::Speaker;
 use baseline::{semitones, Baseline};
+pub use line::{LineCalibration, LineError};
 pub use model::{ColdStart, ShoutModel, N_CUES};
 
 /// How far a voice sits above the speaker's own baseline, cue by cue.
@@ -77,9 +79,10 @@ pub enum SegmentEvent {
         cues: Cues,
         /// The hop that decided it, seconds: how late the detection was.
         decided_t: f64,
-        /// Whether the speaker's own baseline or the population priors
-        /// were the yardstick (a cold start is judged against the priors).
-        own_baseline: bool,
+        /// What the voice was measured against: the speaker's own
+        /// baseline, or (a cold start) the priors, calibrated to the line
+        /// or not.
+        baseline: Yardstick,
     },
     /// A shouting segment ended.
     ShoutEnd {
@@ -96,6 +99,30 @@ pub enum SegmentEvent {
         /// The hop that decided the end, seconds.
         decided_t: f64,
     },
+}
+
+/// What a shouting decision was measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Yardstick {
+    /// The speaker's own calm voice.
+    Own,
+    /// A cold start, with the model's priors calibrated to this line's
+    /// callers ([`LineCalibration`]).
+    Line,
+    /// A cold start against the model's priors alone.
+    Priors,
+}
+
+impl Yardstick {
+    /// The name used in events (`shout_start.baseline`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Own => "own",
+            Self::Line => "line",
+            Self::Priors => "priors",
+        }
+    }
 }
 
 /// Evidence state of one speaker's segmenter.
@@ -320,7 +347,13 @@ impl SpeakerDetector {
                     self.by_cold = false;
                 }
                 if self.evidence_s >= min_on_voiced_s {
-                    event = Some(self.start_segment(f.t, self.cold_score, false));
+                    let line = m.cold.as_ref().is_some_and(|c| c.line_shift.is_some());
+                    let by = if line {
+                        Yardstick::Line
+                    } else {
+                        Yardstick::Priors
+                    };
+                    event = Some(self.start_segment(f.t, self.cold_score, by));
                 }
             }
             State::Calm => {
@@ -349,8 +382,12 @@ impl SpeakerDetector {
                     self.evidence_s = 0.0;
                 }
                 if self.evidence_s >= min_on_voiced_s {
-                    let own = self.baseline.values().own;
-                    event = Some(self.start_segment(f.t, self.score, own));
+                    let by = if self.baseline.values().own {
+                        Yardstick::Own
+                    } else {
+                        Yardstick::Priors
+                    };
+                    event = Some(self.start_segment(f.t, self.score, by));
                 }
             }
             State::Shouting => {
@@ -404,7 +441,7 @@ impl SpeakerDetector {
     }
 
     /// Opens a shouting segment decided at `t` with `score`.
-    fn start_segment(&mut self, t: f64, score: f32, own_baseline: bool) -> SegmentEvent {
+    fn start_segment(&mut self, t: f64, score: f32, baseline: Yardstick) -> SegmentEvent {
         self.state = State::Shouting;
         self.shouted = true;
         self.seg_start = self.evidence_start;
@@ -417,7 +454,7 @@ impl SpeakerDetector {
             score,
             cues: self.cues,
             decided_t: t,
-            own_baseline,
+            baseline,
         }
     }
 
@@ -687,6 +724,8 @@ mod tests {
             on_threshold: 0.8,
             calm_below: 0.55,
             provenance: Default::default(),
+            line_reference: None,
+            line_shift: None,
         });
         assert!(model.validate().is_ok());
         model
@@ -698,9 +737,9 @@ mod tests {
                 SegmentEvent::ShoutStart {
                     t,
                     decided_t,
-                    own_baseline,
+                    baseline,
                     ..
-                } => Some((*t, *decided_t, *own_baseline)),
+                } => Some((*t, *decided_t, *baseline == Yardstick::Own)),
                 _ => None,
             })
             .collect()
@@ -729,6 +768,77 @@ mod tests {
         let mut d2 = SpeakerDetector::new(Speaker::Customer, &no_cold, 0.01);
         let mut t2 = 0.0;
         assert!(starts(&feed(&mut d2, &mut t2, 2.0, 400.0, -10.0, true)).is_empty());
+    }
+
+    /// A cold start that hears only the alpha ratio: above -15 dB raised.
+    fn bright_cold_model() -> ShoutModel {
+        let mut model = cold_model();
+        let c = model.cold.as_mut().unwrap();
+        c.weights = [0.0; model::N_COLD];
+        c.weights[1] = 1.0;
+        c.mean = [0.0; model::N_COLD];
+        c.mean[1] = -15.0;
+        c.line_reference = Some([-18.0, 24.0]);
+        model
+    }
+
+    fn calibrated(model: &ShoutModel, alpha_db: f32) -> ShoutModel {
+        let line = LineCalibration {
+            v: line::LINE_FORMAT,
+            alpha_db,
+            centroid_st: 24.0,
+            calls: 50,
+            f0_iqr_st: 5.0,
+            source: "test".into(),
+        };
+        model.calibrated(&line).unwrap()
+    }
+
+    #[test]
+    fn a_bright_line_is_not_taken_for_raised_voices_once_calibrated_and_a_dull_one_is_heard() {
+        let model = bright_cold_model();
+        // A calm voice on a line 6 dB brighter than the training chain:
+        // raised, uncalibrated; calm once the line's own callers say where
+        // calm voices sit on it.
+        let opening = |m: &ShoutModel, alpha| {
+            let mut d = SpeakerDetector::new(Speaker::Customer, m, 0.01);
+            let mut t = 0.0;
+            starts(&feed(&mut d, &mut t, 1.2, 180.0, alpha, true))
+        };
+        assert_eq!(opening(&model, -12.0).len(), 1);
+        assert!(opening(&calibrated(&model, -12.0), -12.0).is_empty());
+        // A raised voice on a line 6 dB duller than the training chain:
+        // missed, uncalibrated; heard against the line.
+        assert!(opening(&model, -16.0).is_empty());
+        let mut d = SpeakerDetector::new(Speaker::Customer, &calibrated(&model, -24.0), 0.01);
+        let mut t = 0.0;
+        let ev = feed(&mut d, &mut t, 1.2, 180.0, -16.0, true);
+        assert!(
+            matches!(
+                ev[..],
+                [SegmentEvent::ShoutStart {
+                    baseline: Yardstick::Line,
+                    ..
+                }]
+            ),
+            "decided against the line: {ev:?}"
+        );
+        // Uncalibrated, the same decision says it stood on the priors.
+        let ev = {
+            let mut d = SpeakerDetector::new(Speaker::Customer, &model, 0.01);
+            let mut t = 0.0;
+            feed(&mut d, &mut t, 1.2, 180.0, -12.0, true)
+        };
+        assert!(
+            matches!(
+                ev[..],
+                [SegmentEvent::ShoutStart {
+                    baseline: Yardstick::Priors,
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
     }
 
     #[test]

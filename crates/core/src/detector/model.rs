@@ -64,6 +64,17 @@ pub struct ColdStart {
     /// it is trained apart from the relative cues).
     #[serde(default)]
     pub provenance: Provenance,
+    /// Where calm voices sit on the training chain: the median over the
+    /// training actors' calm clips of each clip's median alpha ratio (dB)
+    /// and centroid (st) over its voiced hops. A line calibration is
+    /// measured against it ([`super::line`]); `None`: no calibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_reference: Option<[f32; 2]>,
+    /// The line's shift of alpha (dB) and centroid (st), subtracted before
+    /// scoring: zero unless [`ShoutModel::calibrated`] applied a line. Never
+    /// in the model file: a calibration belongs to a line, not to a model.
+    #[serde(skip)]
+    pub line_shift: Option<[f32; 2]>,
 }
 
 impl ColdStart {
@@ -87,7 +98,8 @@ impl ColdStart {
     /// The score, 0 to 1, of the three averaged cues.
     #[inline]
     pub fn score(&self, f0_st: f32, alpha_db: f32, centroid_st: f32) -> f32 {
-        let x = Self::terms(f0_st, alpha_db, centroid_st);
+        let [da, dc] = self.line_shift.unwrap_or_default();
+        let x = Self::terms(f0_st, alpha_db - da, centroid_st - dc);
         let mut z = self.bias;
         for (((x, w), m), s) in x.iter().zip(&self.weights).zip(&self.mean).zip(&self.scale) {
             z += w * (x - m) / s;
@@ -248,6 +260,17 @@ impl ShoutModel {
             path: path.display().to_string(),
             problem,
         })?;
+        Ok(m)
+    }
+
+    /// This model with a line's calibration applied to its cold start.
+    pub fn calibrated(
+        &self,
+        line: &super::line::LineCalibration,
+    ) -> Result<Self, super::line::LineError> {
+        let mut m = self.clone();
+        let cold = m.cold.as_mut().ok_or(super::line::LineError::NoReference)?;
+        cold.line_shift = Some(line.shift(cold)?);
         Ok(m)
     }
 

@@ -210,6 +210,9 @@ pub struct CallStats {
     pub has_agent: bool,
     /// Integrated loudness of the customer channel, LUFS.
     pub customer_lufs: Option<f64>,
+    /// The customer's calm voice as the detector learnt it, at the end of
+    /// the call: a line calibration's sample of this call.
+    pub customer_baseline: Option<crate::detector::baseline::BaselineValues>,
 }
 
 /// How fast to replay.
@@ -382,6 +385,13 @@ impl CallEngine {
     pub fn customer_lufs(&self) -> Option<f64> {
         self.feats.customer().integrated_loudness()
     }
+
+    /// The customer's calm voice as learnt so far (medians of their calm
+    /// voiced speech; `own` false while only the priors stand). At a call's
+    /// end, this call's sample for a line calibration.
+    pub fn customer_baseline(&self) -> crate::detector::baseline::BaselineValues {
+        *self.decide.detector.customer().baseline()
+    }
 }
 
 /// The deciding half of the engine: detector, coach, and the first sink error.
@@ -507,6 +517,7 @@ pub fn replay_call<S: Sink + ?Sized, O: Observer>(
         duration_s,
         has_agent,
         customer_lufs: engine.customer_lufs(),
+        customer_baseline: Some(engine.customer_baseline()),
     })
 }
 

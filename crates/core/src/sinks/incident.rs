@@ -174,7 +174,7 @@ impl Sink for IncidentRecorder {
                 speaker: Speaker::Customer,
                 score,
                 cues,
-                own_baseline,
+                baseline,
                 ..
             }) => {
                 self.open = Some(EpisodeRecord {
@@ -184,7 +184,7 @@ impl Sink for IncidentRecorder {
                     f0_rise_st: cues.f0_st,
                     tilt_rise_db: cues.tilt_db,
                     open_at_end: false,
-                    cold_start: !own_baseline,
+                    cold_start: baseline != crate::detector::Yardstick::Own,
                 });
             }
             Event::Segment(SegmentEvent::ShoutEnd {

@@ -163,7 +163,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                 score,
                 cues,
                 decided_t,
-                own_baseline,
+                baseline,
             }) => (
                 t,
                 Body::ShoutStart {
@@ -171,7 +171,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                     score,
                     cues,
                     decided_t: round_ms(decided_t),
-                    baseline: if own_baseline { "own" } else { "priors" },
+                    baseline: baseline.as_str(),
                     private,
                 },
             ),

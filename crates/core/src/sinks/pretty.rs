@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::clock;
 use crate::coach::{CoachEvent, Delivery, Line, Script};
-use crate::detector::SegmentEvent;
+use crate::detector::{SegmentEvent, Yardstick};
 use crate::engine::{Event, Sink, SinkError};
 use crate::Speaker;
 
@@ -89,14 +89,19 @@ impl<W: Write> Sink for PrettySink<W> {
             Event::Segment(SegmentEvent::ShoutStart {
                 speaker: Speaker::Customer,
                 score,
-                own_baseline,
+                baseline,
                 ..
-            }) if !own_baseline => {
+            }) if baseline != Yardstick::Own => {
                 // The cues are against the priors, not this caller: they
                 // say little, so none are printed as if they were rises.
                 self.shouted = true;
+                let against = if baseline == Yardstick::Line {
+                    "judged on the voice alone, against this line's callers"
+                } else {
+                    "judged on the voice alone"
+                };
                 format!(
-                    "SHOUT   customer's voice raised from the first words: a cold start, judged on the voice alone (no calm voice heard yet)  (score {score:.2} of 1)"
+                    "SHOUT   customer's voice raised from the first words: a cold start, {against} (no calm voice heard yet)  (score {score:.2} of 1)"
                 )
             }
             Event::Segment(SegmentEvent::ShoutStart {

@@ -1,0 +1,128 @@
+//! `shoutcue calibrate`: a line's calibration from its own recorded calls.
+//!
+//! Each call is replayed as `replay` would (no output, and without the
+//! cold start, which is what is being calibrated); its sample is the
+//! customer's calm voice as the detector learnt it by the call's end. The
+//! line's calibration is the median over calls
+//! ([`shoutcue_core::detector::LineCalibration`]).
+
+use std::path::{Path, PathBuf};
+
+use shoutcue_core::coach::CoachConfig;
+use shoutcue_core::detector::{LineCalibration, LineError, ShoutModel};
+use shoutcue_core::engine::{replay_call, Pace};
+use shoutcue_core::sinks::JsonlSink;
+use shoutcue_core::source::{ChannelChoice, WavSource};
+
+use crate::dataset::{find_recordings, DirError};
+
+/// What calibrating a folder of calls gave.
+#[derive(Debug)]
+pub struct Calibration {
+    /// The line's calibration, or why there is none.
+    pub line: Result<LineCalibration, LineError>,
+    /// Calls read.
+    pub calls: usize,
+    /// Calls whose customer never had a calm voice of their own (too
+    /// short, or raised throughout): no sample.
+    pub without_sample: usize,
+    /// Calls that could not be read, with why.
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// Why the folder itself could not be calibrated from.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    /// The folder cannot be walked.
+    #[error(transparent)]
+    Dir(#[from] DirError),
+    /// The folder holds no recordings.
+    #[error("{0}: no recordings found (.wav, .flac, .mp3, .ogg, .aif, .caf)")]
+    Empty(String),
+}
+
+/// Calibrates the line from every recording under `dir`, `jobs` calls at a time.
+pub fn calibrate(
+    dir: &Path,
+    model: &ShoutModel,
+    channels: ChannelChoice,
+    jobs: usize,
+) -> Result<Calibration, CalibrateError> {
+    let found = find_recordings(dir, None)?;
+    if found.calls.is_empty() {
+        return Err(CalibrateError::Empty(dir.display().to_string()));
+    }
+    // Sampled without the cold start: on a line bright enough that it takes
+    // every caller for raised, it would keep each one's baseline from
+    // forming, and the line that most needs calibrating could not be. The
+    // relative path's own gate (and `prior_max_s`) forms it, and the median
+    // over calls keeps out the few callers who were raised throughout.
+    let mut sampler = model.clone();
+    sampler.cold = None;
+    let model = &sampler;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs.clamp(1, found.calls.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = found.calls.get(i) else {
+                            break;
+                        };
+                        out.push((i, sample(path, model, channels)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all
+    });
+    let mut samples = Vec::new();
+    let mut failed = Vec::new();
+    for (i, r) in results {
+        match r {
+            Ok(b) => samples.push(b),
+            Err(e) => failed.push((found.calls[i].clone(), e)),
+        }
+    }
+    let calls = samples.len();
+    let without_sample = samples.iter().filter(|b| !b.own).count();
+    Ok(Calibration {
+        line: LineCalibration::from_calls(samples, dir.display().to_string()),
+        calls,
+        without_sample,
+        failed,
+    })
+}
+
+/// One call's sample: the customer's baseline at its end.
+fn sample(
+    path: &Path,
+    model: &ShoutModel,
+    channels: ChannelChoice,
+) -> Result<shoutcue_core::detector::baseline::BaselineValues, String> {
+    let name = path.display().to_string();
+    let mut src = WavSource::open(path, channels).map_err(|e| e.to_string())?;
+    let mut none: Vec<JsonlSink<std::io::Sink>> = Vec::new();
+    let stats = replay_call(
+        &name,
+        &mut src,
+        model,
+        CoachConfig::default(),
+        &mut none,
+        Pace::Fast,
+        &mut (),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    stats
+        .customer_baseline
+        .ok_or_else(|| format!("{name}: no customer voice"))
+}
