@@ -11,21 +11,7 @@
 set -euo pipefail
 bin=${1:-target/release/shoutcue}
 out=out/line_cal/calls
-declare -A fx=([bright]="equalizer 2500 1.0q +8" [dull]="treble -8 1500" [boomy]="bass +8 300")
-for chain in bright dull boomy; do
-  for r in mulaw agc; do
-    d=$out/${chain}_$r
-    mkdir -p "$d"
-    for f in out/cremad/calls/$r/*.wav; do
-      b=$(basename "$f" .wav)
-      [ -f "$d/$b.wav" ] && continue
-      # shellcheck disable=SC2086 # the effect is words
-      sox -q "$f" -t wav -e floating-point -b 32 "$d/$b.f.wav" ${fx[$chain]} 2>/dev/null
-      sox -q "$d/$b.f.wav" -e u-law -b 8 "$d/$b.wav" && rm "$d/$b.f.wav"
-      cp "out/cremad/calls/$r/$b.txt" "$d/"
-    done
-  done
-done
+bash tools/data/make_line_eq.sh "$out" "bright dull boomy" "mulaw agc"
 cold() { sed -n 's/.*openings found \([0-9/]*\).*later outbursts found \([0-9/]*\) | after a calm start \([0-9/]*\) | calm calls cued \([0-9/]*\).*/\1 | \2 | \3 | \4/p'; }
 echo "| line | shift (alpha, centroid) | openings | later outbursts | after a calm start | calm calls cued |"
 echo "| --- | --- | --- | --- | --- | --- |"
