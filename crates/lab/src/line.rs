@@ -52,11 +52,11 @@ pub fn calibrate(
     if found.calls.is_empty() {
         return Err(CalibrateError::Empty(dir.display().to_string()));
     }
-    // Sampled without the cold start: on a line bright enough that it takes
-    // every caller for raised, it would keep each one's baseline from
-    // forming, and the line that most needs calibrating could not be. The
-    // relative path's own gate (and `prior_max_s`) forms it, and the median
-    // over calls keeps out the few callers who were raised throughout.
+    // Sampled without the cold start, which is what is being calibrated:
+    // measured both ways, the held-out CREMA-D calls (the training chain,
+    // other actors) sit +0.1 dB / +0.5 st from the reference this way and
+    // +0.7 dB / +0.9 st with it, and the latter cost two later outbursts
+    // of 52 (docs/experiments/2026-12-07-cold-start.md, fourth pass).
     let mut sampler = model.clone();
     sampler.cold = None;
     let model = &sampler;
