@@ -745,3 +745,90 @@ fn qa_and_eval_take_the_teams_model_timing_and_script() {
     assert!(eval(&[])["detected"].as_u64().unwrap() > 0);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `qa --manifest`: one recorder's export fixes one swapped call without
+/// touching the others, names the agent and the start, and a bad row stops
+/// the run by its line number before anything is analysed.
+#[test]
+fn a_manifest_sets_each_calls_channels_agent_start_and_labels() {
+    let root = temp_dir("manifest");
+    let calls = root.join("calls");
+    swapped_call(&calls.join("sub"));
+    std::fs::copy(
+        fixture("sustained_shout.wav"),
+        calls.join("right_customer.wav"),
+    )
+    .unwrap();
+    let manifest = root.join("calls.csv");
+    std::fs::write(
+        &manifest,
+        "Recording ID,file,agent_id,customer_channel,started_at,labels\n\
+         9,sub/left_customer.wav,4711,left,2026-12-03T09:30:00Z,\"billing, case 7\"\n\
+         10,right_customer.wav,4712,,,\n\
+         11,not_here.wav,1,,,\n",
+    )
+    .unwrap();
+    let out = root.join("report");
+    let m = manifest.to_str().unwrap();
+    let o = qa(&calls, &out, &["--manifest", m]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("manifest line 4: not_here.wav"), "{err}");
+    assert!(
+        !err.contains("--swap-channels"),
+        "the manifest said which side: {err}"
+    );
+    let (h, rows) = read_summary(&out);
+    for name in ["sub/left_customer.wav", "right_customer.wav"] {
+        let shout: f64 = cell(&h, &rows, name, "shouting_s").parse().unwrap();
+        assert!(shout > 1.0, "{name}: {shout}");
+    }
+    assert_eq!(cell(&h, &rows, "sub/left_customer.wav", "agent_id"), "4711");
+    assert_eq!(
+        cell(&h, &rows, "sub/left_customer.wav", "labels"),
+        "billing, case 7"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("<th scope=\"col\">agent</th>") && index.contains("<td>4712</td>"));
+    let page = std::fs::read_to_string(out.join("calls/sub/left_customer.html")).unwrap();
+    assert!(page.contains("Agent 4711 · billing, case 7"), "{page}");
+    let note = std::fs::read_to_string(out.join("calls/sub/left_customer.md")).unwrap();
+    assert!(note.contains("2026-12-03T09:30:00Z"), "{note}");
+
+    // The same again: up to date. Another agent id on one row: that call is redone.
+    let o = qa(&calls, &out, &["--manifest", m]);
+    assert!(
+        text(&o.stdout).contains("(2 skipped as up to date)"),
+        "{}",
+        text(&o.stdout)
+    );
+    let edited = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("4712", "4713");
+    std::fs::write(&manifest, edited).unwrap();
+    let o = qa(&calls, &out, &["--manifest", m]);
+    assert!(
+        text(&o.stdout).contains("(1 skipped as up to date)"),
+        "{}",
+        text(&o.stdout)
+    );
+    let (h, rows) = read_summary(&out);
+    assert_eq!(cell(&h, &rows, "right_customer.wav", "agent_id"), "4713");
+
+    // A bad row: the run stops before any call, naming the line.
+    std::fs::write(
+        &manifest,
+        "file,customer_channel\nright_customer.wav,middle\n",
+    )
+    .unwrap();
+    let fresh = root.join("report2");
+    let o = qa(&calls, &fresh, &["--manifest", m]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("calls.csv") && err.contains("line 2 (right_customer.wav): customer_channel"),
+        "{err}"
+    );
+    assert!(!fresh.join("index.html").exists());
+    std::fs::remove_dir_all(&root).ok();
+}

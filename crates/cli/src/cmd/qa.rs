@@ -32,6 +32,13 @@ pub struct QaArgs {
     /// uncalibrated.
     #[arg(long, conflicts_with = "line")]
     pub calibrate_line: bool,
+    /// Per-call settings from the recorder's CSV of call metadata: columns
+    /// `file` (under DIR), and any of `customer_channel` (left, right or an
+    /// index), `agent_channel`, `agent_id`, `started_at` (RFC 3339) and
+    /// `labels`; other columns are ignored, calls without a row use the
+    /// options given here. A bad row stops the run, named by its line.
+    #[arg(long, value_name = "CALLS.csv")]
+    pub manifest: Option<PathBuf>,
     /// Which file channel is whose.
     #[command(flatten)]
     pub channels: crate::args::ChannelArgs,
@@ -52,6 +59,13 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 
 /// Runs `shoutcue qa`.
 pub fn run(a: QaArgs) -> Result<(), AnyError> {
+    // First: a bad row stops the run before any call is analysed.
+    let manifest = match &a.manifest {
+        Some(p) => Some(std::sync::Arc::new(
+            shoutcue_lab::qa::manifest::Manifest::load(p)?,
+        )),
+        None => None,
+    };
     let mut setup = a.setup.load()?;
     if a.calibrate_line {
         setup.model = calibrated_to_batch(&a, setup.model)?;
@@ -67,6 +81,7 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
         // Ctrl-C/SIGTERM stop between calls; what was done is indexed.
         stop: Some(super::stop_on_ctrl_c()?),
         setup,
+        manifest,
     })
 }
 
@@ -114,6 +129,9 @@ fn qa(opts: QaOptions) -> Result<(), AnyError> {
             "shoutcue: --jobs {asked} is more than {} (4 per core): using {}",
             s.jobs, s.jobs
         );
+    }
+    for (line, file) in &s.manifest_unmatched {
+        eprintln!("shoutcue: warning: manifest line {line}: {file} is not a recording under the batch folder");
     }
     for r in &s.rows {
         if let Some(why) = &r.skipped {

@@ -21,6 +21,14 @@ use shoutcue_core::sinks::{
 use shoutcue_core::source::{ChannelChoice, WavSource};
 use shoutcue_core::Speaker;
 
+/// One call's settings: the batch's, or its manifest row's.
+struct Settings {
+    channels: ChannelChoice,
+    entry: super::manifest::Entry,
+    /// What the done marker keeps of them: a row made with others is redone.
+    key: String,
+}
+
 /// Marks a call done: its row, and the source it was made from.
 #[derive(Serialize, Deserialize)]
 struct Done {
@@ -28,8 +36,8 @@ struct Done {
     source_size: u64,
     source_mtime_ns: u128,
     include_private: bool,
-    /// The channel choice the row was made with (rows made with another
-    /// are redone).
+    /// The channel choice and manifest row the row was made with (rows
+    /// made with others are redone).
     #[serde(default)]
     channels: String,
     /// The model, timing and script it was made with ([`super::Setup::fingerprint`]).
@@ -58,6 +66,7 @@ pub(crate) struct Ctx {
     force: bool,
     include_private: bool,
     channels: ChannelChoice,
+    manifest: Option<std::sync::Arc<super::manifest::Manifest>>,
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     model: ShoutModel,
     coach: CoachConfig,
@@ -73,6 +82,7 @@ impl Ctx {
             force: opts.force,
             include_private: opts.include_private,
             channels: opts.channels,
+            manifest: opts.manifest.clone(),
             stop: opts.stop.clone(),
             model: opts.setup.model.clone(),
             coach: opts.setup.coach,
@@ -113,11 +123,26 @@ impl Ctx {
             self.calls_dir.join(rel)
         };
         let done_path = with_suffix(&stem, ".done.json");
+        let entry = self
+            .manifest
+            .as_ref()
+            .and_then(|m| m.get(&name))
+            .cloned()
+            .unwrap_or_default();
+        let channels = entry.channels.unwrap_or(self.channels);
+        let settings = Settings {
+            key: format!(
+                "{channels:?}|{:?}|{:?}|{:?}",
+                entry.started_at, entry.agent_id, entry.labels
+            ),
+            channels,
+            entry,
+        };
         let meta = std::fs::metadata(wav);
         if let Ok(m) = &meta {
             if !m.is_file() {
                 // A FIFO would hang the open, /dev/zero never end.
-                let reason = match WavSource::open(wav, self.channels) {
+                let reason = match WavSource::open(wav, settings.channels) {
                     Err(e) => e.to_string(),
                     Ok(_) => format!("{}: not a regular file", wav.display()),
                 };
@@ -136,11 +161,11 @@ impl Ctx {
             (m.len(), mtime)
         });
         if !self.force {
-            if let Some(row) = self.up_to_date(&done_path, stamp) {
+            if let Some(row) = self.up_to_date(&done_path, stamp, &settings.key) {
                 return Ok(Outcome { row, skipped: true });
             }
         }
-        let row = self.analyse(wav, name, &stem);
+        let row = self.analyse(wav, name, &stem, &settings);
         if self.stopped() {
             // Cut short: its outputs are partial and it is not marked done.
             return Err(Interrupted);
@@ -151,7 +176,7 @@ impl Ctx {
                 source_size: size,
                 source_mtime_ns: mtime,
                 include_private: self.include_private,
-                channels: format!("{:?}", self.channels),
+                channels: settings.key.clone(),
                 setup: self.setup.clone(),
                 row: row.clone(),
             };
@@ -167,14 +192,19 @@ impl Ctx {
         })
     }
 
-    fn up_to_date(&self, done_path: &Path, stamp: Option<(u64, u128)>) -> Option<CallRow> {
+    fn up_to_date(
+        &self,
+        done_path: &Path,
+        stamp: Option<(u64, u128)>,
+        key: &str,
+    ) -> Option<CallRow> {
         let (size, mtime) = stamp?;
         let done: Done = serde_json::from_slice(&std::fs::read(done_path).ok()?).ok()?;
         let fresh = done.v == DONE_VERSION
             && done.source_size == size
             && done.source_mtime_ns == mtime
             && done.include_private == self.include_private
-            && done.channels == format!("{:?}", self.channels)
+            && done.channels == key
             && done.setup == self.setup;
         let outputs = done.row.outputs.as_ref()?;
         let report = self.calls_dir.parent()?;
@@ -192,20 +222,28 @@ impl Ctx {
         (fresh && all_there).then_some(done.row)
     }
 
-    fn analyse(&self, wav: &Path, name: String, stem: &Path) -> CallRow {
-        let mut src = match WavSource::open(wav, self.channels) {
+    fn analyse(&self, wav: &Path, name: String, stem: &Path, settings: &Settings) -> CallRow {
+        let from_manifest = |mut row: CallRow| {
+            row.agent_id = settings.entry.agent_id.clone();
+            row.labels = settings.entry.labels.clone();
+            row
+        };
+        let mut src = match WavSource::open(wav, settings.channels) {
             Ok(s) => s,
-            Err(e) => return CallRow::failed(name, e.to_string()),
+            Err(e) => return from_manifest(CallRow::failed(name, e.to_string())),
         };
         if let Some(parent) = stem.parent() {
             if let Err(e) = std::fs::create_dir_all(parent) {
-                return CallRow::failed(name, format!("{}: cannot create: {e}", parent.display()));
+                return from_manifest(CallRow::failed(
+                    name,
+                    format!("{}: cannot create: {e}", parent.display()),
+                ));
             }
         }
         let files = Files::new(stem);
         let (events, labels) = match (create(&files.events), create(&files.labels)) {
             (Ok(e), Ok(l)) => (e, l),
-            (Err(e), _) | (_, Err(e)) => return CallRow::failed(name, e),
+            (Err(e), _) | (_, Err(e)) => return from_manifest(CallRow::failed(name, e)),
         };
         let has_agent = src.has_agent();
         let mut sinks = CallSinks {
@@ -213,7 +251,7 @@ impl Ctx {
             labels: AudacityLabels::new(labels),
             recorder: IncidentRecorder::new(CallInfo {
                 source: name.clone(),
-                started_at: None,
+                started_at: settings.entry.started_at.clone(),
             }),
             include_private: self.include_private,
             agent_shout_s: 0.0,
@@ -330,6 +368,8 @@ impl Ctx {
                 )
             }),
             cues,
+            agent_id: settings.entry.agent_id.clone(),
+            labels: settings.entry.labels.clone(),
             outputs: Some(Outputs {
                 plot_png: link(&files.plot_png),
                 plot_svg: link(&files.plot_svg),

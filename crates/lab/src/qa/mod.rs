@@ -32,6 +32,7 @@
 //! see whether a cue was answered, and can hear the same in the recording.
 
 mod call;
+pub mod manifest;
 mod page;
 mod plot;
 mod report;
@@ -73,6 +74,9 @@ pub struct QaOptions {
     /// The shout model, the coach's timing and the script the calls are
     /// reviewed with (a team's own; rows made with others are redone).
     pub setup: Setup,
+    /// Per-call settings (channels, agent, start, labels) from the
+    /// recorder's CSV; calls without a row use the options above.
+    pub manifest: Option<Arc<manifest::Manifest>>,
 }
 
 /// What a call is analysed with.
@@ -179,6 +183,8 @@ pub struct BatchSummary {
     /// Calls left undone because the run was stopped (Ctrl-C); the next
     /// run does them.
     pub interrupted: usize,
+    /// Manifest rows that name no recording of the batch: (line, file).
+    pub manifest_unmatched: Vec<(u64, String)>,
 }
 
 impl BatchSummary {
@@ -253,6 +259,22 @@ pub fn run(opts: &QaOptions) -> Result<BatchSummary, QaError> {
         jobs_asked: (asked > jobs).then_some(asked),
         not_files: 0,
         interrupted: 0,
+        manifest_unmatched: match &opts.manifest {
+            Some(m) => {
+                let names = wavs
+                    .iter()
+                    .map(|w| {
+                        let rel = w.strip_prefix(&opts.dir).unwrap_or(w);
+                        manifest::normalise(&rel.to_string_lossy())
+                    })
+                    .collect();
+                m.unmatched(&names)
+                    .into_iter()
+                    .map(|(l, f)| (l, f.to_string()))
+                    .collect()
+            }
+            None => Vec::new(),
+        },
     };
     for o in outcomes {
         let Ok(o) = o else {

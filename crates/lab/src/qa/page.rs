@@ -114,6 +114,16 @@ pub(crate) fn write(
             ),
         },
     );
+    let about: Vec<String> = [
+        row.agent_id.as_ref().map(|a| format!("Agent {}", esc(a))),
+        row.labels.as_ref().map(|l| esc(l)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !about.is_empty() {
+        let _ = writeln!(s, "<p class=\"about\">{}</p>", about.join(" · "));
+    }
     if let Some(e) = &row.error {
         let _ = writeln!(
             s,

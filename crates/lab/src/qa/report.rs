@@ -30,8 +30,12 @@ fn csv_field(s: &str) -> String {
 
 /// Writes `summary.csv`: one row per call, sorted by name.
 pub(crate) fn write_csv(path: &Path, rows: &[CallRow], opts: &QaOptions) -> Result<(), QaError> {
-    let mut s = String::from(
-        "name,status,error,duration_s,shouting_s,episodes,highest_step,cues_shown,cues_said,cues,ladder_ended",
+    let mut s = String::from("name,");
+    if opts.manifest.is_some() {
+        s.push_str("agent_id,labels,");
+    }
+    s.push_str(
+        "status,error,duration_s,shouting_s,episodes,highest_step,cues_shown,cues_said,cues,ladder_ended",
     );
     if opts.include_private {
         s.push_str(",agent_nudges,agent_shouting_s");
@@ -44,10 +48,18 @@ pub(crate) fn write_csv(path: &Path, rows: &[CallRow], opts: &QaOptions) -> Resu
             .map_or((String::new(), String::new()), |o| {
                 (o.plot_png.clone(), o.note_md.clone())
             });
+        let _ = write!(s, "{},", csv_field(&r.name));
+        if opts.manifest.is_some() {
+            let _ = write!(
+                s,
+                "{},{},",
+                csv_field(r.agent_id.as_deref().unwrap_or("")),
+                csv_field(r.labels.as_deref().unwrap_or(""))
+            );
+        }
         let _ = write!(
             s,
-            "{},{},{},{:.3},{:.3},{},{},{},{},{},{}",
-            csv_field(&r.name),
+            "{},{},{:.3},{:.3},{},{},{},{},{},{}",
             r.status(),
             csv_field(r.error.as_deref().unwrap_or("")),
             r.duration_s,
@@ -203,15 +215,19 @@ pub(crate) fn write_html(
         unread,
         partial
     );
-    let mut head = vec![
-        "call",
+    let manifest = opts.manifest.is_some();
+    let mut head = vec!["call"];
+    if manifest {
+        head.extend(["agent", "labels"]);
+    }
+    head.extend([
         "status",
         "duration (s)",
         "shouting (s)",
         "episodes",
         "highest step",
         "cues shown at a pause: step, said?",
-    ];
+    ]);
     if opts.include_private {
         head.push("agent nudges (private)");
     }
@@ -251,6 +267,14 @@ pub(crate) fn write_html(
             None => {
                 let _ = write!(s, "<td>{}</td>", esc(&r.name));
             }
+        }
+        if manifest {
+            let _ = write!(
+                s,
+                "<td>{}</td><td>{}</td>",
+                esc(r.agent_id.as_deref().unwrap_or("")),
+                esc(r.labels.as_deref().unwrap_or(""))
+            );
         }
         match &r.error {
             Some(e) => {

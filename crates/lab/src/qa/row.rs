@@ -85,6 +85,12 @@ pub struct CallRow {
     pub agent_shouting_s: Option<f64>,
     /// The per-call outputs, when they were written.
     pub outputs: Option<Outputs>,
+    /// The agent, from the manifest.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Free text from the manifest (a queue, a case number).
+    #[serde(default)]
+    pub labels: Option<String>,
 }
 
 impl CallRow {
@@ -104,6 +110,8 @@ impl CallRow {
             agent_nudges: None,
             agent_shouting_s: None,
             outputs: None,
+            agent_id: None,
+            labels: None,
         }
     }
 
