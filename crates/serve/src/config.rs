@@ -57,6 +57,12 @@ pub struct ServeConfig {
     /// each restart and agent links cannot be handed out in advance.
     #[serde(default)]
     pub pages_secret: Option<String>,
+    /// When set (at least 16 characters; better from `SHOUTCUE_OPS_TOKEN`),
+    /// `/healthz` and `/metrics` answer only requests with `Authorization:
+    /// Bearer <token>`: on a bind other than loopback they are otherwise
+    /// open to anyone who can reach the port (a warning says so at start).
+    #[serde(default)]
+    pub ops_token: Option<String>,
     /// NATS server(s) to publish every call's public events to, on
     /// JetStream (`nats://host:4222`, several separated by commas); off
     /// when absent. See [`crate::nats`] for the subjects.
@@ -123,6 +129,7 @@ impl Default for ServeConfig {
             script: None,
             line_calibration: None,
             pages_secret: None,
+            ops_token: None,
             nats_url: None,
             site: default_site(),
             node_id: None,
@@ -416,6 +423,9 @@ impl ServeConfig {
         if self.pages_secret.is_none() {
             self.pages_secret = std::env::var("SHOUTCUE_PAGES_SECRET").ok();
         }
+        if self.ops_token.is_none() {
+            self.ops_token = std::env::var("SHOUTCUE_OPS_TOKEN").ok();
+        }
         if let Some(ah) = &mut self.audiohook {
             if ah.api_key.is_none() {
                 ah.api_key = std::env::var("SHOUTCUE_AUDIOHOOK_API_KEY").ok();
@@ -499,6 +509,11 @@ impl ServeConfig {
         if let Some(s) = &self.pages_secret {
             if let Err(e) = shoutcue_web::Token::given(s) {
                 return bad(format!("pages_secret (SHOUTCUE_PAGES_SECRET): {e}"));
+            }
+        }
+        if let Some(s) = &self.ops_token {
+            if let Err(e) = shoutcue_web::Token::given(s) {
+                return bad(format!("ops_token (SHOUTCUE_OPS_TOKEN): {e}"));
             }
         }
         if !crate::nats::is_token(&self.site) || self.site.len() > 64 {

@@ -81,11 +81,27 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             shared.pages.console().clone(),
             require_token,
         ));
+    let mut ops = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics));
+    match &shared.cfg.ops_token {
+        // A token that does not parse (validate() refuses it at start) is
+        // one nobody has: never served open by mistake.
+        Some(t) => {
+            ops = ops.layer(from_fn_with_state(
+                shoutcue_web::Token::given(t).ok(),
+                require_bearer,
+            ))
+        }
+        None if !loopback => tracing::warn!(
+            "/healthz and /metrics on a non-loopback bind are open to anyone who can reach it: set ops_token (SHOUTCUE_OPS_TOKEN)"
+        ),
+        None => {}
+    }
     let mut app = Router::new()
         .route("/agent", get(agent_page))
         .route("/agent/events", get(agent_events))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .merge(ops)
         .merge(console)
         .with_state(shared);
     if loopback {
@@ -94,6 +110,30 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     // Outermost, so refusals (401, 421) carry the headers too.
     app = app.layer(from_fn(shoutcue_web::security_headers));
     shoutcue_web::serve(listener, app, Limits::default()).await;
+}
+
+/// Refuses (401) a request to `/healthz` or `/metrics` without
+/// `Authorization: Bearer <ops_token>` (compared in constant time).
+async fn require_bearer(
+    State(token): State<Option<shoutcue_web::Token>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|g| token.as_ref().is_some_and(|t| t.matches(g.trim()))) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "Authorization: Bearer <ops_token> needed",
+        )
+            .into_response()
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -1347,3 +1347,85 @@ async fn browser_origins_cannot_open_media_streams_unless_listed() {
     ws.close(None).await.ok();
     listed.drain().await;
 }
+
+/// The status line of a GET over plain HTTP/1.1, with extra header lines.
+async fn status_of(addr: SocketAddr, path: &str, headers: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A server with one AudioSocket listener and the pages on loopback.
+async fn http_server(ops_token: Option<&str>) -> Server {
+    server(ServeConfig {
+        ops_token: ops_token.map(str::to_string),
+        ..http_server_cfg()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_ops_token_health_and_metrics_answer_only_its_bearer() {
+    let token = "ops-token-of-at-least-16";
+    let server = http_server(Some(token)).await;
+    let addr = server.bound.http.unwrap();
+    let good = format!("Authorization: Bearer {token}\r\n");
+    for path in ["/healthz", "/metrics"] {
+        assert!(
+            status_of(addr, path, "").await.contains(" 401 "),
+            "{path} without the token"
+        );
+        assert!(
+            status_of(
+                addr,
+                path,
+                "Authorization: Bearer another-token-16-chars\r\n"
+            )
+            .await
+            .contains(" 401 "),
+            "{path} with another token"
+        );
+        assert!(
+            status_of(addr, path, &good).await.contains(" 200 "),
+            "{path} with the token"
+        );
+    }
+    // Without one (loopback here), as before: open.
+    let open = http_server(None).await;
+    assert!(status_of(open.bound.http.unwrap(), "/metrics", "")
+        .await
+        .contains(" 200 "));
+    // A token too short to guess-proof is refused at start, by name.
+    let e = Server::start(
+        ServeConfig {
+            ops_token: Some("short".into()),
+            ..http_server_cfg()
+        },
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("ops_token"), "{e}");
+}
+
+fn http_server_cfg() -> ServeConfig {
+    ServeConfig {
+        audiosocket: Some(AudioSocketConfig {
+            listen: loopback(),
+            pairing: Pairing::RoleByte,
+        }),
+        http: Some(loopback()),
+        ..Default::default()
+    }
+}
