@@ -279,11 +279,21 @@ impl CallSession {
         rate: u32,
         has_agent: bool,
     ) -> Result<Self, StartError> {
-        let engine = CallEngine::new(rate, MAX_BLOCK, has_agent, &shared.model, shared.coach)
-            .map_err(|source| StartError::Engine {
-                call: meta.call_id.clone(),
-                source,
+        let line_model = shared
+            .lines
+            .as_ref()
+            .and_then(|l| l.model_for(meta.protocol));
+        let model = line_model.as_deref().unwrap_or(&shared.model);
+        let mut engine =
+            CallEngine::new(rate, MAX_BLOCK, has_agent, model, shared.coach).map_err(|source| {
+                StartError::Engine {
+                    call: meta.call_id.clone(),
+                    source,
+                }
             })?;
+        if shared.lines.is_some() {
+            engine = engine.with_line_sampler(&shared.model);
+        }
         let (file, stem) = match &shared.cfg.events_dir {
             Some(dir) => {
                 let (f, stem) =
@@ -431,6 +441,9 @@ impl CallSession {
         }
         if let Some(e) = self.engine.take_sink_error() {
             tracing::error!(call = %self.meta.call_id, "events: {e}");
+        }
+        if let (Some(lines), Some(sample)) = (&self.shared.lines, self.engine.line_sample()) {
+            lines.learn(self.meta.protocol, sample);
         }
         let note = self.sinks.recorder.note();
         if let Some(dir) = &self.shared.cfg.events_dir {

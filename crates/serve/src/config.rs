@@ -51,6 +51,12 @@ pub struct ServeConfig {
     /// line's callers. Default: none (the model's training recordings).
     #[serde(default)]
     pub line_calibration: Option<PathBuf>,
+    /// Learn each listener's line from its own calls and judge its new
+    /// calls' cold starts against it once 20 calls from many voices have
+    /// ended (`shoutcue_serve::line`); off by default. Not with
+    /// `line_calibration`.
+    #[serde(default)]
+    pub line_learning: bool,
     /// The secret the pages' tokens derive from (at least 16 characters);
     /// better from `SHOUTCUE_PAGES_SECRET`. When absent, a random one per
     /// run: the console's address (printed at start) then changes with
@@ -128,6 +134,7 @@ impl Default for ServeConfig {
             coach_config: None,
             script: None,
             line_calibration: None,
+            line_learning: false,
             pages_secret: None,
             ops_token: None,
             nats_url: None,
@@ -510,6 +517,12 @@ impl ServeConfig {
             if let Err(e) = shoutcue_web::Token::given(s) {
                 return bad(format!("pages_secret (SHOUTCUE_PAGES_SECRET): {e}"));
             }
+        }
+        if self.line_learning && self.line_calibration.is_some() {
+            return bad(
+                "line_learning and line_calibration: give one (a file, or learning from the calls)"
+                    .into(),
+            );
         }
         if let Some(s) = &self.ops_token {
             if let Err(e) = shoutcue_web::Token::given(s) {

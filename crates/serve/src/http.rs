@@ -530,5 +530,26 @@ pub fn metrics_text(shared: &Shared) -> String {
             f.calls_lost.load(Ordering::Relaxed)
         );
     }
+    if let Some(lines) = &shared.lines {
+        for (name, help) in [
+            ("shoutcue_line_calls", "Calls whose customer's calm voice is kept for the listener's line (line_learning)."),
+            ("shoutcue_line_calibrated", "1 once new calls on the listener are judged against its line."),
+            ("shoutcue_line_shift_alpha_db", "The line's alpha ratio against the model's training voices, dB (0 until calibrated)."),
+            ("shoutcue_line_shift_centroid_st", "The line's spectral centroid against the model's training voices, semitones (0 until calibrated)."),
+        ] {
+            head(&mut o, name, "gauge", help);
+            for p in protocols {
+                let st = lines.state(p);
+                let [da, dc] = st.shift.unwrap_or_default();
+                let v = match name {
+                    "shoutcue_line_calls" => st.calls as f64,
+                    "shoutcue_line_calibrated" => f64::from(u8::from(st.shift.is_some())),
+                    "shoutcue_line_shift_alpha_db" => f64::from(da),
+                    _ => f64::from(dc),
+                };
+                let _ = writeln!(o, "{name}{{protocol=\"{}\"}} {v}", p.as_str());
+            }
+        }
+    }
     o
 }

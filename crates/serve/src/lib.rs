@@ -28,6 +28,7 @@ pub mod freeswitch;
 mod http;
 pub use http::Pages;
 pub mod hub;
+pub mod line;
 pub mod nats;
 pub mod twilio;
 
@@ -156,6 +157,8 @@ pub struct Shared {
     pub audiohook_nonces: std::sync::Mutex<audiohook::Nonces>,
     /// The queue to NATS, when `nats_url` is set.
     pub outbox: Option<Arc<nats::Outbox>>,
+    /// Each listener's line, learnt from its calls (`line_learning`).
+    pub lines: Option<line::LineLearning>,
 }
 
 /// Why the server could not start.
@@ -241,7 +244,11 @@ impl Server {
         } else {
             hub.clone()
         };
+        let lines = cfg
+            .line_learning
+            .then(|| line::LineLearning::new(model.clone()));
         let shared = Arc::new(Shared {
+            lines,
             pages,
             console,
             fleet: fleet::FleetStats::default(),

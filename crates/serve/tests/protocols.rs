@@ -1429,3 +1429,149 @@ fn http_server_cfg() -> ServeConfig {
         ..Default::default()
     }
 }
+
+/// One voice of a bundled call as 16-bit samples at 8 kHz: `channel` 0 or 1
+/// of a stereo fixture, or the mono one; `gain` scales it.
+fn fixture_voice(name: &str, channel: usize, gain: f32) -> Vec<i16> {
+    let mut src = WavSource::open(shoutcue_testkit::fixture(name), ChannelChoice::Default).unwrap();
+    let (mut c, mut a) = (vec![0.0f32; 4096], vec![0.0f32; 4096]);
+    let mut out = Vec::new();
+    loop {
+        let n = src.read(&mut c, &mut a).unwrap();
+        if n == 0 {
+            break;
+        }
+        // Default: agent left (0), customer right (1).
+        let v = if channel == 1 || !src.has_agent() {
+            &c
+        } else {
+            &a
+        };
+        out.extend(
+            v[..n]
+                .iter()
+                .map(|x| (x * gain * 32767.0).clamp(-32768.0, 32767.0) as i16),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_against_it() {
+    let dir = shoutcue_testkit::TempDir::new("serve-line");
+    let server = server(ServeConfig {
+        line_learning: true,
+        events_dir: Some(dir.path().to_path_buf()),
+        ..http_server_cfg()
+    })
+    .await;
+    let addr = server.bound.audiosocket.unwrap();
+    // Twelve voices of the bundled calls (EmoDB speakers, men and women),
+    // each at two line gains: 24 callers.
+    let voices = [
+        ("agc_shout.wav", 1),
+        ("agent_raised.wav", 0),
+        ("agent_raised.wav", 1),
+        ("calm_call.wav", 1),
+        ("calm_down.wav", 1),
+        ("continued_shout.wav", 0),
+        ("continued_shout.wav", 1),
+        ("mono_shout.wav", 1),
+        ("one_exclamation.wav", 1),
+        ("overtalk.wav", 0),
+        ("overtalk.wav", 1),
+        ("sustained_shout.wav", 1),
+    ];
+    let mut samples = Vec::new();
+    let model = ShoutModel::builtin();
+    let mut k = 0x20u8;
+    for gain in [1.0, 0.5] {
+        for (name, ch) in voices {
+            let pcm = fixture_voice(name, ch, gain);
+            k += 1;
+            audiosocket_mono_call(addr, [k; 16], &pcm, pcm.len() / 160).await;
+            // The estimator itself, for comparison: the same voice replayed
+            // through a detector without the cold start.
+            let mut m = model.clone();
+            m.cold = None;
+            let mut e =
+                shoutcue_core::CallEngine::new(8000, 4096, false, &m, CoachConfig::default())
+                    .unwrap();
+            let f: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
+            let mut none: Vec<JsonlSink<std::io::Sink>> = Vec::new();
+            for chunk in f.chunks(4096) {
+                e.process(chunk, &[], &mut none, &mut ()).unwrap();
+            }
+            e.finish(&mut none, &mut ()).unwrap();
+            samples.push(e.customer_baseline());
+        }
+    }
+    // Every call with a calm customer voice gives a sample (the estimator
+    // says which); wait for the last call's end to be learnt.
+    let own = samples.iter().filter(|b| b.own).count();
+    assert!(
+        own >= 20,
+        "{own} of 24 voices with a calm voice of their own"
+    );
+    let mut metrics = String::new();
+    for _ in 0..250 {
+        metrics = status_and_body(server.bound.http.unwrap(), "/metrics").await;
+        if metrics.contains(&format!(
+            "shoutcue_line_calls{{protocol=\"audiosocket\"}} {own}\n"
+        )) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{protocol=\"audiosocket\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{metrics}"))
+    };
+    assert_eq!(gauge("shoutcue_line_calls"), own as f64);
+    assert_eq!(gauge("shoutcue_line_calibrated"), 1.0);
+    let want = shoutcue_core::detector::LineCalibration::from_calls(samples, "test").unwrap();
+    let reference = model.cold.as_ref().and_then(|c| c.line_reference).unwrap();
+    let (da, dc) = (
+        gauge("shoutcue_line_shift_alpha_db"),
+        gauge("shoutcue_line_shift_centroid_st"),
+    );
+    assert!(
+        (da - f64::from(want.alpha_db - reference[0])).abs() < 0.01,
+        "alpha {da} against {want:?}"
+    );
+    assert!(
+        (dc - f64::from(want.centroid_st - reference[1])).abs() < 0.01,
+        "centroid {dc} against {want:?}"
+    );
+    // Another listener has learnt nothing.
+    assert!(
+        metrics.contains("shoutcue_line_calibrated{protocol=\"twilio\"} 0"),
+        "{metrics}"
+    );
+    // A caller who opens shouting now: the cold start judges against the line.
+    let pcm = fixture_voice("sustained_shout.wav", 1, 1.0);
+    let opening = &pcm[(12.3 * 8000.0) as usize..];
+    audiosocket_mono_call(addr, [0xee; 16], opening, opening.len() / 160).await;
+    let stem = "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee";
+    let _ = events_of(&server, dir.path(), stem).await;
+    let text = std::fs::read_to_string(dir.join(format!("{stem}.jsonl"))).unwrap();
+    let start = text
+        .lines()
+        .find(|l| l.contains("\"shout_start\""))
+        .unwrap_or_else(|| panic!("no shout_start in {text}"));
+    assert!(start.contains("\"baseline\":\"line\""), "{start}");
+}
+
+/// The body of a GET over plain HTTP/1.1.
+async fn status_and_body(addr: SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
