@@ -41,9 +41,13 @@ fn call(rate: u32, secs: f32) -> (Vec<f32>, Vec<f32>) {
 
 #[test]
 fn engine_process_allocates_nothing_per_block() {
-    for rate in [8000u32, 22050, 48000] {
+    for (rate, line_sampler) in [(8000u32, false), (22050, false), (48000, false), (8000, true)] {
         let block = 1024;
         let mut engine = shoutcue_testkit::engine(rate, block, true);
+        if line_sampler {
+            // serve's `line_learning`: a second customer detector.
+            engine = engine.with_line_sampler(&shoutcue_core::detector::ShoutModel::builtin());
+        }
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         let (cust, agent) = call(rate, 40.0);
         // Count events seen, so the run is known to exercise the detector and coach.
@@ -61,7 +65,7 @@ fn engine_process_allocates_nothing_per_block() {
         let during = shoutcue_testkit::alloc::thread_allocations() - before;
         assert_eq!(
             during, 0,
-            "{during} allocations in the per-block path at {rate} Hz"
+            "{during} allocations in the per-block path at {rate} Hz (line sampler: {line_sampler})"
         );
         assert!(obs.0 > 0, "the test signal produced no events at {rate} Hz");
     }
