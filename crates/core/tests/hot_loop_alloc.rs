@@ -41,7 +41,12 @@ fn call(rate: u32, secs: f32) -> (Vec<f32>, Vec<f32>) {
 
 #[test]
 fn engine_process_allocates_nothing_per_block() {
-    for (rate, line_sampler) in [(8000u32, false), (22050, false), (48000, false), (8000, true)] {
+    for (rate, line_sampler) in [
+        (8000u32, false),
+        (22050, false),
+        (48000, false),
+        (8000, true),
+    ] {
         let block = 1024;
         let mut engine = shoutcue_testkit::engine(rate, block, true);
         if line_sampler {

@@ -48,6 +48,17 @@ pub fn calibrate(
     channels: ChannelChoice,
     jobs: usize,
 ) -> Result<Calibration, CalibrateError> {
+    calibrate_with(dir, model, &|_| channels, jobs)
+}
+
+/// [`calibrate`], with each recording's channels chosen by `channels_of`
+/// (its path): a QA manifest's per-call layout.
+pub fn calibrate_with(
+    dir: &Path,
+    model: &ShoutModel,
+    channels_of: &(dyn Fn(&Path) -> ChannelChoice + Sync),
+    jobs: usize,
+) -> Result<Calibration, CalibrateError> {
     let found = find_recordings(dir, None)?;
     if found.calls.is_empty() {
         return Err(CalibrateError::Empty(dir.display().to_string()));
@@ -71,7 +82,7 @@ pub fn calibrate(
                         let Some(path) = found.calls.get(i) else {
                             break;
                         };
-                        out.push((i, sample(path, model, channels)));
+                        out.push((i, sample(path, model, channels_of(path))));
                     }
                     out
                 })

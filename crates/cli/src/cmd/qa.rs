@@ -68,7 +68,7 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
     };
     let mut setup = a.setup.load()?;
     if a.calibrate_line {
-        setup.model = calibrated_to_batch(&a, setup.model)?;
+        setup.model = calibrated_to_batch(&a, setup.model, manifest.as_deref())?;
     }
     qa(QaOptions {
         dir: a.dir,
@@ -90,11 +90,26 @@ pub fn run(a: QaArgs) -> Result<(), AnyError> {
 fn calibrated_to_batch(
     a: &QaArgs,
     model: shoutcue_core::detector::ShoutModel,
+    manifest: Option<&shoutcue_lab::qa::manifest::Manifest>,
 ) -> Result<shoutcue_core::detector::ShoutModel, AnyError> {
     let jobs = a
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let c = shoutcue_lab::line::calibrate(&a.dir, &model, a.channels.choice(), jobs)?;
+    // Each call's customer as the report will read it: the manifest's
+    // channels where its row says, else the batch's.
+    let batch = a.channels.choice();
+    let channels_of = |path: &std::path::Path| {
+        let rel = path.strip_prefix(&a.dir).unwrap_or(path);
+        manifest
+            .and_then(|m| {
+                m.get(&shoutcue_lab::qa::manifest::normalise(
+                    &rel.to_string_lossy(),
+                ))
+            })
+            .and_then(|e| e.channels)
+            .unwrap_or(batch)
+    };
+    let c = shoutcue_lab::line::calibrate_with(&a.dir, &model, &channels_of, jobs)?;
     let applied = c.line.and_then(|line| Ok((model.calibrated(&line)?, line)));
     match applied {
         Ok((calibrated, line)) => {
