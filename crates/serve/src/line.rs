@@ -6,6 +6,10 @@
 //! on that listener are judged against it. Only these few numbers per call
 //! are kept, in memory: no audio, nothing on disk; a restart learns again.
 //!
+//! With NATS, every node of a site shares its samples through a JetStream
+//! key-value bucket (`crate::nats`), and each listener's line is then made
+//! of the whole site's calls on that listener.
+//!
 //! [`CallEngine::with_line_sampler`]: shoutcue_core::engine::CallEngine::with_line_sampler
 
 use std::collections::VecDeque;
@@ -16,6 +20,9 @@ use shoutcue_core::detector::{LineCalibration, ShoutModel};
 
 use crate::call::Protocol;
 
+/// One call's sample (the customer's calm voice).
+pub type Sample = BaselineValues;
+
 /// Calls kept per listener: the line as its recent callers make it.
 pub const KEEP_CALLS: usize = 500;
 
@@ -23,6 +30,10 @@ pub const KEEP_CALLS: usize = 500;
 #[derive(Default)]
 struct Listener {
     samples: VecDeque<BaselineValues>,
+    /// The other nodes' samples for this listener, as last read.
+    remote: Vec<BaselineValues>,
+    /// Bumped with every sample of this node's: whether to share again.
+    version: u64,
     /// The model calibrated to the line, once there is a calibration.
     model: Option<Arc<ShoutModel>>,
     calibration: Option<LineCalibration>,
@@ -38,7 +49,7 @@ pub struct LineLearning {
 /// What `/metrics` shows of one listener's line.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LineState {
-    /// Calls with a sample kept.
+    /// Calls with a sample kept, this node's and (with NATS) the others'.
     pub calls: usize,
     /// The shift applied to new calls (alpha dB, centroid st), once calibrated.
     pub shift: Option<[f32; 2]>,
@@ -76,8 +87,35 @@ impl LineLearning {
             l.samples.pop_front();
         }
         l.samples.push_back(sample);
+        l.version += 1;
+        self.recompute(protocol, &mut l);
+    }
+
+    /// The other nodes' samples for `protocol`'s listener, as read from the
+    /// site's bucket; the line is recomputed from theirs and this node's.
+    pub fn set_remote(&self, protocol: Protocol, remote: Vec<BaselineValues>) {
+        let Ok(mut l) = self.listeners[protocol.index()].lock() else {
+            return;
+        };
+        if l.remote == remote {
+            return;
+        }
+        l.remote = remote;
+        self.recompute(protocol, &mut l);
+    }
+
+    /// This node's own samples for `protocol`'s listener, to share, and
+    /// their version (it changes with every new sample).
+    pub fn own_samples(&self, protocol: Protocol) -> (u64, Vec<BaselineValues>) {
+        self.listeners[protocol.index()]
+            .lock()
+            .map(|l| (l.version, l.samples.iter().copied().collect()))
+            .unwrap_or_default()
+    }
+
+    fn recompute(&self, protocol: Protocol, l: &mut Listener) {
         let line = LineCalibration::from_calls(
-            l.samples.iter().copied(),
+            l.samples.iter().chain(&l.remote).copied(),
             format!("serve {} listener", protocol.as_str()),
         );
         match line.and_then(|c| Ok((self.base.calibrated(&c)?, c))) {
@@ -106,7 +144,7 @@ impl LineLearning {
             return LineState::default();
         };
         LineState {
-            calls: l.samples.len(),
+            calls: l.samples.len() + l.remote.len(),
             shift: l
                 .model
                 .as_ref()

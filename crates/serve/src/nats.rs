@@ -51,6 +51,7 @@ use async_nats::jetstream;
 use async_nats::{HeaderMap, ServerAddr};
 use tokio::sync::Notify;
 
+use crate::call::Protocol;
 use crate::hub::HubLine;
 use crate::Shared;
 
@@ -529,6 +530,13 @@ pub async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
         .timeout(Duration::from_secs(3))
         .ack_timeout(Duration::from_secs(3))
         .build(client.clone());
+    let _lines = shared.lines.is_some().then(|| {
+        AbortOnDrop(tokio::spawn(share_lines(
+            shared.clone(),
+            client.clone(),
+            js.clone(),
+        )))
+    });
     let stream = jetstream::stream::Config {
         name: stream_name(&cfg.site),
         subjects: vec![
@@ -718,6 +726,166 @@ async fn send_round(
         (i, m, r)
     });
     futures_util::future::join_all(acks).await
+}
+
+/// The JetStream key-value bucket where a site's nodes share their line
+/// samples (`line_learning`): key `<listener>.<node>`, value this node's
+/// recent samples of that listener.
+pub fn lines_bucket(site: &str) -> String {
+    format!("shoutcue-lines-{site}")
+}
+
+/// How long a node's samples stay in the bucket after its last update: a
+/// node gone for good stops counting.
+const LINES_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// One sample as stored: F0 (st), alpha ratio (dB), centroid (st).
+type Stored3 = [f32; 3];
+
+/// Every `nats_heartbeat_s`: puts this node's samples of each listener in
+/// the site's bucket (when they changed), reads the other nodes', and hands
+/// them to the learner. Off the call path: a slow or absent broker only
+/// delays the shared line, never a call.
+async fn share_lines(shared: Arc<Shared>, client: async_nats::Client, js: jetstream::Context) {
+    let Some(lines) = shared.lines.as_ref() else {
+        return;
+    };
+    let cfg = &shared.cfg;
+    let me = token(&cfg.node_id());
+    let protocols = [
+        Protocol::AudioHook,
+        Protocol::AudioSocket,
+        Protocol::FreeSwitch,
+        Protocol::Twilio,
+    ];
+    let mut sent = [0u64; 4];
+    let mut store = None;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(cfg.nats_heartbeat_s));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if client.connection_state() != async_nats::connection::State::Connected {
+            continue;
+        }
+        if store.is_none() {
+            match lines_store(&js, &lines_bucket(&cfg.site)).await {
+                Ok(s) => store = Some(s),
+                Err(e) => {
+                    tracing::warn!("nats: line samples bucket: {e}");
+                    continue;
+                }
+            }
+        }
+        let Some(kv) = &store else { continue };
+        for p in protocols {
+            let (version, own) = lines.own_samples(p);
+            if version != sent[p.index()] {
+                let body: Vec<Stored3> = own
+                    .iter()
+                    .map(|b| [b.f0_st, b.alpha_db, b.centroid_st])
+                    .collect();
+                match serde_json::to_vec(&body) {
+                    Ok(bytes) => match kv.put(format!("{}.{me}", p.as_str()), bytes.into()).await {
+                        Ok(_) => sent[p.index()] = version,
+                        Err(e) => tracing::debug!("nats: line samples not put: {e}"),
+                    },
+                    Err(e) => tracing::debug!("nats: line samples: {e}"),
+                }
+            }
+        }
+        // Bounded: an empty bucket's key listing can wait for entries that
+        // never come; the next tick tries again.
+        match tokio::time::timeout(Duration::from_secs(2), remote_samples(kv, &me)).await {
+            Ok(Ok(mut remote)) => {
+                for p in protocols {
+                    lines.set_remote(p, std::mem::take(&mut remote[p.index()]));
+                }
+            }
+            Ok(Err(e)) => tracing::debug!("nats: other nodes' line samples not read: {e}"),
+            Err(_) => tracing::debug!("nats: other nodes' line samples: no answer in 2 s"),
+        }
+    }
+}
+
+/// The site's bucket, made as the stream the key-value API makes
+/// (`KV_<bucket>` on `$KV.<bucket>.>`, one message per key) and then bound
+/// as a store. Made by hand because `create_key_value` cannot read the
+/// answer of Debian's nats-server 2.9 (async-nats 0.46: "did not match any
+/// variant"), while a stream's creation and the store's use work there.
+async fn lines_store(
+    js: &jetstream::Context,
+    bucket: &str,
+) -> Result<jetstream::kv::Store, String> {
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("shoutcue line_learning: each node's samples per listener".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age: LINES_MAX_AGE,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    js.get_key_value(bucket).await.map_err(|e| e.to_string())
+}
+
+/// The other nodes' samples in the bucket, per listener (by protocol index).
+async fn remote_samples(
+    kv: &jetstream::kv::Store,
+    me: &str,
+) -> Result<[Vec<crate::line::Sample>; 4], String> {
+    use futures_util::StreamExt as _;
+    let mut keys = kv.keys().await.map_err(|e| e.to_string())?;
+    let mut names = Vec::new();
+    while let Some(k) = keys.next().await {
+        names.push(k.map_err(|e| e.to_string())?);
+    }
+    let mut out: [Vec<crate::line::Sample>; 4] = Default::default();
+    for k in names {
+        let Some((listener, node)) = k.split_once('.') else {
+            continue;
+        };
+        let Some(p) = [
+            Protocol::AudioHook,
+            Protocol::AudioSocket,
+            Protocol::FreeSwitch,
+            Protocol::Twilio,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == listener) else {
+            continue;
+        };
+        if node == me {
+            continue;
+        }
+        let Some(bytes) = kv.get(k.as_str()).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        // A value that does not parse (another version, a hand-made key) is
+        // skipped, not trusted.
+        let Ok(stored) = serde_json::from_slice::<Vec<Stored3>>(&bytes) else {
+            tracing::debug!("nats: line samples under {k} do not parse: skipped");
+            continue;
+        };
+        out[p.index()].extend(
+            stored
+                .into_iter()
+                .take(crate::line::KEEP_CALLS)
+                .filter(|s| s.iter().all(|x| x.is_finite()))
+                .map(|[f0_st, alpha_db, centroid_st]| crate::line::Sample {
+                    f0_st,
+                    alpha_db,
+                    level_db: 0.0,
+                    centroid_st,
+                    own: true,
+                }),
+        );
+    }
+    Ok(out)
 }
 
 async fn wait_connected(client: &async_nats::Client) {

@@ -860,3 +860,127 @@ async fn the_console_follows_the_stream_again_after_a_broker_restart() {
     console.drain().await;
     server.drain().await;
 }
+
+/// A node that learns its lines, with an AudioSocket listener.
+async fn learning_node(dir: &Path, url: &str, id: &str) -> Server {
+    let cfg = ServeConfig {
+        audiosocket: Some(shoutcue_serve::config::AudioSocketConfig {
+            listen: loopback(),
+            pairing: shoutcue_serve::config::Pairing::RoleByte,
+        }),
+        http: Some(loopback()),
+        events_dir: Some(dir.to_path_buf()),
+        nats_url: Some(url.into()),
+        site: "lines".into(),
+        node_id: Some(id.into()),
+        nats_heartbeat_s: 0.2,
+        line_learning: true,
+        ..Default::default()
+    };
+    Server::start(
+        cfg,
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    .unwrap()
+}
+
+/// One mono AudioSocket call: the UUID `[id; 16]`, the voice, a hangup.
+async fn audiosocket_call(addr: SocketAddr, id: u8, pcm: &[i16]) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let frame = |kind: u8, payload: &[u8]| {
+        let mut f = vec![kind];
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    s.write_all(&frame(0x01, &[id; 16])).await.unwrap();
+    for chunk in pcm.chunks(160) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+        s.write_all(&frame(0x10, &bytes)).await.unwrap();
+    }
+    s.write_all(&frame(0x00, &[])).await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "outside-tests"),
+    ignore = "needs nats-server, apt-get install nats-server (cargo test --all-features)"
+)]
+async fn a_sites_nodes_share_their_lines_through_the_key_value_bucket() {
+    let bin = nats_bin();
+    let dir = shoutcue_testkit::TempDir::new("serve-nats-lines");
+    let mut nats = Nats::new(bin, &dir.join("js"));
+    nats.start().await;
+    let (da, db) = (dir.join("a"), dir.join("b"));
+    let a = learning_node(&da, &nats.url(), "node-a").await;
+    let b = learning_node(&db, &nats.url(), "node-b").await;
+    // Node A hears 24 callers; node B none.
+    let mut id = 0x20u8;
+    for gain in [1.0, 0.5] {
+        for (name, ch) in shoutcue_testkit::LINE_VOICES {
+            id += 1;
+            let pcm = shoutcue_testkit::fixture_voice(name, ch, gain);
+            audiosocket_call(a.bound.audiosocket.unwrap(), id, &pcm).await;
+        }
+    }
+    let gauge = |m: &BTreeMap<String, f64>, name: &str| {
+        m.get(&format!("{name}{{protocol=\"audiosocket\"}}"))
+            .copied()
+            .unwrap_or(-1.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (ma, mb) = loop {
+        let ma = parse_metrics(&http_get(a.bound.http.unwrap(), "/metrics").await);
+        let mb = parse_metrics(&http_get(b.bound.http.unwrap(), "/metrics").await);
+        // Settled: B has every sample A has (A's last call is shared at
+        // A's next tick).
+        let settled = gauge(&mb, "shoutcue_line_calibrated") == 1.0
+            && gauge(&mb, "shoutcue_line_calls") == gauge(&ma, "shoutcue_line_calls");
+        if settled || Instant::now() > deadline {
+            break (ma, mb);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        gauge(&ma, "shoutcue_line_calibrated"),
+        1.0,
+        "node A learnt its line"
+    );
+    assert_eq!(
+        gauge(&mb, "shoutcue_line_calibrated"),
+        1.0,
+        "node B took the site's line from node A's calls: {mb:?}"
+    );
+    assert_eq!(
+        gauge(&mb, "shoutcue_line_calls"),
+        gauge(&ma, "shoutcue_line_calls")
+    );
+    for shift in [
+        "shoutcue_line_shift_alpha_db",
+        "shoutcue_line_shift_centroid_st",
+    ] {
+        assert!(
+            (gauge(&ma, shift) - gauge(&mb, shift)).abs() < 1e-3,
+            "{shift}: {ma:?} {mb:?}"
+        );
+    }
+    // Another listener learnt nothing on either node.
+    assert_eq!(
+        mb.get("shoutcue_line_calibrated{protocol=\"twilio\"}")
+            .copied(),
+        Some(0.0)
+    );
+    // The bucket holds node A's samples under its name, nothing of node B's.
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let kv = jetstream::new(client)
+        .get_key_value("shoutcue-lines-lines")
+        .await
+        .unwrap();
+    assert!(kv.get("audiosocket.node-a").await.unwrap().is_some());
+    assert!(kv.get("audiosocket.node-b").await.unwrap().is_none());
+}

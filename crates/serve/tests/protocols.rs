@@ -1430,32 +1430,6 @@ fn http_server_cfg() -> ServeConfig {
     }
 }
 
-/// One voice of a bundled call as 16-bit samples at 8 kHz: `channel` 0 or 1
-/// of a stereo fixture, or the mono one; `gain` scales it.
-fn fixture_voice(name: &str, channel: usize, gain: f32) -> Vec<i16> {
-    let mut src = WavSource::open(shoutcue_testkit::fixture(name), ChannelChoice::Default).unwrap();
-    let (mut c, mut a) = (vec![0.0f32; 4096], vec![0.0f32; 4096]);
-    let mut out = Vec::new();
-    loop {
-        let n = src.read(&mut c, &mut a).unwrap();
-        if n == 0 {
-            break;
-        }
-        // Default: agent left (0), customer right (1).
-        let v = if channel == 1 || !src.has_agent() {
-            &c
-        } else {
-            &a
-        };
-        out.extend(
-            v[..n]
-                .iter()
-                .map(|x| (x * gain * 32767.0).clamp(-32768.0, 32767.0) as i16),
-        );
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_against_it() {
     let dir = shoutcue_testkit::TempDir::new("serve-line");
@@ -1468,26 +1442,13 @@ async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_ag
     let addr = server.bound.audiosocket.unwrap();
     // Twelve voices of the bundled calls (EmoDB speakers, men and women),
     // each at two line gains: 24 callers.
-    let voices = [
-        ("agc_shout.wav", 1),
-        ("agent_raised.wav", 0),
-        ("agent_raised.wav", 1),
-        ("calm_call.wav", 1),
-        ("calm_down.wav", 1),
-        ("continued_shout.wav", 0),
-        ("continued_shout.wav", 1),
-        ("mono_shout.wav", 1),
-        ("one_exclamation.wav", 1),
-        ("overtalk.wav", 0),
-        ("overtalk.wav", 1),
-        ("sustained_shout.wav", 1),
-    ];
+    let voices = shoutcue_testkit::LINE_VOICES;
     let mut samples = Vec::new();
     let model = ShoutModel::builtin();
     let mut k = 0x20u8;
     for gain in [1.0, 0.5] {
         for (name, ch) in voices {
-            let pcm = fixture_voice(name, ch, gain);
+            let pcm = shoutcue_testkit::fixture_voice(name, ch, gain);
             k += 1;
             audiosocket_mono_call(addr, [k; 16], &pcm, pcm.len() / 160).await;
             // The estimator itself, for comparison: the same voice replayed
@@ -1553,7 +1514,7 @@ async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_ag
         "{metrics}"
     );
     // A caller who opens shouting now: the cold start judges against the line.
-    let pcm = fixture_voice("sustained_shout.wav", 1, 1.0);
+    let pcm = shoutcue_testkit::fixture_voice("sustained_shout.wav", 1, 1.0);
     let opening = &pcm[(12.3 * 8000.0) as usize..];
     audiosocket_mono_call(addr, [0xee; 16], opening, opening.len() / 160).await;
     let stem = "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee";

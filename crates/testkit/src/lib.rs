@@ -19,6 +19,56 @@ pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("fixtures").join(name)
 }
 
+/// Twelve voices of the bundled calls (fixture, channel: 0 left, 1 right),
+/// EmoDB speakers, men and women, each with a calm stretch of its own: a
+/// line's callers for the line-calibration tests.
+pub const LINE_VOICES: [(&str, usize); 12] = [
+    ("agc_shout.wav", 1),
+    ("agent_raised.wav", 0),
+    ("agent_raised.wav", 1),
+    ("calm_call.wav", 1),
+    ("calm_down.wav", 1),
+    ("continued_shout.wav", 0),
+    ("continued_shout.wav", 1),
+    ("mono_shout.wav", 1),
+    ("one_exclamation.wav", 1),
+    ("overtalk.wav", 0),
+    ("overtalk.wav", 1),
+    ("sustained_shout.wav", 1),
+];
+
+/// One voice of a bundled call as 16-bit samples at its rate: `channel` 0
+/// (left) or 1 (right) of a stereo fixture (a mono one has only its one),
+/// scaled by `gain`.
+///
+/// # Panics
+/// If the fixture cannot be read: a test fails there.
+#[allow(clippy::unwrap_used)] // test support: a missing fixture fails the test here
+pub fn fixture_voice(name: &str, channel: usize, gain: f32) -> Vec<i16> {
+    use shoutcue_core::source::{ChannelChoice, WavSource};
+    let mut src = WavSource::open(fixture(name), ChannelChoice::Default).unwrap();
+    let (mut c, mut a) = (vec![0.0f32; 4096], vec![0.0f32; 4096]);
+    let mut out = Vec::new();
+    loop {
+        let n = src.read(&mut c, &mut a).unwrap();
+        if n == 0 {
+            break;
+        }
+        // Default: agent left (0), customer right (1).
+        let v = if channel == 1 || !src.has_agent() {
+            &c
+        } else {
+            &a
+        };
+        out.extend(
+            v[..n]
+                .iter()
+                .map(|x| (x * gain * 32767.0).clamp(-32768.0, 32767.0) as i16),
+        );
+    }
+    out
+}
+
 /// A recording in another format than WAV, `testdata/formats/NAME`: kept
 /// out of `fixtures/`, whose WAVs `train` and `eval` read with labels.
 pub fn format_fixture(name: &str) -> PathBuf {
