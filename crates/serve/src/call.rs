@@ -31,6 +31,14 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Every protocol, in index order.
+    pub const ALL: [Protocol; 4] = [
+        Protocol::AudioHook,
+        Protocol::AudioSocket,
+        Protocol::FreeSwitch,
+        Protocol::Twilio,
+    ];
+
     /// The name used in events, logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

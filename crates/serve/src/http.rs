@@ -233,12 +233,7 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let s = &shared.stats;
     let by = |a: &[std::sync::atomic::AtomicU64; 4]| {
         let mut m = serde_json::Map::new();
-        for p in [
-            Protocol::AudioHook,
-            Protocol::AudioSocket,
-            Protocol::FreeSwitch,
-            Protocol::Twilio,
-        ] {
+        for p in Protocol::ALL {
             m.insert(
                 p.as_str().into(),
                 a[p.index()].load(Ordering::Relaxed).into(),
@@ -308,12 +303,7 @@ pub fn metrics_text(shared: &Shared) -> String {
         let _ = writeln!(o, "# HELP {name} {help}");
         let _ = writeln!(o, "# TYPE {name} {kind}");
     };
-    let protocols = [
-        Protocol::AudioHook,
-        Protocol::AudioSocket,
-        Protocol::FreeSwitch,
-        Protocol::Twilio,
-    ];
+    let protocols = Protocol::ALL;
     // One value each, no labels: a row per metric.
     let single = |o: &mut String, rows: &[(&str, &str, &str, u64)]| {
         for (name, kind, help, value) in rows {

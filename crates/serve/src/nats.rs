@@ -752,21 +752,12 @@ async fn share_lines(shared: Arc<Shared>, client: async_nats::Client, js: jetstr
     };
     let cfg = &shared.cfg;
     let me = token(&cfg.node_id());
-    let protocols = [
-        Protocol::AudioHook,
-        Protocol::AudioSocket,
-        Protocol::FreeSwitch,
-        Protocol::Twilio,
-    ];
+    let protocols = Protocol::ALL;
     let mut sent = [0u64; 4];
     let mut store = None;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(cfg.nats_heartbeat_s));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = heartbeat_interval(cfg.nats_heartbeat_s);
     loop {
-        tick.tick().await;
-        if client.connection_state() != async_nats::connection::State::Connected {
-            continue;
-        }
+        connected_tick(&mut tick, &client).await;
         if store.is_none() {
             match lines_store(&js, &lines_bucket(&cfg.site)).await {
                 Ok(s) => store = Some(s),
@@ -849,14 +840,7 @@ async fn remote_samples(
         let Some((listener, node)) = k.split_once('.') else {
             continue;
         };
-        let Some(p) = [
-            Protocol::AudioHook,
-            Protocol::AudioSocket,
-            Protocol::FreeSwitch,
-            Protocol::Twilio,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == listener) else {
+        let Some(p) = Protocol::ALL.into_iter().find(|p| p.as_str() == listener) else {
             continue;
         };
         if node == me {
@@ -888,6 +872,23 @@ async fn remote_samples(
     Ok(out)
 }
 
+/// A tick every `seconds` (`nats_heartbeat_s`), late ticks not bunched.
+fn heartbeat_interval(seconds: f64) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(seconds));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// Waits for the next tick at which the client is connected.
+async fn connected_tick(tick: &mut tokio::time::Interval, client: &async_nats::Client) {
+    loop {
+        tick.tick().await;
+        if client.connection_state() == async_nats::connection::State::Connected {
+            return;
+        }
+    }
+}
+
 async fn wait_connected(client: &async_nats::Client) {
     while client.connection_state() != async_nats::connection::State::Connected {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -900,13 +901,9 @@ async fn wait_connected(client: &async_nats::Client) {
 async fn heartbeats(shared: Arc<Shared>, client: async_nats::Client, node: String) {
     let cfg = &shared.cfg;
     let subject = format!("shoutcue.{}.node.{}.heartbeat", cfg.site, token(&node));
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(cfg.nats_heartbeat_s));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = heartbeat_interval(cfg.nats_heartbeat_s);
     loop {
-        tick.tick().await;
-        if client.connection_state() != async_nats::connection::State::Connected {
-            continue;
-        }
+        connected_tick(&mut tick, &client).await;
         let unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());

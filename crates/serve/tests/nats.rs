@@ -135,6 +135,11 @@ async fn node(dir: &Path, url: &str, site: &str, id: &str) -> Server {
         nats_heartbeat_s: 0.2,
         ..Default::default()
     };
+    start(cfg).await
+}
+
+/// A server with the shipped model, coach and script.
+async fn start(cfg: ServeConfig) -> Server {
     Server::start(
         cfg,
         ShoutModel::builtin(),
@@ -877,14 +882,7 @@ async fn learning_node(dir: &Path, url: &str, id: &str) -> Server {
         line_learning: true,
         ..Default::default()
     };
-    Server::start(
-        cfg,
-        ShoutModel::builtin(),
-        CoachConfig::default(),
-        Script::english(),
-    )
-    .await
-    .unwrap()
+    start(cfg).await
 }
 
 /// One mono AudioSocket call: the UUID `[id; 16]`, the voice, a hangup.
