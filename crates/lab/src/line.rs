@@ -14,6 +14,8 @@ use shoutcue_core::engine::{replay_call, Pace};
 use shoutcue_core::sinks::JsonlSink;
 use shoutcue_core::source::{ChannelChoice, WavSource};
 
+use rayon::prelude::*;
+
 use crate::dataset::{find_recordings, DirError};
 
 /// What calibrating a folder of calls gave.
@@ -36,6 +38,9 @@ pub enum CalibrateError {
     /// The folder cannot be walked.
     #[error(transparent)]
     Dir(#[from] DirError),
+    /// The worker threads could not be started.
+    #[error("cannot start the worker threads: {0}")]
+    Pool(String),
     /// The folder holds no recordings.
     #[error("{0}: no recordings found (.wav, .flac, .mp3, .ogg, .aif, .caf)")]
     Empty(String),
@@ -71,33 +76,22 @@ pub fn calibrate_with(
     let mut sampler = model.clone();
     sampler.cold = None;
     let model = &sampler;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<_> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..jobs.clamp(1, found.calls.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = found.calls.get(i) else {
-                            break;
-                        };
-                        out.push((i, sample(path, model, channels_of(path))));
-                    }
-                    out
-                })
-            })
-            .collect();
-        let mut all: Vec<_> = workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all
+    // The same worker pool as `qa`'s, so a panicking call cannot silently
+    // take its neighbours' samples with it and the order is the files'.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| CalibrateError::Pool(e.to_string()))?;
+    let results: Vec<_> = pool.install(|| {
+        found
+            .calls
+            .par_iter()
+            .map(|path| sample(path, model, channels_of(path)))
+            .collect()
     });
     let mut samples = Vec::new();
     let mut failed = Vec::new();
-    for (i, r) in results {
+    for (i, r) in results.into_iter().enumerate() {
         match r {
             Ok(b) => samples.push(b),
             Err(e) => failed.push((found.calls[i].clone(), e)),

@@ -1350,17 +1350,23 @@ async fn browser_origins_cannot_open_media_streams_unless_listed() {
 
 /// The status line of a GET over plain HTTP/1.1, with extra header lines.
 async fn status_of(addr: SocketAddr, path: &str, headers: &str) -> String {
+    response(addr, path, headers)
+        .await
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The whole response (status, headers, body) to a GET over plain HTTP/1.1.
+async fn response(addr: SocketAddr, path: &str, headers: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req =
         format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A server with one AudioSocket listener and the pages on loopback.
@@ -1476,7 +1482,7 @@ async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_ag
     );
     let mut metrics = String::new();
     for _ in 0..250 {
-        metrics = status_and_body(server.bound.http.unwrap(), "/metrics").await;
+        metrics = response(server.bound.http.unwrap(), "/metrics", "").await;
         if metrics.contains(&format!(
             "shoutcue_line_calls{{protocol=\"audiosocket\"}} {own}\n"
         )) {
@@ -1525,14 +1531,4 @@ async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_ag
         .find(|l| l.contains("\"shout_start\""))
         .unwrap_or_else(|| panic!("no shout_start in {text}"));
     assert!(start.contains("\"baseline\":\"line\""), "{start}");
-}
-
-/// The body of a GET over plain HTTP/1.1.
-async fn status_and_body(addr: SocketAddr, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
 }
