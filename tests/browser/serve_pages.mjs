@@ -3,7 +3,10 @@
 // lists both, shows the ladder, the alert and the incident note; agent 7's
 // page shows their cue and that the supervisor was alerted; agent 8's page
 // shows their private nudge, which never reaches the console. Screenshots
-// of each page go to SCREENSHOT_DIR.
+// of each page go to SCREENSHOT_DIR. An agent desktop (a page served here on
+// http://localhost:PORT, listed in embed_ancestors) frames agent 7's cue
+// view from a signed --embed-link; the same page on http://127.0.0.1:PORT,
+// another origin, is refused the frame.
 //
 //   SHOUTCUE_BIN=target/debug/shoutcue node --experimental-websocket tests/browser/serve_pages.mjs
 //
@@ -12,6 +15,7 @@ import { chromium } from "playwright-core";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -43,9 +47,22 @@ if (typeof WebSocket !== "function") {
   process.exit(1);
 }
 
+// The agent desktop: a page that frames the link it is given.
+const desktop = createServer((req, res) => {
+  const src = new URL(req.url, "http://x").searchParams.get("src") || "";
+  const esc = src.replace(/[&"<>]/g, (c) => ({ "&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;" })[c]);
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+  res.end(`<!doctype html><title>desktop</title><body style="margin:0;display:flex;background:#dde">
+<div style="flex:1;padding:12px;font:14px sans-serif">Softphone · call in progress</div>
+<iframe id="cue" src="${esc}" style="width:420px;height:740px;border:0;background:#fff"></iframe></body>`);
+});
+await new Promise((r) => desktop.listen(0, "127.0.0.1", r));
+const deskPort = desktop.address().port;
+
 const cfg = join(work, "serve.toml");
 writeFileSync(cfg, `http = "127.0.0.1:0"
 events_dir = "${join(work, "events")}"
+embed_ancestors = ["http://localhost:${deskPort}"]
 [freeswitch]
 listen = "127.0.0.1:0"
 rate = 8000
@@ -116,12 +133,12 @@ let browser;
 const pageErrors = [];
 // Each page in a context (a window) of its own: a background tab is
 // throttled and would miss short states.
-async function open(url, width, height) {
+async function open(url, width, height, errorsExpected = false) {
   const ctx = await browser.newContext({ viewport: { width, height } });
   const p = await ctx.newPage();
   // (The favicon's 401 is no script error: a page without its token gets none.)
-  p.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`${url.split("?")[0]}: ${m.text()}`); });
-  p.on("pageerror", (e) => pageErrors.push(`${url.split("?")[0]}: ${e}`));
+  if (!errorsExpected) p.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`${url.split("?")[0]}: ${m.text()}`); });
+  if (!errorsExpected) p.on("pageerror", (e) => pageErrors.push(`${url.split("?")[0]}: ${e}`));
   // Every text the cue area shows, in order, so a state that lasts half a
   // second is not missed between two polls.
   await p.addInitScript(() => {
@@ -164,6 +181,22 @@ try {
   }
   await consolePage.screenshot({ path: join(outDir, "console-empty.png") });
 
+  // Agent 7's desktop frames the cue view of their call, by the platform's call id.
+  const embed = execFileSync(bin, ["serve", "--config", cfg, "--http", `127.0.0.1:${port}`,
+    "--embed-link", "call-shout", "--embed-agent", "agent-7"], { env }).toString().trim();
+  check("the embed link names the call and agent, with an expiry and a signature",
+    /\/embed\?call=call-shout&agent=agent-7&exp=\d+&sig=\S{20,}$/.test(embed), embed);
+  const viaDesk = (origin) => `${origin}/desk?src=${encodeURIComponent(embed)}`;
+  const desk = await open(viaDesk(`http://localhost:${deskPort}`), 900, 760);
+  const deskFrame = () => desk.frames().find((f) => f.url().includes("/embed?"));
+  check("the listed desktop frames the cue view",
+    await desk.frameLocator("#cue").locator("#conn", { hasText: "live" }).waitFor({ timeout: 5000 }).then(() => true, () => false));
+  const foreign = await open(viaDesk(`http://127.0.0.1:${deskPort}`), 900, 760, true);
+  await sleep(1000);
+  check("a desktop on another origin is refused the frame",
+    (await foreign.frameLocator("#cue").locator("#conn").count()) === 0);
+  await foreign.screenshot({ path: join(outDir, "embed-refused.png") });
+
   const calls = Promise.all([
     stream(urls.fs, shout, "call-shout", "agent-7"),
     stream(urls.fs, raised, "call-raised", "agent-8"),
@@ -176,6 +209,11 @@ try {
   const text = await p7.locator("#text").textContent();
   check("agent 7 sees the first line", text.includes("shouting at me"), text);
   await p7.screenshot({ path: join(outDir, "agent-cue.png") });
+  const framed = deskFrame();
+  check("the framed view says the line too",
+    !!framed && await until(framed, () => window.__states.includes("SAY IT NOW"), 10000) &&
+    ((await framed.locator("#text").textContent()) || "").includes("shouting at me"));
+  await desk.screenshot({ path: join(outDir, "embed-desktop.png") });
 
   // Agent 8's own raised voice: a nudge on their page, never on the console.
   const nudge = await p8.locator("#nudge").filter({ hasText: /\S/ }).waitFor({ timeout: 30000 }).then(() => true, () => false);
@@ -219,6 +257,7 @@ try {
   check("run", false, e.stack || e);
 } finally {
   if (browser) await browser.close();
+  desktop.close();
   server.kill("SIGTERM");
   const r = await Promise.race([exited, sleep(10000).then(() => null)]);
   check("server stops on SIGTERM", r && r.code === 0, JSON.stringify(r));

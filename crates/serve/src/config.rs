@@ -117,6 +117,11 @@ pub struct ServeConfig {
     /// default none: an upgrade carrying any `Origin` is refused (403).
     #[serde(default)]
     pub media_origins: Vec<String>,
+    /// Origins of the agent desktops that may frame the cue view
+    /// (`/embed`): `https://host[:port]`, a host may start with `*.`. By
+    /// default none: the view opens on its own, and no site can frame it.
+    #[serde(default)]
+    pub embed_ancestors: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -149,6 +154,7 @@ impl Default for ServeConfig {
             console_lookback_s: default_console_lookback(),
             node_timeout_s: None,
             media_origins: Vec::new(),
+            embed_ancestors: Vec::new(),
         }
     }
 }
@@ -523,6 +529,9 @@ impl ServeConfig {
                 "line_learning and line_calibration: give one (a file, or learning from the calls)"
                     .into(),
             );
+        }
+        if let Err(e) = shoutcue_web::Ancestors::new(&self.embed_ancestors) {
+            return bad(format!("embed_ancestors: {e}"));
         }
         if let Some(s) = &self.ops_token {
             if let Err(e) = shoutcue_web::Token::given(s) {

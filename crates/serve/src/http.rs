@@ -1,6 +1,7 @@
 //! The HTTP side: the supervisor console (`/`), each agent's page
-//! (`/agent?agent=ID`), their event streams (Server-Sent Events) and
-//! `/healthz`.
+//! (`/agent?agent=ID`), one call's cue view for an agent desktop to frame
+//! (`/embed?call=ID&agent=A&exp=T&sig=S`, [`crate::embed`]), their event
+//! streams (Server-Sent Events) and `/healthz`.
 //!
 //! The console shows every call's public events: never an agent nudge or
 //! anything marked private. An agent's page gets the events of the calls
@@ -35,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::call::Protocol;
+use crate::embed::{EmbedLink, EmbedQuery};
 use crate::hub::{Hub, HubLine};
 use crate::Shared;
 
@@ -66,6 +68,12 @@ impl Pages {
     /// Agent `id`'s own page token.
     pub fn agent(&self, id: &str) -> Token {
         self.secret.derive(&format!("agent:{id}"))
+    }
+
+    /// The signature of `label` under the pages' secret (labels of other
+    /// kinds start otherwise: `agent:`, `console`, `embed:`).
+    pub(crate) fn sign(&self, label: &str) -> Token {
+        self.secret.derive(label)
     }
 }
 
@@ -101,6 +109,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut app = Router::new()
         .route("/agent", get(agent_page))
         .route("/agent/events", get(agent_events))
+        .route("/embed", get(embed_page))
+        .route("/embed/events", get(embed_events))
         .merge(ops)
         .merge(console)
         .with_state(shared);
@@ -218,6 +228,50 @@ async fn agent_events(
     // Subscribe first, then the agent's public lines so far (a page that
     // opens mid-call, or reloads after a resync, sees the current cue); the
     // page drops lines it has by seq. Private nudges are live only.
+    let live = live(&shared.hub, mine.clone());
+    let first: Vec<_> = shared
+        .hub
+        .snapshot()
+        .iter()
+        .filter(|l| mine(l))
+        .map(|l| Ok(sse_of(l)))
+        .collect();
+    Ok(keep_alive(stream::iter(first).chain(live)))
+}
+
+/// The link's call, or the refusal in words (401).
+fn embed_link(shared: &Shared, q: &EmbedQuery) -> Result<EmbedLink, Response> {
+    crate::embed::verify(&shared.pages, q, crate::embed::now_unix())
+        .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()).into_response())
+}
+
+/// The agent's cue view for one call, framed by the agent's desktop: the
+/// agent page under a policy whose `frame-ancestors` is `embed_ancestors`.
+async fn embed_page(State(shared): State<Arc<Shared>>, Query(q): Query<EmbedQuery>) -> Response {
+    match embed_link(&shared, &q) {
+        Ok(_) => {
+            // validate() refused a bad list at start; a list that does not
+            // parse here frames nothing rather than everything.
+            let ancestors =
+                shoutcue_web::Ancestors::new(&shared.cfg.embed_ancestors).unwrap_or_default();
+            shoutcue_web::framed_page(AGENT, &ancestors)
+        }
+        Err(r) => r,
+    }
+}
+
+/// One call's lines: its public ones, and its private nudges only when the
+/// platform named the link's agent for the call.
+async fn embed_events(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<EmbedQuery>,
+) -> Result<SseStream, Response> {
+    let link = embed_link(&shared, &q)?;
+    let call: Arc<str> = link.call.into();
+    let agent: Arc<str> = link.agent.into();
+    let mine = move |l: &HubLine| {
+        *l.call_id == *call && (!l.private || l.agent_id.as_deref() == Some(&*agent))
+    };
     let live = live(&shared.hub, mine.clone());
     let first: Vec<_> = shared
         .hub

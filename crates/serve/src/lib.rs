@@ -21,6 +21,7 @@ pub mod audiohook;
 pub mod audiosocket;
 pub mod call;
 pub mod config;
+pub mod embed;
 pub mod events_file;
 pub mod fds;
 pub mod fleet;
@@ -356,6 +357,17 @@ impl Server {
         Some(agent_url(a, &self.shared.pages, id))
     }
 
+    /// Platform call `call`'s cue view for `agent`, valid `ttl_s` seconds.
+    pub fn embed_url(&self, call: &str, agent: &str, ttl_s: u64) -> Option<String> {
+        let a = self.bound.http?;
+        Some(embed_url(a, &self.shared.pages, call, agent, ttl_s))
+    }
+
+    /// The pages' secret and tokens (a test signs links of its own with them).
+    pub fn pages(&self) -> &Pages {
+        &self.shared.pages
+    }
+
     /// Calls running now.
     pub fn active_calls(&self) -> usize {
         self.shared.stats.active.load(Ordering::Acquire)
@@ -467,6 +479,23 @@ pub fn agent_url(http: SocketAddr, pages: &http::Pages, id: &str) -> String {
         "http://{http}/agent?agent={enc}&token={}",
         pages.agent(id).as_str()
     )
+}
+
+/// The cue view of platform call `call` for `agent`, on `http`, valid for
+/// `ttl_s` seconds from now (at most [`embed::MAX_TTL_S`]).
+pub fn embed_url(
+    http: SocketAddr,
+    pages: &http::Pages,
+    call: &str,
+    agent: &str,
+    ttl_s: u64,
+) -> String {
+    let link = embed::EmbedLink {
+        call: call.to_string(),
+        agent: agent.to_string(),
+        exp: embed::now_unix() + ttl_s.min(embed::MAX_TTL_S),
+    };
+    format!("http://{http}/embed?{}", embed::signed_query(pages, &link))
 }
 
 /// The WebSocket listeners' limits: a request head within 10 s (a

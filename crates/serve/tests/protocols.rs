@@ -1532,3 +1532,115 @@ async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_ag
         .unwrap_or_else(|| panic!("no shout_start in {text}"));
     assert!(start.contains("\"baseline\":\"line\""), "{start}");
 }
+
+/// Streams `fixture` (stereo, customer on channel 1) as FreeSWITCH call
+/// `call` of `agent`, as fast as the socket takes it.
+async fn freeswitch_call(addr: SocketAddr, call: &str, agent: &str, fixture: &Path) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/fork"))
+        .await
+        .unwrap();
+    let mut r = hound::WavReader::open(fixture).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    ws.send(Message::Text(
+        json!({"callId": call, "agentId": agent}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    for chunk in s.chunks(320) {
+        ws.send(Message::Binary(le(chunk).into())).await.unwrap();
+    }
+    ws.close(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_embed_link_opens_one_calls_view_and_only_listed_desktops_frame_it() {
+    let server = server(ServeConfig {
+        freeswitch: Some(FreeSwitchConfig {
+            listen: loopback(),
+            rate: 8000,
+            channels: 2,
+            customer_channel: 1,
+        }),
+        http: Some(loopback()),
+        embed_ancestors: vec!["https://desk.example".into()],
+        ..Default::default()
+    })
+    .await;
+    let http = server.bound.http.unwrap();
+    let fork = server.bound.freeswitch.unwrap();
+    let url = server.embed_url("embed-1", "agent-5", 600).unwrap();
+    let query = url.split_once('?').unwrap().1.to_string();
+    let page = response(http, &format!("/embed?{query}"), "").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let lower = page.to_ascii_lowercase();
+    assert!(
+        lower.contains("frame-ancestors https://desk.example\r\n"),
+        "the listed desktop may frame the view: {page}"
+    );
+    // Every other page still refuses to be framed.
+    let console = server.console_url().unwrap();
+    let console_path = &console[console.find("/?").unwrap()..];
+    assert!(response(http, console_path, "")
+        .await
+        .to_ascii_lowercase()
+        .contains("frame-ancestors 'none'"));
+
+    // A call id alone, an altered link, another call's link, an expired one.
+    let expired = shoutcue_serve::embed::signed_query(
+        server.pages(),
+        &shoutcue_serve::embed::EmbedLink {
+            call: "embed-1".into(),
+            agent: "agent-5".into(),
+            exp: shoutcue_serve::embed::now_unix() - 5,
+        },
+    );
+    for (q, why) in [
+        ("call=embed-1".to_string(), "no agent"),
+        (query.replace("agent=agent-5", "agent=agent-6"), "altered"),
+        (query.replace("call=embed-1", "call=other-1"), "altered"),
+        (expired, "expired"),
+    ] {
+        for path in ["/embed", "/embed/events"] {
+            let r = response(http, &format!("{path}?{q}"), "").await;
+            assert!(r.starts_with("HTTP/1.1 401"), "{path}?{q}: {r}");
+            assert!(r.contains(why), "{path}?{q} must say {why}: {r}");
+        }
+    }
+
+    // The right agent's view gets this call's lines, its nudges among them;
+    // another agent's link to the same call gets the public lines only; no
+    // view ever gets the other call's.
+    let host = format!("127.0.0.1:{}", http.port());
+    let view = |q: String| {
+        let host = host.clone();
+        tokio::spawn(async move {
+            sse_until(http, &format!("/embed/events?{q}"), &host, "call_end").await
+        })
+    };
+    let mine = view(query.clone());
+    let desk6 = server.embed_url("embed-1", "agent-6", 600).unwrap();
+    let other_desk = view(desk6.split_once('?').unwrap().1.to_string());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fixture = shoutcue_testkit::fixture("agent_raised.wav");
+    freeswitch_call(fork, "other-1", "agent-5", &fixture).await;
+    freeswitch_call(fork, "embed-1", "agent-5", &fixture).await;
+    let (mine, other_desk) = (mine.await.unwrap(), other_desk.await.unwrap());
+    for (name, got) in [("agent-5", &mine), ("agent-6", &other_desk)] {
+        assert!(
+            got.contains("\"call_id\":\"embed-1\"") && got.contains("call_end"),
+            "{name}'s view must follow the call: {got}"
+        );
+        assert!(
+            !got.contains("other-1"),
+            "{name}'s view got another call's lines: {got}"
+        );
+    }
+    assert!(
+        mine.contains("agent_nudge"),
+        "the call's own agent sees their nudges: {mine}"
+    );
+    assert!(
+        !other_desk.contains("agent_nudge") && !other_desk.contains("\"private\":true"),
+        "another agent's link must not show this agent's voice: {other_desk}"
+    );
+}

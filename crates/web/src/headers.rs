@@ -7,8 +7,10 @@
 //! `'unsafe-inline'`: each page is one file with one inline `<script>` and
 //! one `<style>`; their SHA-256 lets exactly those run and nothing injected.
 //! Why `frame-ancestors 'none'`: no other site may frame a page and trick
-//! the agent into clicking it; embedding in an agent desktop will need an
-//! allow-list of its own.
+//! the agent into clicking it. The one page meant to live inside an agent
+//! desktop is served with [`framed_page`], whose ancestors come from an
+//! operator's [`Ancestors`] allow-list, checked so that nothing but origins
+//! can reach the header.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -43,6 +45,74 @@ fn hashes(html: &str, tag: &str) -> Vec<String> {
 /// The Content-Security-Policy for `html`: its own inline script and style
 /// (by hash), streams and posts to its own origin, nothing else, no framing.
 pub fn page_csp(html: &str) -> String {
+    csp(html, &Ancestors::default())
+}
+
+/// Why an origin was refused for `frame-ancestors`.
+#[derive(Debug, thiserror::Error)]
+#[error("frame ancestor {got:?}: expected an origin such as https://apps.mypurecloud.com, https://*.twil.io or http://localhost:8080 (scheme, host, optional port; nothing else)")]
+pub struct AncestorError {
+    /// What was given.
+    pub got: String,
+}
+
+/// The origins that may frame the embeddable page, as an operator listed
+/// them. Each is checked to be an origin (`https://host[:port]`, a host may
+/// start with `*.`), because the list goes verbatim into a response
+/// header: a `;` or a space would add a directive of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ancestors(Vec<String>);
+
+impl Ancestors {
+    /// Checks every origin; empty: no site may frame the page.
+    pub fn new<S: AsRef<str>>(origins: &[S]) -> Result<Self, AncestorError> {
+        let mut out = Vec::with_capacity(origins.len());
+        for o in origins {
+            let o = o.as_ref();
+            if !is_origin(o) {
+                return Err(AncestorError { got: o.to_string() });
+            }
+            out.push(o.to_string());
+        }
+        Ok(Self(out))
+    }
+
+    /// The `frame-ancestors` sources: the list, or `'none'`.
+    fn sources(&self) -> String {
+        if self.0.is_empty() {
+            "'none'".to_string()
+        } else {
+            self.0.join(" ")
+        }
+    }
+}
+
+/// `scheme://host[:port]` with scheme http or https, a host of letters,
+/// digits, `-` and `.` (optionally after `*.`), and a port of 1-5 digits.
+fn is_origin(o: &str) -> bool {
+    let Some((scheme, rest)) = o.split_once("://") else {
+        return false;
+    };
+    if scheme != "https" && scheme != "http" {
+        return false;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['.', '-'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+    host_ok && port_ok
+}
+
+fn csp(html: &str, ancestors: &Ancestors) -> String {
     let list = |v: Vec<String>| {
         if v.is_empty() {
             "'none'".to_string()
@@ -52,15 +122,22 @@ pub fn page_csp(html: &str) -> String {
     };
     format!(
         "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
-         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+         base-uri 'none'; form-action 'none'; frame-ancestors {}",
         list(hashes(html, "script")),
-        list(hashes(html, "style"))
+        list(hashes(html, "style")),
+        ancestors.sources()
     )
 }
 
 /// One of our pages as a response: HTML, never cached, under its policy.
 pub fn page(html: &'static str) -> Response {
-    let csp = HeaderValue::from_str(&page_csp(html))
+    framed_page(html, &Ancestors::default())
+}
+
+/// A page that the listed origins (and only they) may frame: the agent's
+/// cue view inside an agent desktop. Everything else as [`page`].
+pub fn framed_page(html: &'static str, ancestors: &Ancestors) -> Response {
+    let csp = HeaderValue::from_str(&csp(html, ancestors))
         .unwrap_or_else(|_| HeaderValue::from_static(NOTHING));
     (
         [
@@ -116,5 +193,42 @@ mod tests {
         let injected = page_csp("<script>go()</script><script>evil()</script>");
         assert_eq!(injected.matches("'sha256-").count(), 2);
         assert!(page_csp("<p>no script</p>").contains("script-src 'none'"));
+    }
+
+    #[test]
+    fn only_origins_reach_the_frame_ancestors_directive() {
+        let ok = Ancestors::new(&[
+            "https://apps.mypurecloud.com",
+            "https://*.twil.io",
+            "http://localhost:8080",
+        ])
+        .unwrap();
+        let csp = csp("<p></p>", &ok);
+        assert!(
+            csp.ends_with(
+                "frame-ancestors https://apps.mypurecloud.com https://*.twil.io http://localhost:8080"
+            ),
+            "{csp}"
+        );
+        for bad in [
+            "*",
+            "https://a.example; script-src *",
+            "https://a.example/path",
+            "https://a.example 'unsafe-inline'",
+            "ftp://a.example",
+            "https://",
+            "https://a.example:",
+            "https://a.example:123456",
+            "'self'",
+            "https://*",
+        ] {
+            let e = Ancestors::new(&[bad]).unwrap_err();
+            assert_eq!(e.got, bad);
+        }
+        assert!(csp_none_by_default());
+    }
+
+    fn csp_none_by_default() -> bool {
+        page_csp("<p></p>").ends_with("frame-ancestors 'none'")
     }
 }

@@ -34,6 +34,6 @@ mod token;
 pub use guard::{
     is_loopback_host, loopback_host_only, require_token, same_origin_posts, token_in, TOKEN_HEADER,
 };
-pub use headers::{page, page_csp, security_headers};
+pub use headers::{framed_page, page, page_csp, security_headers, AncestorError, Ancestors};
 pub use serve::{serve, Limits};
 pub use token::{Token, TokenError};

@@ -80,6 +80,19 @@ pub struct ServeArgs {
     /// --http address) and exit; hand it to that agent alone.
     #[arg(long, value_name = "ID")]
     pub agent_link: Option<String>,
+    /// Print the signed link to platform call CALL's cue view (`/embed`,
+    /// for the agent's softphone or desktop to frame; needs --embed-agent)
+    /// and exit. A dialplan or script runs this as the call starts.
+    #[arg(long, value_name = "CALL", requires = "embed_agent")]
+    pub embed_link: Option<String>,
+    /// The agent the --embed-link is for: their private nudges show only
+    /// if the platform names the same agent for the call.
+    #[arg(long, value_name = "ID", requires = "embed_link")]
+    pub embed_agent: Option<String>,
+    /// How long the --embed-link is valid, s (at most 86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = 4 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..=86400))]
+    pub embed_ttl: u64,
     /// Model, coach timing and script (no `--name` or `--started-at`: a
     /// server's calls each have their own).
     #[command(flatten)]
@@ -183,6 +196,14 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     cfg.secrets_from_env();
     if let Some(id) = &a.agent_link {
         return print_agent_link(&cfg, id);
+    }
+    if let (Some(call), Some(agent)) = (&a.embed_link, &a.embed_agent) {
+        let (http, pages) = link_parts(&cfg, "--embed-link")?;
+        println!(
+            "{}",
+            shoutcue_serve::embed_url(http, &pages, call, agent, a.embed_ttl)
+        );
+        return Ok(());
     }
     cfg.validate()?;
     run_server(cfg, "serve", a.log_format)
@@ -308,15 +329,23 @@ fn run_server(cfg: ServeConfig, what: &'static str, log: LogFormat) -> Result<()
     })
 }
 
-/// `--agent-link ID`: the link needs the fixed secret and the address.
-fn print_agent_link(cfg: &ServeConfig, id: &str) -> Result<(), AnyError> {
+/// What a link printed offline needs: the server's fixed secret and address.
+fn link_parts(
+    cfg: &ServeConfig,
+    what: &str,
+) -> Result<(std::net::SocketAddr, shoutcue_serve::Pages), AnyError> {
     let Some(secret) = cfg.pages_secret.as_deref() else {
-        return Err("--agent-link needs the pages' secret: set SHOUTCUE_PAGES_SECRET (or pages_secret in the config), the same as the server's".into());
+        return Err(format!("{what} needs the pages' secret: set SHOUTCUE_PAGES_SECRET (or pages_secret in the config), the same as the server's").into());
     };
     let Some(http) = cfg.http else {
-        return Err("--agent-link needs the server's --http address".into());
+        return Err(format!("{what} needs the server's --http address").into());
     };
-    let pages = shoutcue_serve::Pages::new(Some(secret))?;
+    Ok((http, shoutcue_serve::Pages::new(Some(secret))?))
+}
+
+/// `--agent-link ID`: the link needs the fixed secret and the address.
+fn print_agent_link(cfg: &ServeConfig, id: &str) -> Result<(), AnyError> {
+    let (http, pages) = link_parts(cfg, "--agent-link")?;
     println!("{}", shoutcue_serve::agent_url(http, &pages, id));
     Ok(())
 }
