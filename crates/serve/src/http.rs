@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::call::Protocol;
-use crate::embed::{EmbedLink, EmbedQuery};
+use crate::embed::{EmbedLink, EmbedQuery, LinkRefused};
 use crate::hub::{Hub, HubLine};
 use crate::Shared;
 
@@ -239,10 +239,14 @@ async fn agent_events(
     Ok(keep_alive(stream::iter(first).chain(live)))
 }
 
-/// The link's call, or the refusal in words (401).
-fn embed_link(shared: &Shared, q: &EmbedQuery) -> Result<EmbedLink, Response> {
+/// The link's call, if the link holds now.
+fn embed_link(shared: &Shared, q: &EmbedQuery) -> Result<EmbedLink, LinkRefused> {
     crate::embed::verify(&shared.pages, q, crate::embed::now_unix())
-        .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()).into_response())
+}
+
+/// A refused link, in words (401).
+fn link_refused(e: LinkRefused) -> Response {
+    (StatusCode::UNAUTHORIZED, e.to_string()).into_response()
 }
 
 /// The agent's cue view for one call, framed by the agent's desktop: the
@@ -256,7 +260,7 @@ async fn embed_page(State(shared): State<Arc<Shared>>, Query(q): Query<EmbedQuer
                 shoutcue_web::Ancestors::new(&shared.cfg.embed_ancestors).unwrap_or_default();
             shoutcue_web::framed_page(AGENT, &ancestors)
         }
-        Err(r) => r,
+        Err(e) => link_refused(e),
     }
 }
 
@@ -266,7 +270,7 @@ async fn embed_events(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<EmbedQuery>,
 ) -> Result<SseStream, Response> {
-    let link = embed_link(&shared, &q)?;
+    let link = embed_link(&shared, &q).map_err(link_refused)?;
     let call: Arc<str> = link.call.into();
     let agent: Arc<str> = link.agent.into();
     let mine = move |l: &HubLine| {
