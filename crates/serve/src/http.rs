@@ -264,8 +264,10 @@ async fn embed_page(State(shared): State<Arc<Shared>>, Query(q): Query<EmbedQuer
     }
 }
 
-/// One call's lines: its public ones, and its private nudges only when the
-/// platform named the link's agent for the call.
+/// One call's lines: its public ones, and its private nudges unless the
+/// platform named another agent for the call than the link's. (When it
+/// named none, as AudioSocket cannot, the link's word stands: whoever made
+/// it with the pages' secret said who is on the call.)
 async fn embed_events(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<EmbedQuery>,
@@ -274,7 +276,7 @@ async fn embed_events(
     let call: Arc<str> = link.call.into();
     let agent: Arc<str> = link.agent.into();
     let mine = move |l: &HubLine| {
-        *l.call_id == *call && (!l.private || l.agent_id.as_deref() == Some(&*agent))
+        *l.call_id == *call && (!l.private || l.agent_id.as_deref().is_none_or(|a| *a == *agent))
     };
     let live = live(&shared.hub, mine.clone());
     let first: Vec<_> = shared

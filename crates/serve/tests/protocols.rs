@@ -1534,18 +1534,21 @@ async fn a_listener_learns_its_line_from_its_calls_and_judges_new_cold_starts_ag
 }
 
 /// Streams `fixture` (stereo, customer on channel 1) as FreeSWITCH call
-/// `call` of `agent`, as fast as the socket takes it.
-async fn freeswitch_call(addr: SocketAddr, call: &str, agent: &str, fixture: &Path) {
+/// `call` of `agent` (none: the platform names no agent), as fast as the
+/// socket takes it.
+async fn freeswitch_call(addr: SocketAddr, call: &str, agent: Option<&str>, fixture: &Path) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/fork"))
         .await
         .unwrap();
     let mut r = hound::WavReader::open(fixture).unwrap();
     let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
-    ws.send(Message::Text(
-        json!({"callId": call, "agentId": agent}).to_string().into(),
-    ))
-    .await
-    .unwrap();
+    let meta = match agent {
+        Some(a) => json!({"callId": call, "agentId": a}),
+        None => json!({"callId": call}),
+    };
+    ws.send(Message::Text(meta.to_string().into()))
+        .await
+        .unwrap();
     for chunk in s.chunks(320) {
         ws.send(Message::Binary(le(chunk).into())).await.unwrap();
     }
@@ -1617,14 +1620,27 @@ async fn a_signed_embed_link_opens_one_calls_view_and_only_listed_desktops_frame
             sse_until(http, &format!("/embed/events?{q}"), &host, "call_end").await
         })
     };
+    let query_of = |url: String| url.split_once('?').unwrap().1.to_string();
     let mine = view(query.clone());
-    let desk6 = server.embed_url("embed-1", "agent-6", 600).unwrap();
-    let other_desk = view(desk6.split_once('?').unwrap().1.to_string());
+    let other_desk = view(query_of(
+        server.embed_url("embed-1", "agent-6", 600).unwrap(),
+    ));
+    // A call whose platform names no agent (AudioSocket cannot): the link's
+    // agent, named by whoever holds the pages' secret, gets the nudges.
+    let unnamed = view(query_of(
+        server.embed_url("anon-1", "agent-9", 600).unwrap(),
+    ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fixture = shoutcue_testkit::fixture("agent_raised.wav");
-    freeswitch_call(fork, "other-1", "agent-5", &fixture).await;
-    freeswitch_call(fork, "embed-1", "agent-5", &fixture).await;
+    freeswitch_call(fork, "other-1", Some("agent-5"), &fixture).await;
+    freeswitch_call(fork, "embed-1", Some("agent-5"), &fixture).await;
+    freeswitch_call(fork, "anon-1", None, &fixture).await;
     let (mine, other_desk) = (mine.await.unwrap(), other_desk.await.unwrap());
+    let unnamed = unnamed.await.unwrap();
+    assert!(
+        unnamed.contains("\"call_id\":\"anon-1\"") && unnamed.contains("agent_nudge"),
+        "an unnamed call's link holder gets its nudges: {unnamed}"
+    );
     for (name, got) in [("agent-5", &mine), ("agent-6", &other_desk)] {
         assert!(
             got.contains("\"call_id\":\"embed-1\"") && got.contains("call_end"),
