@@ -122,6 +122,38 @@ pub struct ServeConfig {
     /// default none: the view opens on its own, and no site can frame it.
     #[serde(default)]
     pub embed_ancestors: Vec<String>,
+    /// Genesys Cloud's API for this org's region
+    /// (`https://api.mypurecloud.com`, `https://api.mypurecloud.ie`, ...):
+    /// when set, a Genesys user's OAuth token opens the cue view of a
+    /// conversation they are on (`POST /embed/link`). Off by default.
+    #[serde(default)]
+    pub genesys_api: Option<String>,
+    /// The Twilio account SID (`AC...`) whose Flex tokens open cue views
+    /// (`POST /embed/link`); off by default. Needs `flex_auth_token`.
+    #[serde(default)]
+    pub flex_account_sid: Option<String>,
+    /// That account's auth token; better from `SHOUTCUE_FLEX_AUTH_TOKEN`.
+    #[serde(default)]
+    pub flex_auth_token: Option<String>,
+    /// Twilio IAM, which validates Flex tokens.
+    #[serde(default = "default_flex_api")]
+    pub flex_api: String,
+}
+
+fn default_flex_api() -> String {
+    "https://iam.twilio.com".into()
+}
+
+/// An API base a secret may be sent to: `https://`, or plain `http://` to
+/// a loopback host only (a local proxy, a test's mock).
+fn is_api_base(u: &str) -> bool {
+    if let Some(rest) = u.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.contains(char::is_whitespace);
+    }
+    let Some(rest) = u.strip_prefix("http://") else {
+        return false;
+    };
+    shoutcue_web::is_loopback_host(rest.split('/').next().unwrap_or(""))
 }
 
 impl Default for ServeConfig {
@@ -155,6 +187,10 @@ impl Default for ServeConfig {
             node_timeout_s: None,
             media_origins: Vec::new(),
             embed_ancestors: Vec::new(),
+            genesys_api: None,
+            flex_account_sid: None,
+            flex_auth_token: None,
+            flex_api: default_flex_api(),
         }
     }
 }
@@ -436,6 +472,9 @@ impl ServeConfig {
         if self.pages_secret.is_none() {
             self.pages_secret = std::env::var("SHOUTCUE_PAGES_SECRET").ok();
         }
+        if self.flex_auth_token.is_none() {
+            self.flex_auth_token = std::env::var("SHOUTCUE_FLEX_AUTH_TOKEN").ok();
+        }
         if self.ops_token.is_none() {
             self.ops_token = std::env::var("SHOUTCUE_OPS_TOKEN").ok();
         }
@@ -532,6 +571,34 @@ impl ServeConfig {
         }
         if let Err(e) = shoutcue_web::Ancestors::new(&self.embed_ancestors) {
             return bad(format!("embed_ancestors: {e}"));
+        }
+        for (key, u) in [
+            ("genesys_api", self.genesys_api.as_deref()),
+            ("flex_api", Some(self.flex_api.as_str())),
+        ] {
+            if let Some(u) = u.filter(|u| !is_api_base(u)) {
+                return bad(format!(
+                    "{key}: expected an https:// URL (http:// only to a loopback host), got {u:?}"
+                ));
+            }
+        }
+        match (&self.flex_account_sid, &self.flex_auth_token) {
+            (Some(sid), _)
+                if !(sid.len() == 34
+                    && sid.starts_with("AC")
+                    && sid.chars().all(|c| c.is_ascii_alphanumeric())) =>
+            {
+                return bad(format!(
+                    "flex_account_sid: expected AC and 32 hex digits, got {sid:?}"
+                ));
+            }
+            (Some(_), None) => {
+                return bad("flex_account_sid needs the account's auth token (SHOUTCUE_FLEX_AUTH_TOKEN or flex_auth_token)".into());
+            }
+            (None, Some(_)) => {
+                return bad("flex_auth_token is set but no flex_account_sid".into());
+            }
+            _ => {}
         }
         if let Some(s) = &self.ops_token {
             if let Err(e) = shoutcue_web::Token::given(s) {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -111,6 +111,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         .route("/agent/events", get(agent_events))
         .route("/embed", get(embed_page))
         .route("/embed/events", get(embed_events))
+        .route(
+            "/embed/link",
+            axum::routing::post(desktop_link).options(desktop_link_preflight),
+        )
         .merge(ops)
         .merge(console)
         .with_state(shared);
@@ -288,6 +292,149 @@ async fn embed_events(
         .collect();
     Ok(keep_alive(stream::iter(first).chain(live)))
 }
+
+/// The `Origin` of a browser request, if it may call `/embed/link`: one of
+/// `embed_ancestors` (a desktop's own script), or this server's own origin
+/// (the view's page). `Ok(None)`: no `Origin` (not a browser).
+fn link_origin(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, OriginRefused> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(None);
+    };
+    let origin = origin.to_str().unwrap_or("").to_string();
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"));
+    let listed = shoutcue_web::Ancestors::new(&shared.cfg.embed_ancestors)
+        .unwrap_or_default()
+        .allows(&origin);
+    if own || listed {
+        Ok(Some(origin))
+    } else {
+        tracing::info!(%origin, "/embed/link from an origin not in embed_ancestors refused (403)");
+        Err(OriginRefused)
+    }
+}
+
+/// A browser origin that may not ask for links (403).
+struct OriginRefused;
+
+impl IntoResponse for OriginRefused {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::FORBIDDEN,
+            "this origin is not in embed_ancestors",
+        )
+            .into_response()
+    }
+}
+
+/// The headers that let `origin` read the answer.
+fn with_cors(mut r: Response, origin: Option<String>) -> Response {
+    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::VARY, HeaderValue::from_static("origin"));
+    }
+    r
+}
+
+async fn desktop_link_preflight(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match link_origin(&shared, &headers) {
+        Ok(origin) => {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+            with_cors(r, origin)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LinkRequest {
+    platform: crate::desktop::Platform,
+    call: String,
+}
+
+/// `POST /embed/link`: a desktop's token for a signed link to a call's
+/// view, the agent named by the platform ([`crate::desktop`]).
+async fn desktop_link(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let origin = match link_origin(&shared, &headers) {
+        Ok(o) => o,
+        Err(e) => return e.into_response(),
+    };
+    let answer = async {
+        if !shared.desktops.any() {
+            return Err(crate::desktop::VouchError::NotConfigured(
+                "no agent desktop (genesys_api, flex_account_sid)",
+            ));
+        }
+        let req: LinkRequest = serde_json::from_slice(&body).map_err(|e| {
+            crate::desktop::VouchError::BadRequest(format!(
+                "expected {{\"platform\":\"genesys\"|\"flex\",\"call\":\"ID\"}}: {e}"
+            ))
+        })?;
+        if req.call.is_empty() || req.call.len() > 256 {
+            return Err(crate::desktop::VouchError::BadRequest(
+                "call: 1 to 256 bytes".into(),
+            ));
+        }
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("")
+            .trim();
+        let agent = shared
+            .desktops
+            .vouch(req.platform, token, &req.call)
+            .await?;
+        let link = EmbedLink {
+            call: req.call,
+            agent,
+            exp: crate::embed::now_unix() + DESKTOP_LINK_TTL_S,
+        };
+        Ok(link)
+    }
+    .await;
+    let r = match answer {
+        Ok(link) => Json(json!({
+            "url": format!("/embed?{}", crate::embed::signed_query(&shared.pages, &link)),
+            "agent": link.agent,
+            "expires": link.exp,
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::info!(status = e.status(), "/embed/link refused: {e}");
+            (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                e.to_string(),
+            )
+                .into_response()
+        }
+    };
+    with_cors(r, origin)
+}
+
+/// How long a link a desktop's token bought stays valid, s: a shift's
+/// call, with room; the view asks again for the next call.
+const DESKTOP_LINK_TTL_S: u64 = 4 * 3600;
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let s = &shared.stats;

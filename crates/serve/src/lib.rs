@@ -21,6 +21,7 @@ pub mod audiohook;
 pub mod audiosocket;
 pub mod call;
 pub mod config;
+pub mod desktop;
 pub mod embed;
 pub mod events_file;
 pub mod fds;
@@ -160,6 +161,8 @@ pub struct Shared {
     pub outbox: Option<Arc<nats::Outbox>>,
     /// Each listener's line, learnt from its calls (`line_learning`).
     pub lines: Option<line::LineLearning>,
+    /// The agent desktops that may vouch for their agent (`/embed/link`).
+    pub desktops: desktop::Desktops,
 }
 
 /// Why the server could not start.
@@ -248,7 +251,20 @@ impl Server {
         let lines = cfg
             .line_learning
             .then(|| line::LineLearning::new(model.clone()));
+        let desktops = desktop::Desktops::new(
+            cfg.genesys_api.clone(),
+            match (&cfg.flex_account_sid, &cfg.flex_auth_token) {
+                (Some(sid), Some(tok)) => Some(desktop::FlexAccount {
+                    sid: sid.clone(),
+                    auth_token: tok.clone(),
+                    api: cfg.flex_api.clone(),
+                }),
+                _ => None,
+            },
+        )
+        .map_err(|e| ServeError::Setup(format!("the desktops' API client: {e}")))?;
         let shared = Arc::new(Shared {
+            desktops,
             lines,
             pages,
             console,

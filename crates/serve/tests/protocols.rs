@@ -1660,3 +1660,198 @@ async fn a_signed_embed_link_opens_one_calls_view_and_only_listed_desktops_frame
         "another agent's link must not show this agent's voice: {other_desk}"
     );
 }
+
+/// A request over plain HTTP/1.1; the whole response.
+async fn request(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Loopback stand-ins for the desktops' cloud APIs (a mock, as the real
+/// ones are clouds): Genesys Cloud's `users/me` and `conversations/{id}`,
+/// and Twilio IAM's Flex token validation, answering as their docs say.
+async fn desktop_apis() -> SocketAddr {
+    use axum::extract::Path as UrlPath;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    fn bearer(h: &HeaderMap) -> String {
+        h.get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("")
+            .to_string()
+    }
+    let app = axum::Router::new()
+        .route(
+            "/api/v2/users/me",
+            get(|h: HeaderMap| async move {
+                match bearer(&h).as_str() {
+                    "gc-agent-7" => axum::Json(json!({"id": "user-7", "name": "Seven"})).into_response(),
+                    "gc-agent-8" => axum::Json(json!({"id": "user-8", "name": "Eight"})).into_response(),
+                    _ => StatusCode::UNAUTHORIZED.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v2/conversations/{id}",
+            get(|UrlPath(id): UrlPath<String>, h: HeaderMap| async move {
+                if !bearer(&h).starts_with("gc-") {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if id != "conv-1" {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                axum::Json(json!({"id": "conv-1", "participants": [
+                    {"purpose": "customer", "userId": null},
+                    {"purpose": "agent", "userId": "user-7"}
+                ]}))
+                .into_response()
+            }),
+        )
+        .route(
+            "/v1/Accounts/{sid}/Tokens/validate",
+            post(|UrlPath(sid): UrlPath<String>, h: HeaderMap, body: String| async move {
+                let want = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{sid}:flex-auth-token"))
+                );
+                if h.get("authorization").and_then(|v| v.to_str().ok()) != Some(want.as_str()) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                if v["token"] == "flex-worker-3" {
+                    axum::Json(json!({"valid": true, "code": 0, "message": null,
+                        "identity": "agent3@example.com", "worker_sid": "WK0003"}))
+                    .into_response()
+                } else {
+                    axum::Json(json!({"valid": false, "code": 20101, "message": "Invalid Access Token"}))
+                        .into_response()
+                }
+            }),
+        );
+    let l = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktops_token_buys_a_link_only_for_calls_its_agent_is_on() {
+    let api = desktop_apis().await;
+    let sid = format!("AC{}", "0".repeat(32));
+    let server = server(ServeConfig {
+        genesys_api: Some(format!("http://{api}")),
+        flex_account_sid: Some(sid.clone()),
+        flex_auth_token: Some("flex-auth-token".into()),
+        flex_api: format!("http://{api}"),
+        embed_ancestors: vec!["https://apps.mypurecloud.example".into()],
+        ..http_server_cfg()
+    })
+    .await;
+    let http = server.bound.http.unwrap();
+    let post = |token: &'static str, body: Value, origin: &'static str| async move {
+        let mut h = format!("Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n");
+        if !origin.is_empty() {
+            h.push_str(&format!("Origin: {origin}\r\n"));
+        }
+        request(http, "POST", "/embed/link", &h, &body.to_string()).await
+    };
+    let gc = |call: &str| json!({"platform": "genesys", "call": call});
+
+    // An agent on the conversation gets a link for it, in their own name.
+    let r = post("gc-agent-7", gc("conv-1"), "").await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let body: Value = serde_json::from_str(r.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let url = body["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("/embed?call=conv-1&agent=user-7&exp="),
+        "{url}"
+    );
+    assert!(response(http, url, "").await.starts_with("HTTP/1.1 200"));
+    // A bad token, an agent not on it, a conversation that is not theirs,
+    // a call id that would walk the API's paths, no token at all.
+    for (token, body, want) in [
+        ("not-a-token", gc("conv-1"), "401"),
+        ("gc-agent-8", gc("conv-1"), "403"),
+        ("gc-agent-7", gc("conv-2"), "403"),
+        ("gc-agent-7", gc("../users/me"), "400"),
+        ("", gc("conv-1"), "401"),
+        (
+            "gc-agent-7",
+            json!({"platform": "avaya", "call": "x"}),
+            "400",
+        ),
+    ] {
+        let r = post(token, body.clone(), "").await;
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {want}")),
+            "{token} {body}: {r}"
+        );
+    }
+    // Flex: validated by Twilio IAM with the account's credentials.
+    let flex = json!({"platform": "flex", "call": "CA123"});
+    let r = post("flex-worker-3", flex.clone(), "").await;
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.contains("agent=WK0003"),
+        "{r}"
+    );
+    let r = post("flex-forged", flex.clone(), "").await;
+    assert!(
+        r.starts_with("HTTP/1.1 401") && r.contains("Invalid Access Token"),
+        "{r}"
+    );
+
+    // Browsers: a listed desktop may ask and read the answer; another may not ask.
+    let r = post(
+        "gc-agent-7",
+        gc("conv-1"),
+        "https://apps.mypurecloud.example",
+    )
+    .await;
+    assert!(
+        r.starts_with("HTTP/1.1 200")
+            && r.to_ascii_lowercase()
+                .contains("access-control-allow-origin: https://apps.mypurecloud.example"),
+        "{r}"
+    );
+    let r = post("gc-agent-7", gc("conv-1"), "https://evil.example").await;
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    let pre = request(
+        http,
+        "OPTIONS",
+        "/embed/link",
+        "Origin: https://apps.mypurecloud.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization\r\n",
+        "",
+    )
+    .await
+    .to_ascii_lowercase();
+    assert!(
+        pre.starts_with("http/1.1 204")
+            && pre.contains("access-control-allow-headers: authorization"),
+        "{pre}"
+    );
+
+    // Without a desktop configured, the route is not there.
+    let plain = server_without_desktops().await;
+    let r = request(
+        plain.bound.http.unwrap(),
+        "POST",
+        "/embed/link",
+        "Authorization: Bearer gc-agent-7\r\n",
+        &gc("conv-1").to_string(),
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+}
+
+async fn server_without_desktops() -> Server {
+    server(http_server_cfg()).await
+}

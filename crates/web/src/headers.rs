@@ -77,6 +77,19 @@ impl Ancestors {
         Ok(Self(out))
     }
 
+    /// Whether a request's `Origin` is one of the listed (a `*.` entry
+    /// matches any subdomain of the rest, as in the CSP; not the rest itself).
+    pub fn allows(&self, origin: &str) -> bool {
+        self.0.iter().any(|o| match o.split_once("://*.") {
+            Some((scheme, suffix)) => origin
+                .strip_prefix(scheme)
+                .and_then(|r| r.strip_prefix("://"))
+                .and_then(|host| host.strip_suffix(suffix))
+                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
+            None => o == origin,
+        })
+    }
+
     /// The `frame-ancestors` sources: the list, or `'none'`.
     fn sources(&self) -> String {
         if self.0.is_empty() {
@@ -226,6 +239,18 @@ mod tests {
             assert_eq!(e.got, bad);
         }
         assert!(csp_none_by_default());
+        assert!(ok.allows("https://apps.mypurecloud.com"));
+        assert!(ok.allows("https://flex.twil.io") && ok.allows("https://a.b.twil.io"));
+        for no in [
+            "https://twil.io",
+            "https://eviltwil.io",
+            "http://flex.twil.io",
+            "https://apps.mypurecloud.com.evil",
+            "null",
+            "",
+        ] {
+            assert!(!ok.allows(no), "{no}");
+        }
     }
 
     fn csp_none_by_default() -> bool {
