@@ -336,7 +336,7 @@ impl CallSession {
         let started_at =
             humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let sinks = CallSinks {
-            events: JsonlSink::new(out, shared.script.clone()),
+            events: JsonlSink::new(out, shared.script.clone()).with_call_id(&meta.call_id),
             recorder: IncidentRecorder::new(CallInfo {
                 source: format!("{} call {}", meta.protocol.as_str(), meta.call_id),
                 started_at: Some(started_at),
@@ -488,8 +488,10 @@ impl CallSession {
         // note holds nothing of the agent's own voice.
         if alert || !note.episodes.is_empty() {
             let line = serde_json::json!({
-                "type": "incident_note",
+                "v": shoutcue_core::sinks::SCHEMA_VERSION,
                 "t": self.duration_s(),
+                "call_id": self.meta.call_id,
+                "type": "incident_note",
                 "markdown": note.to_markdown(),
             })
             .to_string();

@@ -120,6 +120,16 @@ async fn events_of(server: &Server, dir: &Path, call_id: &str) -> (Vec<(String, 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let text = std::fs::read_to_string(dir.join(format!("{call_id}.jsonl"))).unwrap();
+    // Every line names the platform's call, so lines of many calls can meet
+    // (a repeated id's file is `ID~2`; its lines say `ID`).
+    let id = match call_id.rsplit_once('~') {
+        Some((id, n)) if n.bytes().all(|b| b.is_ascii_digit()) => id,
+        _ => call_id,
+    };
+    for l in text.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["call_id"], id, "{l}");
+    }
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     (lines(&text), last)
 }

@@ -20,6 +20,8 @@ const NAME: &str = "JSON Lines events";
 struct Record<'a> {
     v: u8,
     t: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_id: Option<&'a str>,
     #[serde(flatten)]
     body: Body<'a>,
 }
@@ -104,6 +106,7 @@ pub struct JsonlSink<W: Write> {
     script: Script,
     name: Option<String>,
     end_reason: Option<&'static str>,
+    call_id: Option<String>,
 }
 
 impl<W: Write> JsonlSink<W> {
@@ -114,7 +117,16 @@ impl<W: Write> JsonlSink<W> {
             script,
             name: None,
             end_reason: None,
+            call_id: None,
         }
+    }
+
+    /// Puts the platform's call id in every line (`"call_id"`), for a
+    /// server whose lines from many calls meet in one stream; a replayed
+    /// recording's lines carry none.
+    pub fn with_call_id(mut self, id: impl Into<String>) -> Self {
+        self.call_id = Some(id.into());
+        self
     }
 
     /// Fills `{name}` in the script lines with this name.
@@ -138,6 +150,7 @@ impl<W: Write> JsonlSink<W> {
         let rec = Record {
             v: SCHEMA_VERSION,
             t: round_ms(t),
+            call_id: self.call_id.as_deref(),
             body,
         };
         serde_json::to_writer(&mut self.w, &rec)

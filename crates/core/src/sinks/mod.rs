@@ -59,7 +59,7 @@ pub use incident::{
     CallInfo, CueOutcome, CueRecord, EpisodeRecord, IncidentNote, IncidentRecorder,
     SupervisorRecord,
 };
-pub use jsonl::JsonlSink;
+pub use jsonl::{JsonlSink, SCHEMA_VERSION};
 pub use labels::AudacityLabels;
 pub use pretty::PrettySink;
 
