@@ -7,7 +7,9 @@
 #  2. --session-count 50: 50 concurrent sessions, every one ends cleanly with
 #     the same events, none refused, none in error;
 #  3. a client with the wrong secret is refused (401) and starts no call;
-#  4. SIGTERM: the server exits promptly.
+#  4. SIGTERM: the server exits promptly;
+#  5. over wss:// (the only scheme Genesys uses): a server with --tls-cert,
+#     the client trusting that certificate, one session with replay's events.
 # Needs node/npm (the client's dependencies install once, from the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,4 +123,24 @@ wait "$serve_pid"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "serve exited ${ms} ms after SIGTERM"
 [ "$ms" -lt 3000 ]
+
+echo "== wss://"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+"$bin" serve --audiohook 127.0.0.1:0 --http 127.0.0.1:0 --events-dir "$work/tls-events" \
+  --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" 2> "$work/serve-tls.log" &
+tls_pid=$!
+for _ in $(seq 100); do grep -q "audiohook wss://" "$work/serve-tls.log" && break; sleep 0.1; done
+uri=$(grep -o 'wss://[^ ]*' "$work/serve-tls.log" | head -n 1)
+health=$(grep -o 'https://[^ ]*healthz' "$work/serve-tls.log" | head -n 1)
+[ -n "$uri" ] && [ -n "$health" ] || { cat "$work/serve-tls.log"; echo "serve with TLS did not start" >&2; exit 1; }
+echo "serve: $uri"
+curl() { command curl --cacert "$work/cert.pem" "$@"; }
+NODE_EXTRA_CA_CERTS="$work/cert.pem" bash "$peer/run.sh" --uri "$uri" --api-key "$SHOUTCUE_AUDIOHOOK_API_KEY" \
+  --client-secret "$SHOUTCUE_AUDIOHOOK_CLIENT_SECRET" --wavfile "$work/call.wav" > "$work/client-tls.log" 2>&1
+wait_idle
+check "$work/tls-events" 1
+kill -TERM "$tls_pid"
+wait "$tls_pid"
 echo "AudioHook e2e passed"

@@ -325,7 +325,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let app = Router::new()
         .route(&path, get(upgrade))
         .with_state(shared.clone());
-    shoutcue_web::serve(listener, app, crate::stream_limits(&shared)).await;
+    let tls = shared.tls.clone();
+    shoutcue_web::serve_tls(listener, app, crate::stream_limits(&shared), tls).await;
 }
 
 async fn upgrade(

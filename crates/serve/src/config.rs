@@ -28,6 +28,15 @@ pub struct ServeConfig {
     /// Pages and `/healthz`.
     #[serde(default)]
     pub http: Option<SocketAddr>,
+    /// A PEM certificate chain: with `tls_key`, the pages and every
+    /// WebSocket listener (AudioHook, FreeSWITCH, Twilio) speak TLS
+    /// (`https://`, `wss://`); read again on SIGHUP. AudioSocket stays
+    /// plain TCP (Asterisk speaks no TLS on it). Default: none.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
     /// One `CALL_ID.jsonl` per call here, and `CALL_ID.note.json`/`.md` when it ends.
     #[serde(default)]
     pub events_dir: Option<PathBuf>,
@@ -164,6 +173,8 @@ impl Default for ServeConfig {
             freeswitch: None,
             twilio: None,
             http: None,
+            tls_cert: None,
+            tls_key: None,
             events_dir: None,
             max_calls: default_max_calls(),
             drain_grace_s: default_grace(),
@@ -369,6 +380,25 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// The pages' base address on `addr`: `https://` with TLS.
+    pub fn page_base(&self, addr: SocketAddr) -> String {
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{addr}")
+    }
+
+    /// `ws` or `wss` (with TLS), for the WebSocket listeners' addresses.
+    pub fn ws_scheme(&self) -> &'static str {
+        if self.tls_cert.is_some() {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+
     /// The file (if any) with the environment's `SHOUTCUE_SERVE__*` keys
     /// over it. A variable's value is read as a TOML value when it is one
     /// (`500`, `true`, `30.5`, `"text"`) and as text otherwise
@@ -568,6 +598,9 @@ impl ServeConfig {
                 "line_learning and line_calibration: give one (a file, or learning from the calls)"
                     .into(),
             );
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert and tls_key go together: give both, or neither".into());
         }
         if let Err(e) = shoutcue_web::Ancestors::new(&self.embed_ancestors) {
             return bad(format!("embed_ancestors: {e}"));

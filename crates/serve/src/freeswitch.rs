@@ -26,7 +26,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         .route("/", any(upgrade))
         .route("/{*path}", any(upgrade))
         .with_state(shared.clone());
-    shoutcue_web::serve(listener, app, crate::stream_limits(&shared)).await;
+    let tls = shared.tls.clone();
+    shoutcue_web::serve_tls(listener, app, crate::stream_limits(&shared), tls).await;
 }
 
 async fn upgrade(

@@ -79,6 +79,7 @@ impl Pages {
 
 /// Serves the pages and `/healthz` until aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let tls = shared.tls.clone();
     let loopback = listener
         .local_addr()
         .is_ok_and(|a: SocketAddr| a.ip().is_loopback());
@@ -123,7 +124,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
     // Outermost, so refusals (401, 421) carry the headers too.
     app = app.layer(from_fn(shoutcue_web::security_headers));
-    shoutcue_web::serve(listener, app, Limits::default()).await;
+    shoutcue_web::serve_tls(listener, app, Limits::default(), tls).await;
 }
 
 /// Refuses (401) a request to `/healthz` or `/metrics` without

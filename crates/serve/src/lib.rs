@@ -163,6 +163,8 @@ pub struct Shared {
     pub lines: Option<line::LineLearning>,
     /// The agent desktops that may vouch for their agent (`/embed/link`).
     pub desktops: desktop::Desktops,
+    /// TLS for the pages and the WebSocket listeners, when configured.
+    pub tls: Option<Arc<shoutcue_web::Tls>>,
 }
 
 /// Why the server could not start.
@@ -263,7 +265,15 @@ impl Server {
             },
         )
         .map_err(|e| ServeError::Setup(format!("the desktops' API client: {e}")))?;
+        let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+            (Some(c), Some(k)) => Some(Arc::new(
+                shoutcue_web::Tls::load(c, k)
+                    .map_err(|e| ServeError::Setup(format!("TLS: {e}")))?,
+            )),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
+            tls,
             desktops,
             lines,
             pages,
@@ -361,7 +371,8 @@ impl Server {
     pub fn console_url(&self) -> Option<String> {
         let a = self.bound.http?;
         Some(format!(
-            "http://{a}/?token={}",
+            "{}/?token={}",
+            self.shared.cfg.page_base(a),
             self.shared.pages.console().as_str()
         ))
     }
@@ -370,18 +381,37 @@ impl Server {
     /// for that agent alone, since it shows their private nudges.
     pub fn agent_url(&self, id: &str) -> Option<String> {
         let a = self.bound.http?;
-        Some(agent_url(a, &self.shared.pages, id))
+        Some(agent_url(
+            &self.shared.cfg.page_base(a),
+            &self.shared.pages,
+            id,
+        ))
     }
 
     /// Platform call `call`'s cue view for `agent`, valid `ttl_s` seconds.
     pub fn embed_url(&self, call: &str, agent: &str, ttl_s: u64) -> Option<String> {
         let a = self.bound.http?;
-        Some(embed_url(a, &self.shared.pages, call, agent, ttl_s))
+        Some(embed_url(
+            &self.shared.cfg.page_base(a),
+            &self.shared.pages,
+            call,
+            agent,
+            ttl_s,
+        ))
     }
 
     /// The pages' secret and tokens (a test signs links of its own with them).
     pub fn pages(&self) -> &Pages {
         &self.shared.pages
+    }
+
+    /// Reads the TLS certificate and key again (SIGHUP): new connections
+    /// use them; running calls keep theirs. `Ok(false)` without TLS.
+    pub fn reload_tls(&self) -> Result<bool, shoutcue_web::TlsError> {
+        match &self.shared.tls {
+            Some(t) => t.reload().map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Calls running now.
@@ -479,8 +509,8 @@ impl Server {
     }
 }
 
-/// Agent `id`'s page on `http`, with their token.
-pub fn agent_url(http: SocketAddr, pages: &http::Pages, id: &str) -> String {
+/// Agent `id`'s page under `base` (`http://host:port`), with their token.
+pub fn agent_url(base: &str, pages: &http::Pages, id: &str) -> String {
     let enc: String = id
         .bytes()
         .map(|b| {
@@ -492,26 +522,21 @@ pub fn agent_url(http: SocketAddr, pages: &http::Pages, id: &str) -> String {
         })
         .collect();
     format!(
-        "http://{http}/agent?agent={enc}&token={}",
+        "{base}/agent?agent={enc}&token={}",
         pages.agent(id).as_str()
     )
 }
 
-/// The cue view of platform call `call` for `agent`, on `http`, valid for
-/// `ttl_s` seconds from now (at most [`embed::MAX_TTL_S`]).
-pub fn embed_url(
-    http: SocketAddr,
-    pages: &http::Pages,
-    call: &str,
-    agent: &str,
-    ttl_s: u64,
-) -> String {
+/// The cue view of platform call `call` for `agent` under `base`
+/// (`http://host:port`), valid for `ttl_s` seconds from now (at most
+/// [`embed::MAX_TTL_S`]).
+pub fn embed_url(base: &str, pages: &http::Pages, call: &str, agent: &str, ttl_s: u64) -> String {
     let link = embed::EmbedLink {
         call: call.to_string(),
         agent: agent.to_string(),
         exp: embed::now_unix() + ttl_s.min(embed::MAX_TTL_S),
     };
-    format!("http://{http}/embed?{}", embed::signed_query(pages, &link))
+    format!("{base}/embed?{}", embed::signed_query(pages, &link))
 }
 
 /// The WebSocket listeners' limits: a request head within 10 s (a

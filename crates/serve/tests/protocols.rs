@@ -1865,3 +1865,107 @@ async fn a_desktops_token_buys_a_link_only_for_calls_its_agent_is_on() {
 async fn server_without_desktops() -> Server {
     server(http_server_cfg()).await
 }
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (cert PEM, key PEM).
+fn self_signed() -> (String, String) {
+    let c =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    (c.cert.pem(), c.key_pair.serialize_pem())
+}
+
+/// `GET https://addr/path` trusting only `cert_pem`: the status, or the error.
+async fn https_status(addr: SocketAddr, path: &str, cert_pem: &str) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    client
+        .get(format!("https://{addr}{path}"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_certificate_pages_and_media_streams_speak_tls_and_sighup_takes_a_new_one() {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let dir = shoutcue_testkit::TempDir::new("serve-tls");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (c1, k1) = self_signed();
+    std::fs::write(&cert_path, &c1).unwrap();
+    std::fs::write(&key_path, &k1).unwrap();
+    let events = dir.path().join("events");
+    let server = server(ServeConfig {
+        freeswitch: Some(FreeSwitchConfig {
+            listen: loopback(),
+            rate: 8000,
+            channels: 2,
+            customer_channel: 1,
+        }),
+        http: Some(loopback()),
+        events_dir: Some(events.clone()),
+        tls_cert: Some(cert_path.clone()),
+        tls_key: Some(key_path.clone()),
+        ..Default::default()
+    })
+    .await;
+    let http = server.bound.http.unwrap();
+    assert!(server.console_url().unwrap().starts_with("https://"));
+    assert_eq!(https_status(http, "/healthz", &c1).await, Ok(200));
+    // Plain HTTP gets no page.
+    assert!(!response(http, "/healthz", "").await.contains("200 OK"));
+
+    // A FreeSWITCH fork over wss:// gives the call its cues.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(c1.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let client_cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.bound.freeswitch.unwrap())
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client_cfg))
+        .connect("127.0.0.1".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let url = format!(
+        "wss://127.0.0.1:{}/fork",
+        server.bound.freeswitch.unwrap().port()
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+    let fixture = shoutcue_testkit::fixture("continued_shout.wav");
+    let mut r = hound::WavReader::open(&fixture).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    ws.send(Message::Text(json!({"callId": "tls-1"}).to_string().into()))
+        .await
+        .unwrap();
+    for chunk in s.chunks(320) {
+        ws.send(Message::Binary(le(chunk).into())).await.unwrap();
+    }
+    ws.close(None).await.unwrap();
+    let (got, _) = events_of(&server, &events, "tls-1").await;
+    assert!(got.iter().any(|(t, _)| t == "cue"), "{got:?}");
+
+    // SIGHUP: new files are read; new connections get the new certificate.
+    let (c2, k2) = self_signed();
+    std::fs::write(&cert_path, &c2).unwrap();
+    std::fs::write(&key_path, &k2).unwrap();
+    assert!(server.reload_tls().unwrap());
+    assert_eq!(https_status(http, "/healthz", &c2).await, Ok(200));
+    assert!(https_status(http, "/healthz", &c1).await.is_err());
+    // A broken key on the next reload: refused, by name, and the server keeps
+    // the certificate it has.
+    std::fs::write(&key_path, "not a key").unwrap();
+    let e = server.reload_tls().unwrap_err().to_string();
+    assert!(e.contains("key.pem"), "{e}");
+    assert_eq!(https_status(http, "/healthz", &c2).await, Ok(200));
+}

@@ -29,11 +29,13 @@
 mod guard;
 mod headers;
 mod serve;
+mod tls;
 mod token;
 
 pub use guard::{
     is_loopback_host, loopback_host_only, require_token, same_origin_posts, token_in, TOKEN_HEADER,
 };
 pub use headers::{framed_page, page, page_csp, security_headers, AncestorError, Ancestors};
-pub use serve::{serve, Limits};
+pub use serve::{serve, serve_tls, Limits};
+pub use tls::{Tls, TlsError};
 pub use token::{Token, TokenError};

@@ -33,6 +33,18 @@ impl Default for Limits {
 /// Serves `app` on `listener` until the returned future is dropped.
 /// HTTP/1.1 only, with upgrades (WebSockets) allowed.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
+    serve_tls(listener, app, limits, None).await
+}
+
+/// [`serve`], over TLS when `tls` is given: each connection's handshake
+/// must finish within the header-read timeout, so a client that opens a
+/// socket and says nothing holds no slot for long.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<std::sync::Arc<crate::Tls>>,
+) {
     let open = std::sync::Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
         let stream = match listener.accept().await {
@@ -48,14 +60,32 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
             continue;
         };
         let svc = TowerToHyperService::new(app.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
-            let conn = http1::Builder::new()
+            let http = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            // A client that goes away mid-request is its own business.
-            let _ = conn.await;
+                .to_owned();
+            // A client that goes away mid-request, or fails its handshake,
+            // is its own business.
+            match acceptor {
+                None => {
+                    let _ = http
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                }
+                Some(a) => {
+                    let shake =
+                        tokio::time::timeout(limits.header_read_timeout, a.accept(stream)).await;
+                    if let Ok(Ok(s)) = shake {
+                        let _ = http
+                            .serve_connection(TokioIo::new(s), svc)
+                            .with_upgrades()
+                            .await;
+                    }
+                }
+            }
             drop(permit);
         });
     }

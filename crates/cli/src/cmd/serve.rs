@@ -50,6 +50,13 @@ pub struct ServeArgs {
     /// Pages, /healthz and /metrics (Prometheus).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// PEM certificate chain: the pages and the WebSocket listeners speak
+    /// TLS (https://, wss://); read again on SIGHUP. Needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// One CALL_ID.jsonl per call here, and CALL_ID.note.json/.md when it ends.
     #[arg(long, value_name = "DIR")]
     pub events_dir: Option<PathBuf>,
@@ -157,6 +164,10 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
             ),
         }
     }
+    if a.tls_cert.is_some() {
+        cfg.tls_cert = a.tls_cert.clone();
+        cfg.tls_key = a.tls_key.clone();
+    }
     if a.http.is_some() {
         cfg.http = a.http;
     }
@@ -201,7 +212,7 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         let (http, pages) = link_parts(&cfg, "--embed-link")?;
         println!(
             "{}",
-            shoutcue_serve::embed_url(http, &pages, call, agent, a.embed_ttl)
+            shoutcue_serve::embed_url(&cfg.page_base(http), &pages, call, agent, a.embed_ttl)
         );
         return Ok(());
     }
@@ -281,20 +292,21 @@ fn run_server(cfg: ServeConfig, what: &'static str, log: LogFormat) -> Result<()
     rt.block_on(async move {
         let server = Server::start(cfg.clone(), setup.model, setup.coach, setup.script).await?;
         let b = &server.bound;
+        let ws = cfg.ws_scheme();
         if let (Some(addr), Some(c)) = (b.audiohook, &cfg.audiohook) {
-            say!("shoutcue serve: audiohook ws://{addr}{}", c.path);
+            say!("shoutcue serve: audiohook {ws}://{addr}{}", c.path);
         }
         if let Some(addr) = b.audiosocket {
             say!("shoutcue serve: audiosocket tcp://{addr}");
         }
         if let Some(addr) = b.freeswitch {
-            say!("shoutcue serve: freeswitch ws://{addr}/");
+            say!("shoutcue serve: freeswitch {ws}://{addr}/");
         }
         if let Some(addr) = b.twilio {
-            say!("shoutcue serve: twilio ws://{addr}/");
+            say!("shoutcue serve: twilio {ws}://{addr}/");
         }
         if let (Some(addr), Some(console)) = (b.http, server.console_url()) {
-            say!("shoutcue {what}: http http://{addr}/healthz");
+            say!("shoutcue {what}: http {}/healthz", cfg.page_base(addr));
             say!("shoutcue {what}: console {console}");
             if cfg.pages_secret.is_none() {
                 say!(
@@ -322,7 +334,12 @@ fn run_server(cfg: ServeConfig, what: &'static str, log: LogFormat) -> Result<()
         if what == "serve" && cfg.events_dir.is_none() {
             say!("shoutcue serve: no --events-dir: events and notes are not written anywhere");
         }
-        wait_for_signal().await?;
+        wait_for_signal(|| match server.reload_tls() {
+            Ok(true) => tracing::info!("TLS certificate and key read again (SIGHUP)"),
+            Ok(false) => tracing::info!("SIGHUP: no TLS configured, nothing to reload"),
+            Err(e) => tracing::error!("SIGHUP: TLS not reloaded, the previous certificate stays: {e}"),
+        })
+        .await?;
         say!("shoutcue {what}: stopping");
         server.drain().await;
         Ok::<(), AnyError>(())
@@ -346,17 +363,24 @@ fn link_parts(
 /// `--agent-link ID`: the link needs the fixed secret and the address.
 fn print_agent_link(cfg: &ServeConfig, id: &str) -> Result<(), AnyError> {
     let (http, pages) = link_parts(cfg, "--agent-link")?;
-    println!("{}", shoutcue_serve::agent_url(http, &pages, id));
+    println!(
+        "{}",
+        shoutcue_serve::agent_url(&cfg.page_base(http), &pages, id)
+    );
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<(), AnyError> {
+/// Waits for SIGTERM or Ctrl-C; each SIGHUP in between calls `on_hup`.
+async fn wait_for_signal(on_hup: impl Fn()) -> Result<(), AnyError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => on_hup(),
+        }
     }
-    Ok(())
 }
