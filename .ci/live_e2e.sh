@@ -46,6 +46,13 @@ for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
 pactl list short sources | grep -q cust.monitor && ok "pulseaudio up with two null sinks" || { bad "pulseaudio did not start: $(cat "$work"/pulse.err)"; finish; exit 1; }
 
 "$bin" devices 2>/dev/null | grep -q '^pulseaudio:cust.monitor' && ok "devices lists the monitors" || bad "devices does not list pulseaudio:cust.monitor"
+# Without PULSE_SERVER (a server with its own runtime path, as on a VDI host),
+# and with no XDG_RUNTIME_DIR (sudo, cron): found all the same, and nothing
+# but the list is printed (no ALSA or JACK lines on stderr).
+env -u PULSE_SERVER "$bin" devices > "$work/devices.out" 2> "$work/devices.err"
+grep -q '^pulseaudio:cust.monitor' "$work/devices.out" && ok "devices finds PulseAudio without PULSE_SERVER" || bad "devices without PULSE_SERVER: $(cat "$work/devices.out")"
+[ ! -s "$work/devices.err" ] && ok "devices prints nothing on stderr" || bad "devices stderr: $(head -c 400 "$work/devices.err")"
+env -u PULSE_SERVER -u XDG_RUNTIME_DIR "$bin" devices 2>/dev/null | grep -q '^pulseaudio:cust.monitor' && ok "devices finds PulseAudio without XDG_RUNTIME_DIR" || bad "devices without XDG_RUNTIME_DIR does not list pulseaudio:cust.monitor"
 
 split() { # fixture -> $work/<name>_cust.wav, $work/<name>_agent.wav (left = agent, right = customer)
   python3 - "$1" "$work/$2" <<'PY'

@@ -108,9 +108,22 @@ pub fn live(_args: &LiveArgs) -> Result<(), AnyError> {
     Err(NO_LIVE.into())
 }
 
+/// Points cpal's PulseAudio client at the server's socket when
+/// `PULSE_SERVER` is unset and the socket is where libpulse would look but
+/// cpal does not ([`shoutcue_live::capture::pulse_socket_candidates`]).
+/// Called first, while this process has one thread: the environment is
+/// set before anything else can read it.
+#[cfg(feature = "live")]
+fn find_pulse() {
+    if let Some(p) = shoutcue_live::capture::find_pulse_socket() {
+        std::env::set_var("PULSE_SERVER", format!("unix:{}", p.display()));
+    }
+}
+
 /// Lists the input devices.
 #[cfg(feature = "live")]
 pub fn devices() -> Result<(), AnyError> {
+    find_pulse();
     let list = shoutcue_live::capture::list_input_devices()?;
     if list.is_empty() {
         return Err("no input devices found (is PulseAudio or ALSA running?)".into());
@@ -131,6 +144,7 @@ pub fn live(a: &LiveArgs) -> Result<(), AnyError> {
     use shoutcue_live::overlay::{percentile, OverlayOptions, Publisher, ServedCall};
     use std::sync::atomic::Ordering;
 
+    find_pulse();
     let setup = a.setup.load()?;
     let (cust_pick, agent_pick) = match a.channel_map {
         Some(m) => (Pick::Channel(m.customer), Some(Pick::Channel(m.agent))),

@@ -63,8 +63,10 @@ fn input_devices() -> impl Iterator<Item = cpal::Device> {
         .flatten()
 }
 
-/// Every input device of every audio host available here.
+/// Every input device of every audio host available here (stderr quiet
+/// meanwhile: [`QuietStderr`]).
 pub fn list_input_devices() -> Result<Vec<DeviceInfo>, LiveError> {
+    let _quiet = QuietStderr::new();
     let mut out = Vec::new();
     for d in input_devices() {
         let Ok(id) = d.id() else { continue };
@@ -91,11 +93,116 @@ pub fn list_input_devices() -> Result<Vec<DeviceInfo>, LiveError> {
 }
 
 /// Finds an input device by its full id (`pulseaudio:name`) or the part after the host.
+///
+/// A full id asks its own host only: enumerating ALSA's PCMs makes
+/// alsa-lib and its JACK plugin print a dozen lines to stderr, which a
+/// PulseAudio device should not cost, and the watchdog looks a lost device
+/// up twice a second.
 fn find_device(id: &str) -> Option<cpal::Device> {
+    if let Ok(did) = id.parse::<cpal::DeviceId>() {
+        if let Ok(host) = cpal::host_from_id(did.host()) {
+            if let Some(d) = host.device_by_id(&did) {
+                return Some(d);
+            }
+        }
+    }
     input_devices().find(|d| {
         d.id()
             .is_ok_and(|did| did.to_string() == id || did.id() == id)
     })
+}
+
+/// Where a PulseAudio client finds the server's socket when `PULSE_SERVER`
+/// is not set, in the order libpulse itself looks: `$PULSE_RUNTIME_PATH/native`,
+/// `$XDG_RUNTIME_DIR/pulse/native`, `/run/user/UID/pulse/native`, the
+/// per-machine runtime link in `~/.config/pulse`, and the system-wide
+/// server's `/var/run/pulse/native`. `env` reads a variable.
+///
+/// Why this exists: cpal's pure-Rust PulseAudio client looks only at
+/// `$PULSE_SERVER`, `$PULSE_RUNTIME_PATH/pulse/native` (one `pulse` too
+/// many) and `$XDG_RUNTIME_DIR`, and stops at the first that is missing, so
+/// a server started with its own runtime path (as on a VDI host, or in CI),
+/// or a shell without `XDG_RUNTIME_DIR` (sudo, su, cron), lists no
+/// PulseAudio device at all.
+pub fn pulse_socket_candidates(
+    env: &dyn Fn(&str) -> Option<String>,
+    uid: u32,
+) -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let mut out = Vec::new();
+    if let Some(p) = env("PULSE_RUNTIME_PATH") {
+        out.push(PathBuf::from(p).join("native"));
+    }
+    if let Some(p) = env("XDG_RUNTIME_DIR") {
+        out.push(PathBuf::from(p).join("pulse/native"));
+    }
+    out.push(PathBuf::from(format!("/run/user/{uid}/pulse/native")));
+    if let Some(home) = env("HOME") {
+        let dir = PathBuf::from(home).join(".config/pulse");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut runtime: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with("-runtime"))
+                .map(|p| p.join("native"))
+                .collect();
+            runtime.sort();
+            out.extend(runtime);
+        }
+    }
+    out.push(PathBuf::from("/var/run/pulse/native"));
+    out
+}
+
+/// The first of [`pulse_socket_candidates`] that exists, for the
+/// environment of this process, when `PULSE_SERVER` is not set (`None`
+/// when it is: the user chose).
+pub fn find_pulse_socket() -> Option<std::path::PathBuf> {
+    if std::env::var_os("PULSE_SERVER").is_some() {
+        return None;
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    pulse_socket_candidates(&|k| std::env::var(k).ok(), uid)
+        .into_iter()
+        .find(|p| p.exists())
+}
+
+/// While it lives, fd 2 goes to `/dev/null`: for listing devices, where
+/// alsa-lib and its JACK plugin print a line for every PCM they cannot open
+/// (about a dozen on a machine without a sound card) and offer no way to
+/// stop them but a variadic C callback, which Rust cannot define on stable.
+/// Only for a short, single-threaded moment: anything another thread
+/// writes to stderr meanwhile is lost.
+pub struct QuietStderr {
+    saved: Option<std::os::fd::OwnedFd>,
+}
+
+impl QuietStderr {
+    /// Sends stderr to `/dev/null` until dropped (does nothing if it cannot).
+    pub fn new() -> Self {
+        use std::os::fd::AsFd;
+        let saved = std::io::stderr().as_fd().try_clone_to_owned().ok();
+        if saved.is_some() {
+            if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+                let _ = nix::unistd::dup2_stderr(&null);
+            }
+        }
+        Self { saved }
+    }
+}
+
+impl Default for QuietStderr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for QuietStderr {
+    fn drop(&mut self) {
+        if let Some(fd) = &self.saved {
+            let _ = nix::unistd::dup2_stderr(fd);
+        }
+    }
 }
 
 /// Where one voice comes from.
@@ -490,5 +597,42 @@ fn watch_device(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pulse_socket_is_looked_for_where_libpulse_looks() {
+        let home = shoutcue_testkit::TempDir::new("pulse-home");
+        std::fs::create_dir_all(home.path().join(".config/pulse/0123abcd-runtime")).unwrap();
+        std::fs::create_dir_all(home.path().join(".config/pulse/cookie-dir")).unwrap();
+        let h = home.path().to_string_lossy().into_owned();
+        let env = |k: &str| match k {
+            "PULSE_RUNTIME_PATH" => Some("/tmp/pr".to_string()),
+            "XDG_RUNTIME_DIR" => Some("/tmp/xdg".to_string()),
+            "HOME" => Some(h.clone()),
+            _ => None,
+        };
+        let got = pulse_socket_candidates(&env, 1000);
+        let want: Vec<std::path::PathBuf> = vec![
+            "/tmp/pr/native".into(),
+            "/tmp/xdg/pulse/native".into(),
+            "/run/user/1000/pulse/native".into(),
+            home.path().join(".config/pulse/0123abcd-runtime/native"),
+            "/var/run/pulse/native".into(),
+        ];
+        assert_eq!(got, want);
+        // Nothing set: the uid's runtime dir and the system server.
+        let none = pulse_socket_candidates(&|_| None, 0);
+        assert_eq!(
+            none,
+            vec![
+                std::path::PathBuf::from("/run/user/0/pulse/native"),
+                "/var/run/pulse/native".into()
+            ]
+        );
     }
 }

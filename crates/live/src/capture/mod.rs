@@ -25,8 +25,8 @@ mod ring;
 pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput, MAX_AGENT_WAIT_S};
 #[cfg(feature = "capture")]
 pub use device::{
-    list_input_devices, start_capture, CaptureHandle, CaptureSetup, DeviceInfo, LiveError,
-    VoiceSource,
+    find_pulse_socket, list_input_devices, pulse_socket_candidates, start_capture, CaptureHandle,
+    CaptureSetup, DeviceInfo, LiveError, QuietStderr, VoiceSource,
 };
 pub use ring::{
     capture_block, channel_ring, CaptureRoute, ChannelHealth, ChannelInput, InputSample, Pick,
