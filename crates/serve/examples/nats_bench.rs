@@ -43,6 +43,7 @@ fn main() {
     rt.block_on(async move {
         let cfg = ServeConfig {
             audiosocket: Some(AudioSocketConfig {
+                max_calls: None,
                 listen: "127.0.0.1:0".parse().unwrap(),
                 pairing: Default::default(),
             }),

@@ -222,25 +222,50 @@ impl Slot {
             return None;
         }
         let max = shared.cfg.max_calls;
-        let got = shared
-            .stats
-            .active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
+        // The listener's own limit first, so that a call it refuses never
+        // held a global slot, even for an instant.
+        let own = shared.cfg.protocol_max_calls(protocol);
+        let mine = &shared.stats.active_by[protocol.index()];
+        let own_ok = own.is_none_or(|m| {
+            mine.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < m).then_some(n + 1)
             })
-            .is_ok();
+            .is_ok()
+        });
+        let got = own_ok
+            && shared
+                .stats
+                .active
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .is_ok();
         if got {
+            if own.is_none() {
+                mine.fetch_add(1, Ordering::AcqRel);
+            }
             Some(Slot {
                 shared: shared.clone(),
                 protocol,
             })
         } else {
+            if own_ok && own.is_some() {
+                mine.fetch_sub(1, Ordering::AcqRel);
+            }
             shared.stats.refused[protocol.index()].fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                protocol = protocol.as_str(),
-                max_calls = max,
-                "call refused: at the limit of concurrent calls"
-            );
+            if own_ok {
+                tracing::warn!(
+                    protocol = protocol.as_str(),
+                    max_calls = max,
+                    "call refused: at the server's limit of concurrent calls"
+                );
+            } else {
+                tracing::warn!(
+                    protocol = protocol.as_str(),
+                    max_calls = own.unwrap_or(max),
+                    "call refused: at this listener's limit of concurrent calls"
+                );
+            }
             None
         }
     }
@@ -249,6 +274,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.shared.stats.active.fetch_sub(1, Ordering::AcqRel);
+        self.shared.stats.active_by[self.protocol.index()].fetch_sub(1, Ordering::AcqRel);
         self.shared.stats.ended[self.protocol.index()].fetch_add(1, Ordering::Relaxed);
     }
 }

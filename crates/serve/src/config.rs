@@ -244,6 +244,11 @@ fn default_grace() -> f64 {
 pub struct AudioHookConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Most calls at once on this listener (within the global `max_calls`),
+    /// so one platform's flood cannot take every slot; default: no limit
+    /// of its own.
+    #[serde(default)]
+    pub max_calls: Option<usize>,
     /// URL path of the WebSocket (the reference implementation's by default).
     #[serde(default = "default_audiohook_path")]
     pub path: String,
@@ -266,6 +271,11 @@ fn default_audiohook_path() -> String {
 pub struct AudioSocketConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Most calls at once on this listener (within the global `max_calls`),
+    /// so one platform's flood cannot take every slot; default: no limit
+    /// of its own.
+    #[serde(default)]
+    pub max_calls: Option<usize>,
     /// How two connections (customer and agent legs) make one call; see [`Pairing`].
     #[serde(default)]
     pub pairing: Pairing,
@@ -290,6 +300,11 @@ pub enum Pairing {
 pub struct FreeSwitchConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Most calls at once on this listener (within the global `max_calls`),
+    /// so one platform's flood cannot take every slot; default: no limit
+    /// of its own.
+    #[serde(default)]
+    pub max_calls: Option<usize>,
     /// Sample rate of the binary L16 frames (8000 or 16000), unless the
     /// metadata frame says `sampleRate`.
     #[serde(default = "default_fs_rate")]
@@ -312,6 +327,7 @@ impl FreeSwitchConfig {
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
+            max_calls: None,
             rate: default_fs_rate(),
             channels: default_fs_channels(),
             customer_channel: 0,
@@ -333,6 +349,11 @@ fn default_fs_channels() -> u16 {
 pub struct TwilioConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Most calls at once on this listener (within the global `max_calls`),
+    /// so one platform's flood cannot take every slot; default: no limit
+    /// of its own.
+    #[serde(default)]
+    pub max_calls: Option<usize>,
     /// The account's auth token: with it, every upgrade must carry a valid
     /// `X-Twilio-Signature` (HMAC-SHA1 of the stream URL). From
     /// `SHOUTCUE_TWILIO_AUTH_TOKEN` when the file has none; never a flag.
@@ -380,6 +401,17 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// The listener's own call limit (`[section] max_calls`), if it has one.
+    pub fn protocol_max_calls(&self, protocol: crate::call::Protocol) -> Option<usize> {
+        use crate::call::Protocol;
+        match protocol {
+            Protocol::AudioHook => self.audiohook.as_ref().and_then(|c| c.max_calls),
+            Protocol::AudioSocket => self.audiosocket.as_ref().and_then(|c| c.max_calls),
+            Protocol::FreeSwitch => self.freeswitch.as_ref().and_then(|c| c.max_calls),
+            Protocol::Twilio => self.twilio.as_ref().and_then(|c| c.max_calls),
+        }
+    }
+
     /// The pages' base address on `addr`: `https://` with TLS.
     pub fn page_base(&self, addr: SocketAddr) -> String {
         let scheme = if self.tls_cert.is_some() {
@@ -541,6 +573,27 @@ impl ServeConfig {
         }
         if self.max_calls == 0 {
             return bad("max_calls must be at least 1".into());
+        }
+        for (section, m) in [
+            (
+                "audiohook",
+                self.audiohook.as_ref().and_then(|c| c.max_calls),
+            ),
+            (
+                "audiosocket",
+                self.audiosocket.as_ref().and_then(|c| c.max_calls),
+            ),
+            (
+                "freeswitch",
+                self.freeswitch.as_ref().and_then(|c| c.max_calls),
+            ),
+            ("twilio", self.twilio.as_ref().and_then(|c| c.max_calls)),
+        ] {
+            if m == Some(0) {
+                return bad(format!(
+                    "{section}.max_calls must be at least 1 (or absent: no limit of its own)"
+                ));
+            }
         }
         if !(self.drain_grace_s.is_finite() && self.drain_grace_s >= 0.0) {
             return bad(format!(

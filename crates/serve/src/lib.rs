@@ -50,6 +50,8 @@ pub use config::ServeConfig;
 pub struct Stats {
     /// Calls running now.
     pub active: AtomicUsize,
+    /// Calls running now, by protocol (for each listener's own `max_calls`).
+    pub active_by: [AtomicUsize; 4],
     /// Calls started, by protocol (see [`call::Protocol`]).
     pub started: [AtomicU64; 4],
     /// Calls ended, by protocol.

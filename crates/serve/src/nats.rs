@@ -983,6 +983,7 @@ mod tests {
     fn bad_nats_settings_are_refused_by_name() {
         let ok = crate::ServeConfig {
             twilio: Some(crate::config::TwilioConfig {
+                max_calls: None,
                 listen: "127.0.0.1:0".parse().unwrap(),
                 auth_token: None,
                 public_url: None,

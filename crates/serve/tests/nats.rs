@@ -119,6 +119,7 @@ fn loopback() -> SocketAddr {
 async fn node(dir: &Path, url: &str, site: &str, id: &str) -> Server {
     let cfg = ServeConfig {
         freeswitch: Some(FreeSwitchConfig {
+            max_calls: None,
             listen: loopback(),
             rate: 8000,
             channels: 2,
@@ -870,6 +871,7 @@ async fn the_console_follows_the_stream_again_after_a_broker_restart() {
 async fn learning_node(dir: &Path, url: &str, id: &str) -> Server {
     let cfg = ServeConfig {
         audiosocket: Some(shoutcue_serve::config::AudioSocketConfig {
+            max_calls: None,
             listen: loopback(),
             pairing: shoutcue_serve::config::Pairing::RoleByte,
         }),

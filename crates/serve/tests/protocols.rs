@@ -37,22 +37,26 @@ fn loopback() -> SocketAddr {
 async fn start(dir: &Path, max_calls: usize) -> Server {
     let cfg = ServeConfig {
         audiohook: Some(AudioHookConfig {
+            max_calls: None,
             listen: loopback(),
             path: "/api/v1/audiohook/ws".into(),
             api_key: Some(KEY.into()),
             client_secret: Some(SECRET_B64.into()),
         }),
         audiosocket: Some(AudioSocketConfig {
+            max_calls: None,
             listen: loopback(),
             pairing: Pairing::RoleByte,
         }),
         freeswitch: Some(FreeSwitchConfig {
+            max_calls: None,
             listen: loopback(),
             rate: 8000,
             channels: 2,
             customer_channel: 1,
         }),
         twilio: Some(TwilioConfig {
+            max_calls: None,
             listen: loopback(),
             auth_token: None,
             public_url: None,
@@ -341,6 +345,7 @@ async fn twilio_upgrades_need_twilios_signature_when_a_token_is_set() {
     let dir = shoutcue_testkit::TempDir::new("serve-twilio-signed");
     let cfg = ServeConfig {
         twilio: Some(TwilioConfig {
+            max_calls: None,
             listen: loopback(),
             auth_token: Some("12345".into()),
             public_url: Some("wss://voice.example.com".into()),
@@ -1438,6 +1443,7 @@ async fn with_an_ops_token_health_and_metrics_answer_only_its_bearer() {
 fn http_server_cfg() -> ServeConfig {
     ServeConfig {
         audiosocket: Some(AudioSocketConfig {
+            max_calls: None,
             listen: loopback(),
             pairing: Pairing::RoleByte,
         }),
@@ -1569,6 +1575,7 @@ async fn freeswitch_call(addr: SocketAddr, call: &str, agent: Option<&str>, fixt
 async fn a_signed_embed_link_opens_one_calls_view_and_only_listed_desktops_frame_it() {
     let server = server(ServeConfig {
         freeswitch: Some(FreeSwitchConfig {
+            max_calls: None,
             listen: loopback(),
             rate: 8000,
             channels: 2,
@@ -1900,6 +1907,7 @@ async fn with_a_certificate_pages_and_media_streams_speak_tls_and_sighup_takes_a
     let events = dir.path().join("events");
     let server = server(ServeConfig {
         freeswitch: Some(FreeSwitchConfig {
+            max_calls: None,
             listen: loopback(),
             rate: 8000,
             channels: 2,
@@ -1968,4 +1976,86 @@ async fn with_a_certificate_pages_and_media_streams_speak_tls_and_sighup_takes_a
     let e = server.reload_tls().unwrap_err().to_string();
     assert!(e.contains("key.pem"), "{e}");
     assert_eq!(https_status(http, "/healthz", &c2).await, Ok(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listeners_own_call_limit_leaves_the_other_listeners_their_slots() {
+    use std::sync::atomic::Ordering;
+    let server = server(ServeConfig {
+        audiosocket: Some(AudioSocketConfig {
+            listen: loopback(),
+            max_calls: Some(1),
+            pairing: Pairing::RoleByte,
+        }),
+        freeswitch: Some(FreeSwitchConfig {
+            max_calls: None,
+            ..FreeSwitchConfig::new(loopback())
+        }),
+        max_calls: 10,
+        ..Default::default()
+    })
+    .await;
+    let asock = server.bound.audiosocket.unwrap();
+    let pcm = vec![0i16; 160];
+    // One AudioSocket call, held open.
+    let mut first = tokio::net::TcpStream::connect(asock).await.unwrap();
+    audiosocket_frame(&mut first, 0x01, &[0x41; 16])
+        .await
+        .unwrap();
+    audiosocket_frame(&mut first, 0x10, &le(&pcm))
+        .await
+        .unwrap();
+    assert_eq!(
+        active_calls_within(&server, 1, Duration::from_secs(5)).await,
+        1
+    );
+    // A second one is refused by the listener's own limit...
+    let mut second = tokio::net::TcpStream::connect(asock).await.unwrap();
+    audiosocket_frame(&mut second, 0x01, &[0x42; 16])
+        .await
+        .unwrap();
+    let _ = audiosocket_frame(&mut second, 0x10, &le(&pcm)).await;
+    assert!(closed_within(&mut second, Duration::from_secs(5)).await);
+    assert_eq!(server.stats().refused[1].load(Ordering::Relaxed), 1);
+    // ...while the server has room, and another listener's call starts.
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/fork", server.bound.freeswitch.unwrap()))
+            .await
+            .unwrap();
+    ws.send(Message::Text(json!({"callId": "fs-1"}).to_string().into()))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(le(&[0i16; 320]).into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        active_calls_within(&server, 2, Duration::from_secs(5)).await,
+        2
+    );
+    // The AudioSocket call ends: its listener takes a call again.
+    audiosocket_frame(&mut first, 0x00, &[]).await.unwrap();
+    assert_eq!(
+        active_calls_within(&server, 1, Duration::from_secs(5)).await,
+        1
+    );
+    audiosocket_mono_call(asock, [0x43; 16], &pcm, 5).await;
+    assert_eq!(server.stats().refused[1].load(Ordering::Relaxed), 1);
+    // A limit of 0 is refused at start, by name.
+    let e = Server::start(
+        ServeConfig {
+            audiosocket: Some(AudioSocketConfig {
+                listen: loopback(),
+                max_calls: Some(0),
+                pairing: Pairing::RoleByte,
+            }),
+            ..Default::default()
+        },
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("audiosocket.max_calls"), "{e}");
 }

@@ -119,6 +119,7 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     let mut cfg = ServeConfig::load(a.config.as_deref(), env)?;
     if let Some(listen) = a.audiohook {
         let mut c = cfg.audiohook.take().unwrap_or(AudioHookConfig {
+            max_calls: None,
             listen,
             path: "/api/v1/audiohook/ws".into(),
             api_key: None,
@@ -131,12 +132,13 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
         c.path = p.clone();
     }
     if let Some(listen) = a.audiosocket {
-        let pairing = cfg
-            .audiosocket
-            .as_ref()
-            .map(|c| c.pairing)
-            .unwrap_or_default();
-        cfg.audiosocket = Some(AudioSocketConfig { listen, pairing });
+        let mut c = cfg.audiosocket.take().unwrap_or(AudioSocketConfig {
+            listen,
+            max_calls: None,
+            pairing: Default::default(),
+        });
+        c.listen = listen;
+        cfg.audiosocket = Some(c);
     }
     if let Some(listen) = a.freeswitch {
         let mut c = cfg
@@ -148,6 +150,7 @@ pub fn run(a: ServeArgs) -> Result<(), AnyError> {
     }
     if let Some(listen) = a.twilio {
         let mut c = cfg.twilio.take().unwrap_or(TwilioConfig {
+            max_calls: None,
             listen,
             auth_token: None,
             public_url: None,
