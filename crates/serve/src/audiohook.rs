@@ -215,7 +215,10 @@ pub fn verify(
             .find(|(n, _)| *n == k)
             .map(|(_, v)| v.as_str())
     };
-    if param("keyid") != Some(api_key) {
+    // Constant time, as the X-API-KEY header: the key id is the API key.
+    let keyid_ok: bool = param("keyid")
+        .is_some_and(|k| k.as_bytes().ct_eq(api_key.as_bytes()).into());
+    if !keyid_ok {
         return Err(AuthError::ApiKey);
     }
     if param("alg").is_some_and(|a| a != "hmac-sha256") {
