@@ -216,8 +216,8 @@ pub fn verify(
             .map(|(_, v)| v.as_str())
     };
     // Constant time, as the X-API-KEY header: the key id is the API key.
-    let keyid_ok: bool = param("keyid")
-        .is_some_and(|k| k.as_bytes().ct_eq(api_key.as_bytes()).into());
+    let keyid_ok: bool =
+        param("keyid").is_some_and(|k| k.as_bytes().ct_eq(api_key.as_bytes()).into());
     if !keyid_ok {
         return Err(AuthError::ApiKey);
     }

@@ -195,8 +195,10 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
         let got = |s: &Option<Stream>| s.as_ref().map_or(0, |s| s.got[0] + s.got[1]);
         let before = got(&stream);
         let handled = handle(&shared, &mut stream, text.as_str());
-        shared.stats.frame_done(arrived);
+        // Only audio is a frame analysed: start, mark, dtmf and stop
+        // messages are neither counted nor timed.
         if got(&stream) > before {
+            shared.stats.frame_done(arrived);
             deadline.heard();
         }
         match handled {

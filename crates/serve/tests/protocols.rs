@@ -304,6 +304,7 @@ async fn twilio_tracks_give_replays_events() {
         .await
         .unwrap();
     let b64 = |v: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(v);
+    let mut media = 0u64;
     for (k, chunk) in data.chunks(320).enumerate() {
         let agent: Vec<u8> = chunk.iter().step_by(2).copied().collect();
         let cust: Vec<u8> = chunk.iter().skip(1).step_by(2).copied().collect();
@@ -313,6 +314,15 @@ async fn twilio_tracks_give_replays_events() {
                 "media": {"track": track, "chunk": k.to_string(), "timestamp": ts, "payload": b64(payload)}})))
                 .await
                 .unwrap();
+            media += 1;
+        }
+        // Marks and DTMF are no audio: not frames analysed.
+        if k % 50 == 0 {
+            ws.send(send(
+                json!({"event": "mark", "streamSid": "MZ1", "mark": {"name": "m"}}),
+            ))
+            .await
+            .unwrap();
         }
     }
     ws.send(send(
@@ -322,6 +332,16 @@ async fn twilio_tracks_give_replays_events() {
     .unwrap();
     let (got, last) = events_of(&server, dir.path(), "CA-test-1").await;
     assert_same(&got, &replay_events(&fixture), "Twilio");
+    let frames: u64 = server
+        .stats()
+        .latency
+        .iter()
+        .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    assert_eq!(
+        frames, media,
+        "frames analysed: one per media message, none for the rest"
+    );
     assert_eq!(last["reason"], "hangup");
     let start: Value = serde_json::from_str(
         std::fs::read_to_string(dir.join("CA-test-1.jsonl"))
