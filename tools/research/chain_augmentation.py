@@ -43,6 +43,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from calls import audio  # noqa: E402
+from level_free_ceiling import fit_logistic  # noqa: E402  (same folder: the class-balanced ridge fit)
 
 RATE = 8000
 HOP = 80
@@ -146,23 +147,6 @@ def clip_row(h: dict[str, np.ndarray], a: int, b: int) -> np.ndarray | None:
 
 NAMES = ["f0", "alpha", "centroid"] + [f"c{i}" for i in range(1, N_CEP + 1)] + \
         [f"sd_c{i}" for i in range(1, 5)] + ["sd_f0"]
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.where(y, 0.5 / y.sum(), 0.5 / (~y).sum())
-    beta = np.zeros(xb.shape[1])
-    ridge = l2 * np.eye(xb.shape[1])
-    ridge[-1, -1] = 0
-    for _ in range(60):
-        p = 1 / (1 + np.exp(-np.clip(xb @ beta, -40, 40)))
-        grad = xb.T @ (w * (p - y)) + ridge @ beta
-        hess = (xb * (w * p * (1 - p))[:, None]).T @ xb + ridge
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return beta
 
 
 def expand(x: np.ndarray, quadratic: bool) -> np.ndarray:

@@ -230,18 +230,28 @@ async fn agent_events(
         let id = id.clone();
         move |l: &HubLine| l.agent_id.as_deref() == Some(&*id)
     };
-    // Subscribe first, then the agent's public lines so far (a page that
-    // opens mid-call, or reloads after a resync, sees the current cue); the
-    // page drops lines it has by seq. Private nudges are live only.
-    let live = live(&shared.hub, mine.clone());
-    let first: Vec<_> = shared
-        .hub
+    // The agent's public lines so far (a page that opens mid-call, or
+    // reloads after a resync, sees the current cue), then live ones.
+    // Private nudges are live only.
+    Ok(snapshot_then_live(&shared.hub, mine))
+}
+
+/// The lines of `hub` that `keep` passes: those the hub still holds (its
+/// running and last ended calls' public lines), then every new one. It
+/// subscribes first and snapshots second, so no line falls between; the
+/// page drops a line it already has by `seq`.
+fn snapshot_then_live(
+    hub: &Hub,
+    keep: impl Fn(&HubLine) -> bool + Clone + Send + 'static,
+) -> SseStream {
+    let live = live(hub, keep.clone());
+    let first: Vec<_> = hub
         .snapshot()
         .iter()
-        .filter(|l| mine(l))
+        .filter(|l| keep(l))
         .map(|l| Ok(sse_of(l)))
         .collect();
-    Ok(keep_alive(stream::iter(first).chain(live)))
+    keep_alive(stream::iter(first).chain(live))
 }
 
 /// The link's call, if the link holds now.
@@ -283,15 +293,7 @@ async fn embed_events(
     let mine = move |l: &HubLine| {
         *l.call_id == *call && (!l.private || l.agent_id.as_deref().is_none_or(|a| *a == *agent))
     };
-    let live = live(&shared.hub, mine.clone());
-    let first: Vec<_> = shared
-        .hub
-        .snapshot()
-        .iter()
-        .filter(|l| mine(l))
-        .map(|l| Ok(sse_of(l)))
-        .collect();
-    Ok(keep_alive(stream::iter(first).chain(live)))
+    Ok(snapshot_then_live(&shared.hub, mine))
 }
 
 /// The `Origin` of a browser request, if it may call `/embed/link`: one of

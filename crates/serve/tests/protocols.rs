@@ -48,13 +48,7 @@ async fn start(dir: &Path, max_calls: usize) -> Server {
             listen: loopback(),
             pairing: Pairing::RoleByte,
         }),
-        freeswitch: Some(FreeSwitchConfig {
-            max_calls: None,
-            listen: loopback(),
-            rate: 8000,
-            channels: 2,
-            customer_channel: 1,
-        }),
+        freeswitch: Some(stereo_fork()),
         twilio: Some(TwilioConfig {
             max_calls: None,
             listen: loopback(),
@@ -68,6 +62,31 @@ async fn start(dir: &Path, max_calls: usize) -> Server {
         ..Default::default()
     };
     server(cfg).await
+}
+
+/// A FreeSWITCH listener on loopback for the stereo fixtures (8 kHz, the
+/// customer right).
+fn stereo_fork() -> FreeSwitchConfig {
+    FreeSwitchConfig {
+        channels: 2,
+        customer_channel: 1,
+        ..FreeSwitchConfig::new(loopback())
+    }
+}
+
+/// Why a server with `cfg` does not start (it must not).
+async fn refused_at_start(cfg: ServeConfig) -> String {
+    match Server::start(
+        cfg,
+        ShoutModel::builtin(),
+        CoachConfig::default(),
+        Script::english(),
+    )
+    .await
+    {
+        Ok(_) => panic!("started with a configuration it must refuse"),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// A server with the shipped model, coach and script.
@@ -1445,18 +1464,11 @@ async fn with_an_ops_token_health_and_metrics_answer_only_its_bearer() {
         .await
         .contains(" 200 "));
     // A token too short to guess-proof is refused at start, by name.
-    let e = Server::start(
-        ServeConfig {
-            ops_token: Some("short".into()),
-            ..http_server_cfg()
-        },
-        ShoutModel::builtin(),
-        CoachConfig::default(),
-        Script::english(),
-    )
-    .await
-    .err()
-    .expect("refused");
+    let e = refused_at_start(ServeConfig {
+        ops_token: Some("short".into()),
+        ..http_server_cfg()
+    })
+    .await;
     assert!(e.to_string().contains("ops_token"), "{e}");
 }
 
@@ -1594,13 +1606,7 @@ async fn freeswitch_call(addr: SocketAddr, call: &str, agent: Option<&str>, fixt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_embed_link_opens_one_calls_view_and_only_listed_desktops_frame_it() {
     let server = server(ServeConfig {
-        freeswitch: Some(FreeSwitchConfig {
-            max_calls: None,
-            listen: loopback(),
-            rate: 8000,
-            channels: 2,
-            customer_channel: 1,
-        }),
+        freeswitch: Some(stereo_fork()),
         http: Some(loopback()),
         embed_ancestors: vec!["https://desk.example".into()],
         ..Default::default()
@@ -1926,13 +1932,7 @@ async fn with_a_certificate_pages_and_media_streams_speak_tls_and_sighup_takes_a
     std::fs::write(&key_path, &k1).unwrap();
     let events = dir.path().join("events");
     let server = server(ServeConfig {
-        freeswitch: Some(FreeSwitchConfig {
-            max_calls: None,
-            listen: loopback(),
-            rate: 8000,
-            channels: 2,
-            customer_channel: 1,
-        }),
+        freeswitch: Some(stereo_fork()),
         http: Some(loopback()),
         events_dir: Some(events.clone()),
         tls_cert: Some(cert_path.clone()),
@@ -2061,21 +2061,14 @@ async fn a_listeners_own_call_limit_leaves_the_other_listeners_their_slots() {
     audiosocket_mono_call(asock, [0x43; 16], &pcm, 5).await;
     assert_eq!(server.stats().refused[1].load(Ordering::Relaxed), 1);
     // A limit of 0 is refused at start, by name.
-    let e = Server::start(
-        ServeConfig {
-            audiosocket: Some(AudioSocketConfig {
-                listen: loopback(),
-                max_calls: Some(0),
-                pairing: Pairing::RoleByte,
-            }),
-            ..Default::default()
-        },
-        ShoutModel::builtin(),
-        CoachConfig::default(),
-        Script::english(),
-    )
-    .await
-    .err()
-    .expect("refused");
+    let e = refused_at_start(ServeConfig {
+        audiosocket: Some(AudioSocketConfig {
+            listen: loopback(),
+            max_calls: Some(0),
+            pairing: Pairing::RoleByte,
+        }),
+        ..Default::default()
+    })
+    .await;
     assert!(e.to_string().contains("audiosocket.max_calls"), "{e}");
 }
