@@ -268,13 +268,7 @@ fn link_refused(e: LinkRefused) -> Response {
 /// agent page under a policy whose `frame-ancestors` is `embed_ancestors`.
 async fn embed_page(State(shared): State<Arc<Shared>>, Query(q): Query<EmbedQuery>) -> Response {
     match embed_link(&shared, &q) {
-        Ok(_) => {
-            // validate() refused a bad list at start; a list that does not
-            // parse here frames nothing rather than everything.
-            let ancestors =
-                shoutcue_web::Ancestors::new(&shared.cfg.embed_ancestors).unwrap_or_default();
-            shoutcue_web::framed_page(AGENT, &ancestors)
-        }
+        Ok(_) => shoutcue_web::framed_page(AGENT, &shared.ancestors),
         Err(e) => link_refused(e),
     }
 }
@@ -308,9 +302,7 @@ fn link_origin(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, O
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"));
-    let listed = shoutcue_web::Ancestors::new(&shared.cfg.embed_ancestors)
-        .unwrap_or_default()
-        .allows(&origin);
+    let listed = shared.ancestors.allows(&origin);
     if own || listed {
         Ok(Some(origin))
     } else {

@@ -167,6 +167,9 @@ pub struct Shared {
     pub desktops: desktop::Desktops,
     /// TLS for the pages and the WebSocket listeners, when configured.
     pub tls: Option<Arc<shoutcue_web::Tls>>,
+    /// `embed_ancestors`, checked once at start: who may frame `/embed`
+    /// and ask `/embed/link`.
+    pub ancestors: shoutcue_web::Ancestors,
 }
 
 /// Why the server could not start.
@@ -274,7 +277,10 @@ impl Server {
             )),
             _ => None,
         };
+        let ancestors = shoutcue_web::Ancestors::new(&cfg.embed_ancestors)
+            .map_err(|e| ServeError::Setup(format!("embed_ancestors: {e}")))?;
         let shared = Arc::new(Shared {
+            ancestors,
             tls,
             desktops,
             lines,

@@ -173,13 +173,13 @@ pub fn find_pulse_socket() -> Option<std::path::PathBuf> {
 /// stop them but a variadic C callback, which Rust cannot define on stable.
 /// Only for a short, single-threaded moment: anything another thread
 /// writes to stderr meanwhile is lost.
-pub struct QuietStderr {
+struct QuietStderr {
     saved: Option<std::os::fd::OwnedFd>,
 }
 
 impl QuietStderr {
     /// Sends stderr to `/dev/null` until dropped (does nothing if it cannot).
-    pub fn new() -> Self {
+    fn new() -> Self {
         use std::os::fd::AsFd;
         let saved = std::io::stderr().as_fd().try_clone_to_owned().ok();
         if saved.is_some() {
@@ -188,12 +188,6 @@ impl QuietStderr {
             }
         }
         Self { saved }
-    }
-}
-
-impl Default for QuietStderr {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

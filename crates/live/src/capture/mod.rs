@@ -26,7 +26,7 @@ pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput, MAX_AGENT_W
 #[cfg(feature = "capture")]
 pub use device::{
     find_pulse_socket, list_input_devices, pulse_socket_candidates, start_capture, CaptureHandle,
-    CaptureSetup, DeviceInfo, LiveError, QuietStderr, VoiceSource,
+    CaptureSetup, DeviceInfo, LiveError, VoiceSource,
 };
 pub use ring::{
     capture_block, channel_ring, CaptureRoute, ChannelHealth, ChannelInput, InputSample, Pick,
