@@ -192,6 +192,10 @@ type Calls = Arc<Mutex<HashMap<String, Arc<Mutex<Paired>>>>>;
 /// did, issue 27 item 7). Legs past their UUID are bounded by the call
 /// limit instead (a call has at most two).
 pub const MAX_HANDSHAKES: usize = 64;
+/// Of those, from one source address, at most: half, so one host holding
+/// idle sockets leaves the PBX its own (a PBX sends its UUID frame at once,
+/// so its connections wait for milliseconds).
+pub const MAX_HANDSHAKES_PER_SOURCE: usize = 32;
 /// From connect to a whole UUID frame, at most.
 pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 /// From the UUID frame to the first audio frame, at most: a leg that holds
@@ -204,7 +208,7 @@ pub const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 /// Accepts connections until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let calls: Calls = Arc::default();
-    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+    let handshakes = shoutcue_web::PendingBudget::new(MAX_HANDSHAKES, MAX_HANDSHAKES_PER_SOURCE);
     let mut last_warned: Option<std::time::Instant> = None;
     loop {
         let (sock, peer) = match listener.accept().await {
@@ -215,15 +219,18 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-            // Closed at once; counted, and said at most once a second.
-            drop(sock);
-            shared.stats.refused[Protocol::AudioSocket.index()].fetch_add(1, Ordering::Relaxed);
-            if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                last_warned = Some(std::time::Instant::now());
-                tracing::warn!(%peer, "AudioSocket: {MAX_HANDSHAKES} connections have not sent their UUID yet: closing new ones until they do or time out");
+        let permit = match handshakes.try_take(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                // Closed at once; counted, and said at most once a second.
+                drop(sock);
+                shared.stats.refused[Protocol::AudioSocket.index()].fetch_add(1, Ordering::Relaxed);
+                if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    last_warned = Some(std::time::Instant::now());
+                    tracing::warn!(%peer, "AudioSocket: {why} (no UUID frame yet): closing new connections until they send it or time out");
+                }
+                continue;
             }
-            continue;
         };
         let (shared, calls) = (shared.clone(), calls.clone());
         tokio::spawn(async move {
@@ -285,7 +292,7 @@ async fn connection(
     sock: TcpStream,
     shared: &Arc<Shared>,
     calls: &Calls,
-    handshake: tokio::sync::OwnedSemaphorePermit,
+    handshake: shoutcue_web::PendingSlot,
 ) -> Result<(), String> {
     let _ = sock.set_nodelay(true);
     // Header and payload come out of one read: half the syscalls per

@@ -549,13 +549,26 @@ pub fn embed_url(base: &str, pages: &http::Pages, call: &str, agent: &str, ttl_s
 
 /// The WebSocket listeners' limits: a request head within 10 s (a
 /// half-open connection does not hold a slot), and room for every call
-/// the server takes plus the ones it must refuse politely.
+/// the server takes plus the ones it must refuse politely. Connections
+/// still waiting for their upgrade request have their own budget
+/// ([`MAX_PENDING`], [`MAX_PENDING_PER_SOURCE`] from one address), so idle
+/// sockets cannot take the room of calls.
 pub(crate) fn stream_limits(shared: &Shared) -> shoutcue_web::Limits {
     shoutcue_web::Limits {
         header_read_timeout: Duration::from_secs(10),
         max_connections: shared.cfg.max_calls.saturating_mul(2).saturating_add(64),
+        max_pending: MAX_PENDING,
+        max_pending_per_source: MAX_PENDING_PER_SOURCE,
     }
 }
+
+/// A media listener's connections that have not yet sent their first
+/// request (WebSocket) or UUID frame (AudioSocket), at most. A platform's
+/// connection leaves this state within milliseconds.
+pub const MAX_PENDING: usize = 256;
+/// Of those, from one source address: a quarter, so three other hosts
+/// (a platform's other media servers, a health checker) always get in.
+pub const MAX_PENDING_PER_SOURCE: usize = 64;
 
 /// A media listener's answer to an upgrade from a browser: 403, unless its
 /// `Origin` is one of `media_origins`. Platforms (Genesys, FreeSWITCH,

@@ -1302,6 +1302,79 @@ async fn idle_and_half_sent_audiosocket_connections_are_closed_and_free_their_sl
     );
 }
 
+/// A TCP connection to `to` from the loopback address `from` (Linux
+/// answers on all of 127.0.0.0/8): a second host, as far as the server
+/// can tell.
+async fn connect_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::from((from, 0)))?;
+    sock.connect(to).await
+}
+
+/// Issue 27, item 9: sockets held open without a word from one address
+/// (slowloris) leave another address its calls and `/healthz`. Before,
+/// 270 idle sockets took every page connection (256) and 70 every
+/// AudioSocket handshake place (64), so the second host got nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_from_one_address_leave_another_its_calls_and_health() {
+    use shoutcue_serve::audiosocket::MAX_HANDSHAKES;
+    let dir = shoutcue_testkit::TempDir::new("serve-per-source");
+    let server = start(dir.path(), 2).await;
+    let (http, asock, fork) = (
+        server.bound.http.unwrap(),
+        server.bound.audiosocket.unwrap(),
+        server.bound.freeswitch.unwrap(),
+    );
+    let mut held = Vec::new();
+    for (to, n) in [
+        (http, 270),
+        (asock, MAX_HANDSHAKES + 6),
+        (fork, 2 * 2 + 64 + 6),
+    ] {
+        for _ in 0..n {
+            if let Ok(s) = connect_from([127, 0, 0, 1], to).await {
+                held.push(s);
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = [127, 0, 0, 2];
+
+    let mut s = connect_from(other, http).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    let head = String::from_utf8_lossy(&out);
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "/healthz from another host: {head:?}"
+    );
+
+    let (cust, _) = voices(&shoutcue_testkit::fixture("continued_shout.wav"));
+    let mut s = connect_from(other, asock).await.unwrap();
+    audiosocket_frame(&mut s, 0x01, &[0x52; 16]).await.unwrap();
+    for chunk in cust.chunks(160).take(100) {
+        audiosocket_frame(&mut s, 0x10, &le(chunk)).await.unwrap();
+    }
+    audiosocket_frame(&mut s, 0x00, &[]).await.unwrap();
+    let (events, _) = events_of(&server, dir.path(), "52525252-5252-5252-5252-525252525252").await;
+    assert!(events.iter().any(|(t, _)| t == "call_end"), "{events:?}");
+
+    let s = connect_from(other, fork).await.unwrap();
+    let up = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::client_async(format!("ws://{fork}/fork"), s),
+    )
+    .await;
+    assert!(
+        matches!(up, Ok(Ok(_))),
+        "a FreeSWITCH fork from another host was not let in: {up:?}"
+    );
+    drop(held);
+}
+
 /// Issue 27, item 9: a media WebSocket that opens a call and then only
 /// pings is closed `FIRST_AUDIO_TIMEOUT` after it connected, and its call
 /// slot comes back: pings never extend the deadline. Before, each ping

@@ -22,12 +22,14 @@
 //! script and style run, and no other site frame it.
 //!
 //! [`serve`] runs the router with what `axum::serve` lacks: a header-read
-//! timeout, so half-open connections do not pile up, and a cap on open
-//! connections. docs/SECURITY.md says what each page trusts and why.
+//! timeout, so half-open connections do not pile up, a cap on open
+//! connections, and a [`PendingBudget`] for the ones that have not yet
+//! sent a request, per source address. docs/SECURITY.md says what each page trusts and why.
 #![deny(missing_docs)]
 
 mod guard;
 mod headers;
+mod pending;
 mod serve;
 mod tls;
 mod token;
@@ -36,6 +38,7 @@ pub use guard::{
     is_loopback_host, loopback_host_only, require_token, same_origin_posts, token_in, TOKEN_HEADER,
 };
 pub use headers::{framed_page, page, page_csp, security_headers, AncestorError, Ancestors};
+pub use pending::{PendingBudget, PendingRefusal, PendingSlot};
 pub use serve::{serve, serve_tls, Limits};
 pub use tls::{Tls, TlsError};
 pub use token::{Token, TokenError};

@@ -9,6 +9,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::PendingBudget;
+
 /// What one page server allows.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -17,15 +19,25 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Connections open at once; past this, new ones are closed at once.
     pub max_connections: usize,
+    /// Of those, connections that have not yet sent a whole request head
+    /// (or finished their TLS handshake), at most: the rest of the budget
+    /// stays for connections that are serving (issue 27, item 9).
+    pub max_pending: usize,
+    /// Waiting connections from any one source address, at most, so one
+    /// host holding idle sockets cannot crowd out another.
+    pub max_pending_per_source: usize,
 }
 
 impl Default for Limits {
     /// 10 s for a request head; 256 connections (an agent's overlay has a
-    /// handful, a console a few per supervisor).
+    /// handful, a console a few per supervisor), of which 128 may be
+    /// waiting for their request, 32 of those from one address.
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 256,
+            max_pending: 128,
+            max_pending_per_source: 32,
         }
     }
 }
@@ -46,9 +58,10 @@ pub async fn serve_tls(
     tls: Option<std::sync::Arc<crate::Tls>>,
 ) {
     let open = std::sync::Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let pending = PendingBudget::new(limits.max_pending, limits.max_pending_per_source);
     loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
             // Out of file descriptors, say: wait rather than spin.
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -59,7 +72,21 @@ pub async fn serve_tls(
             drop(stream);
             continue;
         };
-        let svc = TowerToHyperService::new(app.clone());
+        let Ok(waiting) = pending.try_take(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
+        // The connection stops waiting (and gives its place back) when its
+        // first request head is in.
+        let waiting = std::sync::Mutex::new(Some(waiting));
+        let inner = TowerToHyperService::new(app.clone());
+        let svc = hyper::service::service_fn(move |req| {
+            waiting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            hyper::service::Service::call(&inner, req)
+        });
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
             let http = http1::Builder::new()

@@ -106,6 +106,7 @@ async fn a_half_open_connection_is_closed_after_the_header_timeout() {
     let (addr, _) = start(Limits {
         header_read_timeout: Duration::from_millis(300),
         max_connections: 8,
+        ..Limits::default()
     })
     .await;
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -125,6 +126,7 @@ async fn connections_past_the_cap_are_closed_and_the_held_ones_survive() {
     let (addr, token) = start(Limits {
         header_read_timeout: Duration::from_secs(30),
         max_connections: 4,
+        ..Limits::default()
     })
     .await;
     let mut held = Vec::new();
