@@ -297,7 +297,12 @@ async fn connection(
     let _ = sock.set_nodelay(true);
     // Header and payload come out of one read: half the syscalls per
     // 20 ms frame, which is most of what a call costs (docs/PERFORMANCE.md).
-    let mut sock = tokio::io::BufReader::with_capacity(4096, sock);
+    // Read no faster than a few times what a leg needs, so that a flood of
+    // frames costs bounded work (docs/SECURITY.md).
+    let mut sock = tokio::io::BufReader::with_capacity(
+        4096,
+        shoutcue_web::Throttled::new(sock, crate::MAX_READ_BYTES_PER_S),
+    );
     let pairing = shared
         .cfg
         .audiosocket

@@ -559,8 +559,15 @@ pub(crate) fn stream_limits(shared: &Shared) -> shoutcue_web::Limits {
         max_connections: shared.cfg.max_calls.saturating_mul(2).saturating_add(64),
         max_pending: MAX_PENDING,
         max_pending_per_source: MAX_PENDING_PER_SOURCE,
+        max_read_bytes_per_s: MAX_READ_BYTES_PER_S,
     }
 }
+
+/// A media connection's bytes are read no faster than this: four times the
+/// richest stream (a 16 kHz stereo FreeSWITCH fork, 64 kB/s), so a flood
+/// of frames that say nothing (empty continuation frames, pings) costs a
+/// bounded amount of work a second (issue 27, item 10).
+pub const MAX_READ_BYTES_PER_S: usize = 256 * 1024;
 
 /// A media listener's connections that have not yet sent their first
 /// request (WebSocket) or UUID frame (AudioSocket), at most. A platform's

@@ -24,13 +24,15 @@
 //! [`serve`] runs the router with what `axum::serve` lacks: a header-read
 //! timeout, so half-open connections do not pile up, a cap on open
 //! connections, and a [`PendingBudget`] for the ones that have not yet
-//! sent a request, per source address. docs/SECURITY.md says what each page trusts and why.
+//! sent a request, per source address, and each connection read no
+//! faster than [`Limits::max_read_bytes_per_s`] ([`Throttled`]). docs/SECURITY.md says what each page trusts and why.
 #![deny(missing_docs)]
 
 mod guard;
 mod headers;
 mod pending;
 mod serve;
+mod throttle;
 mod tls;
 mod token;
 
@@ -40,5 +42,6 @@ pub use guard::{
 pub use headers::{framed_page, page, page_csp, security_headers, AncestorError, Ancestors};
 pub use pending::{PendingBudget, PendingRefusal, PendingSlot};
 pub use serve::{serve, serve_tls, Limits};
+pub use throttle::Throttled;
 pub use tls::{Tls, TlsError};
 pub use token::{Token, TokenError};

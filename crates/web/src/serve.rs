@@ -9,7 +9,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::PendingBudget;
+use crate::{PendingBudget, Throttled};
 
 /// What one page server allows.
 #[derive(Debug, Clone, Copy)]
@@ -26,18 +26,24 @@ pub struct Limits {
     /// Waiting connections from any one source address, at most, so one
     /// host holding idle sockets cannot crowd out another.
     pub max_pending_per_source: usize,
+    /// Each connection's bytes are read no faster than this on average
+    /// (one second's worth at once): whatever a client sends, it costs
+    /// the server a bounded amount of work a second ([`crate::Throttled`]).
+    pub max_read_bytes_per_s: usize,
 }
 
 impl Default for Limits {
     /// 10 s for a request head; 256 connections (an agent's overlay has a
     /// handful, a console a few per supervisor), of which 128 may be
-    /// waiting for their request, 32 of those from one address.
+    /// waiting for their request, 32 of those from one address; 64 kB/s
+    /// read per connection (a page posts marks of a few hundred bytes).
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_pending: 128,
             max_pending_per_source: 32,
+            max_read_bytes_per_s: 64 * 1024,
         }
     }
 }
@@ -76,6 +82,7 @@ pub async fn serve_tls(
             drop(stream);
             continue;
         };
+        let stream = Throttled::new(stream, limits.max_read_bytes_per_s);
         // The connection stops waiting (and gives its place back) when its
         // first request head is in.
         let waiting = std::sync::Mutex::new(Some(waiting));
