@@ -172,6 +172,63 @@ class Model:
         return 1 / (1 + np.exp(-np.clip(np.hstack([e, np.ones((len(e), 1))]) @ self.beta, -40, 40)))
 
 
+def clip_rows(cremad: Path, work: Path, chains: int, features, row) -> tuple[list, set]:
+    """Per clip of every actor and render, `row(features(wav), first_hop, end_hop)`: the
+    training chain's two renders (mu-law, AGC) and `chains` random lines over the mu-law
+    render's audio, re-encoded to mu-law. Held-out actors get lines of other seeds, so
+    no test line is a training line. Returns (actor, render, clip, row) rows and the
+    held-out actors."""
+    meta = json.load(open(cremad / "train" / "clips.json"))
+    held = set(meta["heldout"])
+    by_actor: dict[str, list[dict]] = {}
+    for c in meta["clips"]:
+        by_actor.setdefault(c["actor"], []).append(c)
+    work.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for actor in sorted(by_actor):
+        for r in ("mulaw", "agc"):
+            jobs.append((actor, r, cremad / "train" / f"{r}_{actor}.wav"))
+        x, _ = sf.read(str(cremad / "train" / f"mulaw_{actor}.wav"))
+        for k in range(chains):
+            seed = int(actor) * 100 + k + (50 if actor in held else 0)
+            p = work / f"chain{k}_{actor}.wav"
+            if not p.exists():
+                audio.write_mulaw_wav(p, np.clip(random_chain(x, np.random.default_rng(seed)), -1, 1), RATE)
+            jobs.append((actor, f"chain{k}", p))
+
+    def run(job):
+        actor, render, path = job
+        h = features(path)
+        out = []
+        for c in by_actor[actor]:
+            r = row(h, int(c["t0"] * 100), int(c["t1"] * 100))
+            if r is not None:
+                out.append((actor, render, c, r))
+        return out
+
+    with ThreadPoolExecutor(2) as ex:
+        return [r for rs in ex.map(run, jobs) for r in rs], held
+
+
+def calm_window_rows(calm: Path, features, row) -> list:
+    """The calm corpus cut into windows of WINDOW_S of speech: (voice, row) each."""
+    out = []
+    for voice in sorted(p for p in calm.iterdir() if p.is_dir()):
+        for wav in sorted(voice.glob("*.wav")):
+            h = features(wav)
+            sp = np.flatnonzero(h["speech"])
+            n = int(WINDOW_S * 100)
+            i = 0
+            while i < len(sp):
+                start = sp[i]
+                j = np.searchsorted(sp, start + n)
+                r = row(h, start, start + n)
+                if r is not None:
+                    out.append((voice.name, r))
+                i = max(j, i + 1)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default="target/release/shoutcue")
@@ -183,40 +240,7 @@ def main() -> int:
     a = ap.parse_args()
     global FIRST_VOICED
     FIRST_VOICED = None if a.first_voiced_s is None else int(round(a.first_voiced_s * 100))
-    meta = json.load(open(a.cremad / "train" / "clips.json"))
-    held = set(meta["heldout"])
-    by_actor: dict[str, list[dict]] = {}
-    for c in meta["clips"]:
-        by_actor.setdefault(c["actor"], []).append(c)
-    a.work.mkdir(parents=True, exist_ok=True)
-
-    # Renders: the training chain's two, and random chains over the mu-law render's
-    # linear audio (decoded), re-encoded to mu-law. Held-out actors get chains of
-    # other seeds, so no test chain is a training chain.
-    jobs = []
-    for actor in sorted(by_actor):
-        for r in ("mulaw", "agc"):
-            jobs.append((actor, r, a.cremad / "train" / f"{r}_{actor}.wav"))
-        x, _ = sf.read(str(a.cremad / "train" / f"mulaw_{actor}.wav"))
-        for k in range(a.chains):
-            seed = int(actor) * 100 + k + (50 if actor in held else 0)
-            p = a.work / f"chain{k}_{actor}.wav"
-            if not p.exists():
-                audio.write_mulaw_wav(p, np.clip(random_chain(x, np.random.default_rng(seed)), -1, 1), RATE)
-            jobs.append((actor, f"chain{k}", p))
-
-    def run(job):
-        actor, render, path = job
-        h = hops(a.bin, path)
-        rows = []
-        for c in by_actor[actor]:
-            r = clip_row(h, int(c["t0"] * 100), int(c["t1"] * 100))
-            if r is not None:
-                rows.append((actor, render, c, r))
-        return rows
-
-    with ThreadPoolExecutor(2) as ex:
-        rows = [r for rs in ex.map(run, jobs) for r in rs]
+    rows, held = clip_rows(a.cremad, a.work, a.chains, lambda p: hops(a.bin, p), clip_row)
     x = np.array([r[3] for r in rows])
     actor = np.array([r[0] for r in rows])
     render = np.array([r[1] for r in rows])
@@ -227,21 +251,7 @@ def main() -> int:
     raised, calm = rise >= RAISED_DB, rise < CALM_DB
     keep = raised | calm
 
-    # Calm corpus windows: 2.5 s of speech each, per voice.
-    calm_rows = []
-    for voice in sorted(p for p in a.calm.iterdir() if p.is_dir()):
-        for wav in sorted(voice.glob("*.wav")):
-            h = hops(a.bin, wav)
-            sp = np.flatnonzero(h["speech"])
-            n = int(WINDOW_S * 100)
-            i = 0
-            while i < len(sp):
-                start = sp[i]
-                j = np.searchsorted(sp, start + n)
-                r = clip_row(h, start, start + n)
-                if r is not None:
-                    calm_rows.append((voice.name, r))
-                i = max(j, i + 1)
+    calm_rows = calm_window_rows(a.calm, lambda p: hops(a.bin, p), clip_row)
     cx = np.array([r[1] for r in calm_rows])
     cvoice = np.array([r[0] for r in calm_rows])
     print(f"{len(rows)} clip renders ({(keep & ~is_held).sum()} for training), "

@@ -36,9 +36,7 @@ harmonics and noise alike, so it should travel where the cepstra did not.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +47,10 @@ from parselmouth.praat import call
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from calls import audio  # noqa: E402
-from chain_augmentation import RATE, Model, hops, random_chain  # noqa: E402
+from chain_augmentation import RATE, Model, calm_window_rows, clip_rows, hops  # noqa: E402
 
 MAX_CALM_CLIP_RATE = 0.002
 RAISED_DB, CALM_DB = 10.0, 3.0
-WINDOW_S = 2.5
 NAMES = ["f0", "alpha", "centroid", "f1", "f2", "f3"]
 
 
@@ -148,37 +144,7 @@ def main() -> int:
     global FIRST_VOICED, CUES
     CUES = a.cues
     FIRST_VOICED = None if a.first_voiced_s <= 0 else int(round(a.first_voiced_s * 100))
-    meta = json.load(open(a.cremad / "train" / "clips.json"))
-    held = set(meta["heldout"])
-    by_actor: dict[str, list[dict]] = {}
-    for c in meta["clips"]:
-        by_actor.setdefault(c["actor"], []).append(c)
-    a.work.mkdir(parents=True, exist_ok=True)
-
-    jobs = []
-    for actor in sorted(by_actor):
-        for r in ("mulaw", "agc"):
-            jobs.append((actor, r, a.cremad / "train" / f"{r}_{actor}.wav"))
-        x, _ = sf.read(str(a.cremad / "train" / f"mulaw_{actor}.wav"))
-        for k in range(a.chains):
-            seed = int(actor) * 100 + k + (50 if actor in held else 0)
-            p = a.work / f"chain{k}_{actor}.wav"
-            if not p.exists():
-                audio.write_mulaw_wav(p, np.clip(random_chain(x, np.random.default_rng(seed)), -1, 1), RATE)
-            jobs.append((actor, f"chain{k}", p))
-
-    def run(job):
-        actor, render, path = job
-        h = features(a.bin, path)
-        out = []
-        for c in by_actor[actor]:
-            r = row(h, int(c["t0"] * 100), int(c["t1"] * 100))
-            if r is not None:
-                out.append((actor, render, c, r))
-        return out
-
-    with ThreadPoolExecutor(2) as ex:
-        rows = [r for rs in ex.map(run, jobs) for r in rs]
+    rows, held = clip_rows(a.cremad, a.work, a.chains, lambda p: features(a.bin, p), row)
     x = np.array([r[3] for r in rows])
     actor = np.array([r[0] for r in rows])
     render = np.array([r[1] for r in rows])
@@ -189,20 +155,7 @@ def main() -> int:
     raised, calm = rise >= RAISED_DB, rise < CALM_DB
     keep = raised | calm
 
-    calm_rows = []
-    for voice in sorted(p for p in a.calm.iterdir() if p.is_dir()):
-        for wav in sorted(voice.glob("*.wav")):
-            h = features(a.bin, wav)
-            sp = np.flatnonzero(h["speech"])
-            n = int(WINDOW_S * 100)
-            i = 0
-            while i < len(sp):
-                start = sp[i]
-                j = np.searchsorted(sp, start + n)
-                r = row(h, start, start + n)
-                if r is not None:
-                    calm_rows.append((voice.name, r))
-                i = max(j, i + 1)
+    calm_rows = calm_window_rows(a.calm, lambda p: features(a.bin, p), row)
     cx = np.array([r[1] for r in calm_rows])
     cvoice = np.array([r[0] for r in calm_rows])
     print(f"{len(rows)} clip renders, {len(calm_rows)} calm windows over {len(set(cvoice))} voices; "

@@ -170,53 +170,40 @@ async def upgraded(host: str, port: int, path: str, stop: asyncio.Event, counts:
     return None, None
 
 
-async def continuation_flood(host: str, port: int, stop: asyncio.Event, counts: dict) -> None:
+async def flood(host: str, port: int, path: str, first: bytes, burst: bytes, what: str,
+                stop: asyncio.Event, counts: dict) -> None:
+    """`first`, then `burst` again and again as fast as the server reads, on a WebSocket
+    opened again whenever the server closes it; anything the server sends is read and dropped."""
+    while not stop.is_set():
+        r, w = await upgraded(host, port, path, stop, counts, what)
+        if w is None:
+            return
+
+        async def discard(r=r):
+            while await r.read(65536):
+                pass
+        reader = asyncio.ensure_future(discard())
+        w.write(first)
+        while not stop.is_set():
+            w.write(burst)
+            try:
+                await w.drain()  # cancelled at the end
+            except OSError:
+                break
+            counts[f"{what}_bytes"] = counts.get(f"{what}_bytes", 0) + len(burst)
+        reader.cancel()
+        w.close()
+
+
+def continuation_flood(host: str, port: int, stop: asyncio.Event, counts: dict):
     """One text message that never ends: a first fragment, then empty continuation frames."""
-    while not stop.is_set():  # again whenever the server closes it
-        await _continuation_flood(host, port, stop, counts)
+    return flood(host, port, "/fork", ws_frame(0x1, b"{", fin=False), ws_frame(0x0, b"", fin=False) * 2000,
+                 "continuation", stop, counts)
 
 
-async def _continuation_flood(host: str, port: int, stop: asyncio.Event, counts: dict) -> None:
-    r, w = await upgraded(host, port, "/fork", stop, counts, "continuation")
-    if w is None:
-        return
-    w.write(ws_frame(0x1, b"{", fin=False))
-    burst = ws_frame(0x0, b"", fin=False) * 2000
-    while not stop.is_set():
-        w.write(burst)
-        try:
-            await w.drain()  # as fast as the server reads; cancelled at the end
-        except OSError:
-            break
-        counts["continuation_bytes"] = counts.get("continuation_bytes", 0) + len(burst)
-    w.close()
-
-
-async def ping_flood(host: str, port: int, stop: asyncio.Event, counts: dict) -> None:
-    while not stop.is_set():  # again whenever the server closes it
-        await _ping_flood(host, port, stop, counts)
-
-
-async def _ping_flood(host: str, port: int, stop: asyncio.Event, counts: dict) -> None:
-    r, w = await upgraded(host, port, "/media", stop, counts, "ping")
-    if w is None:
-        return
-
-    async def drain_pongs():
-        while True:
-            if not await r.read(65536):
-                return
-    pongs = asyncio.ensure_future(drain_pongs())
-    burst = ws_frame(0x9, b"p" * 125) * 200
-    while not stop.is_set():
-        w.write(burst)
-        try:
-            await w.drain()  # as fast as the server reads; cancelled at the end
-        except OSError:
-            break
-        counts["ping_bytes"] = counts.get("ping_bytes", 0) + len(burst)
-    pongs.cancel()
-    w.close()
+def ping_flood(host: str, port: int, stop: asyncio.Event, counts: dict):
+    """Pings of 125 bytes, each owed a pong."""
+    return flood(host, port, "/media", b"", ws_frame(0x9, b"p" * 125) * 200, "ping", stop, counts)
 
 
 async def twilio_gaps(host: str, port: int, stop: asyncio.Event, counts: dict) -> None:
