@@ -51,11 +51,6 @@ impl<S> Throttled<S> {
         }
     }
 
-    /// The stream inside.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
     fn refill(&mut self) {
         let now = Instant::now();
         let dt = now.duration_since(self.last).as_secs_f64();
