@@ -9,6 +9,8 @@
 //! `source` → `resample` → `frames` → `features` → `detector` → `coach` → `engine` → `sinks`
 //!
 //! [`engine`] wires the stages together; [`sinks`] write the events out.
+//! [`pair`] is the one rule by which a front door that hears the two voices
+//! separately keeps them in step.
 //!
 //! # Read a call and print its events
 //!
@@ -40,6 +42,7 @@ pub mod detector;
 pub mod engine;
 pub mod features;
 pub mod frames;
+pub mod pair;
 pub mod resample;
 pub mod simd;
 pub mod sinks;

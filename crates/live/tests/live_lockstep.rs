@@ -1,7 +1,8 @@
-//! The live analysis thread's lockstep between two capture devices that
-//! differ in latency: a lagging agent device must not cost the agent's
+//! The live analysis thread's pairing of two capture devices that differ in
+//! latency: a lagging agent device must not delay the customer's cues (the
+//! customer's audio waits at most `PAIRING.max_wait`), nor cost the agent's
 //! speech (the coach would never see a line delivered and the ladder would
-//! stall), and a stalled one must not hold the customer's cues for long.
+//! stall): the agent's audio is analysed late instead.
 //! Driven through the real rings and [`capture_block`], with the audio of a
 //! bundled fixture; the truth is `replay` of the same file.
 #![allow(clippy::unwrap_used)] // a test fails by panicking; unwrap says where
@@ -15,8 +16,7 @@ use shoutcue_core::engine::Event;
 use shoutcue_core::engine::{replay_call, Observer, Pace};
 use shoutcue_core::source::{ChannelChoice, WavSource};
 use shoutcue_live::capture::{
-    capture_block, channel_ring, voice_input, ChannelHealth, LiveAnalysis, LiveStats, Pick,
-    MAX_AGENT_WAIT_S,
+    capture_block, channel_ring, voice_input, ChannelHealth, LiveAnalysis, LiveStats, Pick, PAIRING,
 };
 use shoutcue_live::overlay::{feed_channel, FeedMsg, FEED_CAPACITY};
 
@@ -128,7 +128,7 @@ fn live(name: &str, lag_s: f64, stall: Option<(f64, f64)>) -> (Cues, LiveStats, 
     // callback for its block k comes at tick k + lag (late blocks of a
     // stall come all at once when it ends).
     for tick in 0..blocks + lag + 400 {
-        let t = now;
+        let t = now + std::time::Duration::from_millis(10 * tick as u64);
         if tick < blocks {
             capture_block(&cust[tick * frame..(tick + 1) * frame], 1, &mut rc, t);
             waiting.push_back(tick);
@@ -167,41 +167,67 @@ fn steps(c: &Cues) -> Vec<(u8, u8)> {
     c.iter().map(|&(s, r, _)| (s, r)).collect()
 }
 
+/// Longest a customer callback may wait, s: the goal (issue 24), not the
+/// policy's own figure, so a policy that waits longer fails here. The
+/// policy's wait plus the 10 ms tick it is measured in must fit.
+fn max_wait_s() -> f64 {
+    const GOAL_S: f64 = 0.2;
+    assert!(PAIRING.max_wait.as_secs_f64() + 0.011 <= GOAL_S);
+    GOAL_S
+}
+
 #[test]
-fn agent_device_a_second_behind_loses_none_of_the_agent() {
+fn agent_device_a_second_behind_delays_no_customer_cue_and_loses_none_of_the_agent() {
     let truth = replay_cues("continued_shout.wav");
     assert_eq!(truth.len(), 5, "the fixture climbs the whole ladder");
+    let rate = f64::from(voices("continued_shout.wav").2);
     for lag in [0.0, 0.3, 0.8, 1.5] {
         let (cues, stats, wait) = live("continued_shout.wav", lag, None);
-        assert_eq!(
-            stats.agent_padded, 0,
-            "lag {lag} s: agent audio replaced by silence"
-        );
-        assert_eq!(stats.resync_dropped, 0, "lag {lag} s: agent audio dropped");
-        assert_eq!(steps(&cues), steps(&truth), "lag {lag} s: cue steps differ");
-        for (l, r) in cues.iter().zip(&truth) {
-            assert!((l.2 - r.2).abs() < 0.05, "lag {lag} s: {l:?} vs {r:?}");
-        }
-        // The customer's audio waited for the agent's about as long as it lagged.
+        // The customer's audio went on without the agent's.
         assert!(
-            wait <= lag + 0.1,
+            wait <= max_wait_s(),
             "lag {lag} s: customer audio waited {wait} s"
         );
+        // The agent's device was stood in for by silence until its audio
+        // came, about as long as it lagged, and none of it was dropped.
+        let padded = stats.agent_padded as f64 / rate;
+        assert!(
+            (padded - lag).abs() <= 0.011,
+            "lag {lag} s: agent padded {padded} s"
+        );
+        assert_eq!(stats.resync_dropped, 0, "lag {lag} s: agent audio dropped");
+        // Every delivered line was heard, so the ladder climbs as in replay.
+        assert_eq!(steps(&cues), steps(&truth), "lag {lag} s: cue steps differ");
+        // The first cue owes nothing to the agent: shown when replay shows it.
+        assert!(
+            (cues[0].2 - truth[0].2).abs() < 0.05,
+            "lag {lag} s: first cue {:?} vs {:?}",
+            cues[0],
+            truth[0]
+        );
+        // Later cues wait for the agent's line, heard `lag` late at most.
+        for (l, r) in cues.iter().zip(&truth) {
+            assert!(
+                l.2 >= r.2 - 0.05 && l.2 <= r.2 + lag + 0.05,
+                "lag {lag} s: {l:?} vs {r:?}"
+            );
+        }
     }
 }
 
 #[test]
-fn stalled_agent_device_holds_the_customer_no_longer_than_the_limit() {
+fn stalled_agent_device_holds_the_customer_no_longer_than_the_wait() {
     let truth = replay_cues("continued_shout.wav");
     // The agent's device stops delivering for 4 s from 3 s into the call,
     // before any shouting, then hands over the backlog at once.
     let (cues, stats, wait) = live("continued_shout.wav", 0.0, Some((3.0, 4.0)));
-    assert!(
-        wait <= f64::from(MAX_AGENT_WAIT_S) + 0.1,
-        "customer audio waited {wait} s"
-    );
+    assert!(wait <= max_wait_s(), "customer audio waited {wait} s");
     assert!(stats.agent_padded > 0, "the stall was not padded");
-    // The stall's backlog was paid back, so the voices are aligned again
-    // and the ladder climbs as in replay.
+    // The stall's backlog was dropped, so the voices are aligned again and
+    // the ladder climbs as in replay.
+    assert!(stats.resync_dropped > 0, "the backlog was not dropped");
     assert_eq!(steps(&cues), steps(&truth));
+    for (l, r) in cues.iter().zip(&truth) {
+        assert!((l.2 - r.2).abs() < 0.05, "{l:?} vs {r:?}");
+    }
 }

@@ -11,18 +11,15 @@ use crate::overlay::{OverlayFeed, Status};
 use shoutcue_core::detector::Speaker;
 use shoutcue_core::engine::CallEngine;
 use shoutcue_core::engine::{Event, Sink, SinkError};
+use shoutcue_core::pair::{PairPolicy, Pairing, Take};
 use shoutcue_core::resample::ResampleError;
 
 /// How long the analysis thread sleeps when no audio is waiting.
 const IDLE: Duration = Duration::from_millis(2);
 
-/// Longest the customer's audio waits for a lagging agent device, s. Two
-/// devices differ in latency, and under load a PulseAudio monitor can run
-/// more than half a second behind for the whole call: the customer's audio
-/// waits that long (its cues come that much later) rather than the agent's
-/// speech being lost, which would hide every delivered line from the coach.
-/// Past this the agent's device counts as stalled and gets silence.
-pub const MAX_AGENT_WAIT_S: f32 = 2.0;
+/// How the two devices are kept in step: the customer waits for a lagging
+/// agent device at most this long (see [`shoutcue_core::pair`]).
+pub const PAIRING: PairPolicy = PairPolicy::DEVICES;
 
 /// Least time between two overrun reports for one voice, so a stalled
 /// machine yields one event a second, not one per callback.
@@ -68,10 +65,12 @@ pub fn voice_input(
 pub struct LiveStats {
     /// Samples per voice analysed (silence for a lost device included).
     pub samples: u64,
-    /// Samples dropped to bring two devices' clocks back in line.
+    /// Agent samples dropped to bring two devices back in line after a
+    /// stalled agent device handed over its backlog at once.
     pub resync_dropped: u64,
-    /// Agent samples replaced by silence because the agent's device lagged
-    /// (the customer's audio is never held back for it for long).
+    /// Silence stood in for the agent while its device lagged (the
+    /// customer's audio is never held back for it for long); its late audio
+    /// is analysed after that silence.
     pub agent_padded: u64,
     /// Call length, s.
     pub duration_s: f64,
@@ -102,10 +101,8 @@ pub struct LiveAnalysis {
     last_feed: Option<Instant>,
     started: bool,
     stats: LiveStats,
-    /// Agent samples owed: the agent's device lagged, the customer's audio
-    /// went on with silence in the agent's place, so this many late agent
-    /// samples are dropped when they come, to keep the voices aligned.
-    agent_debt: usize,
+    /// Who waits for whom, and for how long.
+    pairing: Pairing,
 }
 
 impl LiveAnalysis {
@@ -127,7 +124,7 @@ impl LiveAnalysis {
             last_feed: None,
             started: false,
             stats: LiveStats::default(),
-            agent_debt: 0,
+            pairing: Pairing::new(PAIRING, rate),
         }
     }
 
@@ -198,58 +195,42 @@ impl LiveAnalysis {
             }
             return Ok(0);
         }
-        if self.agent_debt > 0 {
-            if let Some(ag) = &mut self.agent {
-                if !ag.was_lost {
-                    let paid = ag.input.discard(self.agent_debt.min(ag.input.available()));
-                    self.agent_debt -= paid;
-                }
-            }
-        }
         let avail = |v: &VoiceInput| (!v.was_lost).then(|| v.input.available());
         let c_av = avail(&self.customer);
         let a_av = self.agent.as_ref().and_then(avail);
         let max_block = self.cbuf.len();
-        // Devices differ in latency, so the voices are taken in lockstep and
-        // the earlier one waits, but never longer than MAX_AGENT_WAIT_S: past
-        // that, the customer's audio goes on and the agent's missing part is
-        // silence (paid back from the agent's late samples, so after a stall
-        // the voices line up again; a device that runs more than that behind
-        // all the time would stay silent, as good as lost). The customer's
-        // audio is never thrown away; an agent ahead of it is trimmed.
-        let slack = (self.rate as f32 * MAX_AGENT_WAIT_S) as usize;
-        let mut agent_pad = 0usize;
-        let n = match (c_av, a_av, self.agent.is_some()) {
-            (Some(c), Some(a), _) => {
-                if a > c + slack {
-                    if let Some(ag) = &mut self.agent {
-                        self.stats.resync_dropped += ag.input.discard(a - c) as u64;
-                    }
-                    c
-                } else if c > a + slack {
-                    let n = c.min(max_block);
-                    agent_pad = n.saturating_sub(a);
-                    n
-                } else {
-                    c.min(a)
-                }
-            }
-            (Some(c), None, _) => c,
-            (None, Some(a), _) => a,
-            (None, None, _) => {
+        // The one pairing rule (shoutcue_core::pair): the customer's audio
+        // waits at most PairPolicy::DEVICES.max_wait for a lagging agent
+        // device, then the agent's part is silence and its late audio is
+        // analysed late; the customer's audio is never thrown away.
+        let take = match (c_av, a_av) {
+            (None, None) => {
                 // Every device is gone: keep call time running on the wall clock.
                 let since = self.last_feed.map_or(Duration::ZERO, |l| now - l);
                 if since < Duration::from_millis(20) {
                     if self.last_feed.is_none() {
                         self.last_feed = Some(now);
                     }
-                    0
-                } else {
-                    (since.as_secs_f64() * f64::from(self.rate)) as usize
+                    return Ok(0);
+                }
+                let n = ((since.as_secs_f64() * f64::from(self.rate)) as usize).min(max_block);
+                Take {
+                    len: n,
+                    ..Take::default()
                 }
             }
+            // Without an agent device `a_av` is None: the customer alone.
+            _ => self.pairing.decide(c_av, a_av, max_block, now),
+        };
+        let n = take.len;
+        if let Some(ag) = &mut self.agent {
+            if take.drop_agent > 0 {
+                ag.input.discard(take.drop_agent);
+            }
         }
-        .min(max_block);
+        let pair = self.pairing.stats();
+        self.stats.agent_padded = pair.agent_padded;
+        self.stats.resync_dropped = pair.agent_dropped;
         if n == 0 {
             return Ok(0);
         }
@@ -259,22 +240,14 @@ impl LiveAnalysis {
             _ => None,
         };
         feed.set_born(born);
-        if c_av.is_some() {
-            self.customer.input.read_into(&mut self.cbuf[..n]);
-        } else {
-            self.cbuf[..n].fill(0.0);
-        }
+        self.customer
+            .input
+            .read_into(&mut self.cbuf[..take.customer]);
+        self.cbuf[take.customer..n].fill(0.0);
         if let Some(a) = &mut self.agent {
-            if a_av.is_some() {
-                let real = n - agent_pad;
-                a.input.read_into(&mut self.abuf[..real]);
-                self.abuf[real..n].fill(0.0);
-                self.agent_debt += agent_pad;
-                self.stats.agent_padded += agent_pad as u64;
-            } else {
-                self.abuf[..n].fill(0.0);
-            }
+            a.input.read_into(&mut self.abuf[..take.agent]);
         }
+        self.abuf[take.agent..n].fill(0.0);
         self.engine
             .process(&self.cbuf[..n], &self.abuf[..n], &mut NoSinks, feed)?;
         self.stats.samples += n as u64;

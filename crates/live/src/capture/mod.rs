@@ -22,7 +22,7 @@ mod analysis;
 mod device;
 mod ring;
 
-pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput, MAX_AGENT_WAIT_S};
+pub use analysis::{voice_input, LiveAnalysis, LiveStats, VoiceInput, PAIRING};
 #[cfg(feature = "capture")]
 pub use device::{
     find_pulse_socket, list_input_devices, pulse_socket_candidates, start_capture, CaptureHandle,
