@@ -45,6 +45,17 @@ impl PairPolicy {
         max_lead_s: 2.0,
         max_wait: Duration::from_millis(150),
     };
+
+    /// Two legs of one call from a telephony platform (two AudioSocket
+    /// connections, the two tracks of a Twilio stream). They come in step
+    /// from the platform, give or take a frame; a leg can still be read late
+    /// on a busy server, so the customer waits up to half a second before a
+    /// silent agent leg counts as stalled, and a socket ahead is held back
+    /// (its reads stop) well before `max_lead_s`.
+    pub const LEGS: Self = Self {
+        max_lead_s: 2.0,
+        max_wait: Duration::from_millis(500),
+    };
 }
 
 /// What a [`Pairing`] did over a call.
@@ -72,6 +83,18 @@ pub struct Take {
     pub agent: usize,
 }
 
+/// The customer's audio waiting to be paired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    /// Samples waiting.
+    pub samples: usize,
+    /// When the oldest of them arrived, if the caller knows: the wait is
+    /// then that sample's own, so a steady stream whose agent part merely
+    /// comes a little later is never padded. Unknown, the wait counts from
+    /// when the customer got ahead.
+    pub oldest: Option<Instant>,
+}
+
 /// Which voice has been ahead, and since when.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Ahead {
@@ -85,6 +108,10 @@ pub struct Pairing {
     max_lead: usize,
     max_wait: Duration,
     ahead: Option<Ahead>,
+    /// The agent was padded and has sent nothing since: the customer's next
+    /// audio does not wait again (a stalled agent costs one wait, not one
+    /// per block).
+    padding: bool,
     stats: PairStats,
 }
 
@@ -95,6 +122,7 @@ impl Pairing {
             max_lead: (policy.max_lead_s * f64::from(rate)).max(0.0) as usize,
             max_wait: policy.max_wait,
             ahead: None,
+            padding: false,
             stats: PairStats::default(),
         }
     }
@@ -104,20 +132,21 @@ impl Pairing {
         self.stats
     }
 
-    /// Decides what leaves now, given the samples waiting per voice (`None`:
-    /// that voice is gone or lost, and silence stands in for it uncounted),
-    /// at most `max` per voice.
+    /// Decides what leaves now, given what waits per voice (`None`: that
+    /// voice is gone or lost, and silence stands in for it uncounted), at
+    /// most `max` per voice.
     pub fn decide(
         &mut self,
-        customer: Option<usize>,
+        customer: Option<Queued>,
         agent: Option<usize>,
         max: usize,
         now: Instant,
     ) -> Take {
-        let (c, a) = match (customer, agent) {
-            (Some(c), Some(a)) => (c, a),
+        let (c, oldest, a) = match (customer, agent) {
+            (Some(c), Some(a)) => (c.samples, c.oldest, a),
             (c, a) => {
                 self.ahead = None;
+                let c = c.map(|c| c.samples);
                 let len = c.unwrap_or(0).max(a.unwrap_or(0)).min(max);
                 return Take {
                     drop_agent: 0,
@@ -127,21 +156,18 @@ impl Pairing {
                 };
             }
         };
-        if c == 0 && a == 0 {
-            // Nothing to decide, and nothing learnt: a wait that expired
-            // stays expired until the agent's audio is really there.
-            return Take::default();
+        if a > 0 {
+            self.padding = false;
         }
         if c > a {
-            // Waiting started when the customer got ahead; it stays expired
-            // until the agent catches up, so a stalled agent costs the
-            // customer one wait, not one per call.
             let since = match self.ahead {
                 Some(Ahead::Customer(t)) => t,
                 _ => now,
             };
             self.ahead = Some(Ahead::Customer(since));
-            if c - a > self.max_lead || now.saturating_duration_since(since) >= self.max_wait {
+            let waited = now.saturating_duration_since(oldest.map_or(since, |o| o.max(since)));
+            if self.padding || c - a > self.max_lead || waited >= self.max_wait {
+                self.padding = true;
                 let len = c.min(max);
                 let agent = a.min(len);
                 self.stats.agent_padded += (len - agent) as u64;
@@ -203,36 +229,63 @@ mod tests {
         }
     }
 
+    fn c(samples: usize) -> Option<Queued> {
+        Some(Queued {
+            samples,
+            oldest: None,
+        })
+    }
+
     #[test]
     fn pairs_what_both_have_and_the_customer_waits_only_so_long() {
         let t0 = Instant::now();
         let ms = |m: u64| t0 + Duration::from_millis(m);
         let mut p = Pairing::new(POLICY, 100);
-        assert_eq!(
-            p.decide(Some(30), Some(10), 1000, ms(0)),
-            take(0, 10, 10, 10)
-        );
+        assert_eq!(p.decide(c(30), Some(10), 1000, ms(0)), take(0, 10, 10, 10));
         // 20 customer samples wait; 100 ms later they still do.
-        assert_eq!(p.decide(Some(20), Some(0), 1000, ms(100)), take(0, 0, 0, 0));
+        assert_eq!(p.decide(c(20), Some(0), 1000, ms(100)), take(0, 0, 0, 0));
         // At 150 ms they go on, the agent's part silence.
-        assert_eq!(
-            p.decide(Some(25), Some(0), 1000, ms(150)),
-            take(0, 25, 25, 0)
-        );
+        assert_eq!(p.decide(c(25), Some(0), 1000, ms(150)), take(0, 25, 25, 0));
         assert_eq!(p.stats().agent_padded, 25);
-        // Still ahead: the wait stays expired, the customer never waits again.
-        assert_eq!(p.decide(Some(5), Some(2), 1000, ms(151)), take(0, 5, 5, 2));
-        // Level again: a new lead waits anew.
-        assert_eq!(p.decide(Some(4), Some(4), 1000, ms(152)), take(0, 4, 4, 4));
-        assert_eq!(p.decide(Some(6), Some(2), 1000, ms(160)), take(0, 2, 2, 2));
-        assert_eq!(p.stats().agent_padded, 28);
+        // Nothing from the agent since: the customer does not wait again.
+        assert_eq!(p.decide(c(0), Some(0), 1000, ms(151)), take(0, 0, 0, 0));
+        assert_eq!(p.decide(c(5), Some(0), 1000, ms(152)), take(0, 5, 5, 0));
+        // The agent is back (late): paired, and a new lead waits anew.
+        assert_eq!(p.decide(c(4), Some(4), 1000, ms(153)), take(0, 4, 4, 4));
+        assert_eq!(p.decide(c(6), Some(2), 1000, ms(160)), take(0, 2, 2, 2));
+        assert_eq!(p.stats().agent_padded, 30);
+    }
+
+    #[test]
+    fn the_wait_is_the_oldest_customer_samples_own() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let mut p = Pairing::new(POLICY, 100);
+        let q = |samples, at| {
+            Some(Queued {
+                samples,
+                oldest: Some(ms(at)),
+            })
+        };
+        // Ahead since 0 ms, but the agent keeps pairing off the older
+        // samples: what waits at 200 ms arrived at 120 ms, so it waits on.
+        assert_eq!(p.decide(q(10, 0), Some(0), 1000, ms(0)), take(0, 0, 0, 0));
+        assert_eq!(
+            p.decide(q(10, 120), Some(5), 1000, ms(200)),
+            take(0, 5, 5, 5)
+        );
+        // At 270 ms the 120 ms samples have waited 150 ms.
+        assert_eq!(
+            p.decide(q(5, 120), Some(0), 1000, ms(270)),
+            take(0, 5, 5, 0)
+        );
     }
 
     #[test]
     fn a_customer_more_than_max_lead_ahead_is_not_held() {
         let t0 = Instant::now();
         let mut p = Pairing::new(POLICY, 100);
-        assert_eq!(p.decide(Some(101), Some(0), 64, t0), take(0, 64, 64, 0));
+        assert_eq!(p.decide(c(101), Some(0), 64, t0), take(0, 64, 64, 0));
         assert_eq!(p.stats().agent_padded, 64);
     }
 
@@ -242,21 +295,18 @@ mod tests {
         let ms = |m: u64| t0 + Duration::from_millis(m);
         let mut p = Pairing::new(POLICY, 100);
         // Ahead within max_lead: it waits for the customer, nothing dropped.
-        assert_eq!(
-            p.decide(Some(10), Some(90), 1000, ms(0)),
-            take(0, 10, 10, 10)
-        );
+        assert_eq!(p.decide(c(10), Some(90), 1000, ms(0)), take(0, 10, 10, 10));
         // A backlog past max_lead waits max_wait, then is trimmed to line up.
         assert_eq!(
-            p.decide(Some(10), Some(300), 1000, ms(10)),
+            p.decide(c(10), Some(300), 1000, ms(10)),
             take(0, 10, 10, 10)
         );
         assert_eq!(
-            p.decide(Some(10), Some(290), 1000, ms(100)),
+            p.decide(c(10), Some(290), 1000, ms(100)),
             take(0, 10, 10, 10)
         );
         assert_eq!(
-            p.decide(Some(10), Some(280), 1000, ms(160)),
+            p.decide(c(10), Some(280), 1000, ms(160)),
             take(270, 10, 10, 10)
         );
         assert_eq!(
@@ -272,7 +322,7 @@ mod tests {
     fn a_gone_voice_is_silence_and_not_counted() {
         let t0 = Instant::now();
         let mut p = Pairing::new(POLICY, 100);
-        assert_eq!(p.decide(Some(30), None, 20, t0), take(0, 20, 20, 0));
+        assert_eq!(p.decide(c(30), None, 20, t0), take(0, 20, 20, 0));
         assert_eq!(p.decide(None, Some(7), 20, t0), take(0, 7, 0, 7));
         assert_eq!(p.decide(None, None, 20, t0), take(0, 0, 0, 0));
         assert_eq!(p.stats(), PairStats::default());

@@ -18,10 +18,11 @@
 //! `01` for the agent's; a lone connection, or one with another last byte,
 //! is a call of its own, the customer's voice.
 
+use shoutcue_core::pair::PairPolicy;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -457,7 +458,8 @@ async fn connection(
                 _ => step.customer_gone(),
             }
             if let Some(s) = session {
-                step.drain(|c, a| s.push(c, a));
+                let padded = step.drain(Instant::now(), |c, a| s.push(c, a));
+                s.filled(padded);
             }
         }
         *legs == 0
@@ -481,15 +483,17 @@ async fn connection(
     }
 }
 
-/// The most one leg may run ahead of the other before it waits, s.
+/// The most one leg may run ahead of the other before its socket is held
+/// back (no more reads), s: well within [`PairPolicy::LEGS`]'s `max_lead_s`,
+/// so a leg that is merely read late loses nothing.
 const MAX_LEAD_S: f64 = 1.0;
-/// How long a leg waits for a lagging partner before it counts as stalled.
-const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// Holds this leg back (stops reading its socket) while it is more than
-/// [`MAX_LEAD_S`] ahead of its partner, for up to [`MAX_WAIT`]; then fills
-/// the partner's gap with silence, so a stalled leg never holds the other's
-/// cues for long, and a leg that is merely late loses nothing.
+/// [`MAX_LEAD_S`] ahead of its partner. A customer leg ahead goes on once the
+/// pairing rule pads the agent's part (its oldest sample has waited the
+/// policy's limit); an agent leg ahead, after the same wait, stops waiting
+/// for a stalled customer, whose place the pairing rule never fills (its
+/// backlog past `max_lead_s` is dropped instead).
 async fn wait_for_partner(call: &Mutex<Paired>, leg: Leg, rate: u32) -> Result<(), String> {
     let max = (f64::from(rate) * MAX_LEAD_S) as i64;
     let (me, other) = if leg == Leg::Agent { (1, 0) } else { (0, 1) };
@@ -502,16 +506,16 @@ async fn wait_for_partner(call: &Mutex<Paired>, leg: Leg, rate: u32) -> Result<(
     loop {
         {
             let mut p = call.lock().map_err(|_| "call poisoned")?;
+            let Paired { session, step, .. } = &mut *p;
+            if let (Some(st), Some(s)) = (step.as_mut(), session.as_mut()) {
+                let padded = st.drain(Instant::now(), |c, a| s.push(c, a));
+                s.filled(padded);
+            }
             if ahead(&p) <= max {
                 return Ok(());
             }
-            if p.stalled[other] || start.elapsed() >= MAX_WAIT {
+            if p.stalled[other] || start.elapsed() >= PairPolicy::LEGS.max_wait {
                 p.stalled[other] = true;
-                let Paired { session, step, .. } = &mut *p;
-                if let (Some(st), Some(s)) = (step.as_mut(), session.as_mut()) {
-                    s.filled(st.pad_lagging());
-                    st.drain(|c, a| s.push(c, a));
-                }
                 return Ok(());
             }
         }
@@ -538,7 +542,7 @@ fn feed(
             CallSession::start(shared, meta, rate, leg != Leg::Alone).map_err(|e| e.to_string())?;
         p.session = Some(s);
         // A partner more than 1 s behind (or never coming) is filled with silence.
-        p.step = Some(Lockstep::new(rate, 1.0));
+        p.step = Some(Lockstep::new(rate));
     }
     let Paired {
         session: Some(session),
@@ -558,13 +562,15 @@ fn feed(
         (Leg::Alone, _) | (_, None) => session.push(samples, &[]),
         (Leg::Customer, Some(st)) => {
             p.stalled[0] = false;
-            st.push_customer(samples);
-            st.drain(|c, a| session.push(c, a));
+            st.push_customer(samples, Instant::now());
+            let padded = st.drain(Instant::now(), |c, a| session.push(c, a));
+            session.filled(padded);
         }
         (Leg::Agent, Some(st)) => {
             p.stalled[1] = false;
             st.push_agent(samples);
-            st.drain(|c, a| session.push(c, a));
+            let padded = st.drain(Instant::now(), |c, a| session.push(c, a));
+            session.filled(padded);
         }
     }
     Ok(())

@@ -2,6 +2,8 @@
 //! `replay` runs it, its JSON Lines events and its incident note. Protocol
 //! handlers decode their frames into samples and push them here.
 
+use shoutcue_core::pair::{PairPolicy, PairStats, Pairing, Queued};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -589,36 +591,48 @@ impl Sink for CallSinks {
 }
 
 /// Keeps two voices that arrive separately (two sockets, two tracks) in
-/// step: samples leave in pairs. A voice that is gone is filled with
-/// silence; one that lags is the caller's call ([`Lockstep::lead`],
-/// [`Lockstep::pad_lagging`]): a socket can be made to wait, a track in the
-/// same stream cannot.
+/// step by the one pairing rule ([`shoutcue_core::pair`], policy
+/// [`PairPolicy::LEGS`]): samples leave in pairs, the customer's audio waits
+/// for a lagging agent leg at most the policy's wait, then the agent's part
+/// is silence. A voice that is gone is silence from then on.
 pub struct Lockstep {
     c: Vec<f32>,
     a: Vec<f32>,
     c_gone: bool,
     a_gone: bool,
+    /// (customer samples pushed up to the end of a push, when it came), for
+    /// the age of the oldest customer sample still waiting.
+    stamps: VecDeque<(u64, Instant)>,
+    c_pushed: u64,
+    c_taken: u64,
+    pairing: Pairing,
     out_c: Vec<f32>,
     out_a: Vec<f32>,
 }
 
 impl Lockstep {
-    /// For voices at `rate`, sized for one running `max_lead_s` ahead.
-    pub fn new(rate: u32, max_lead_s: f64) -> Self {
-        let cap = (f64::from(rate) * max_lead_s) as usize + MAX_BLOCK;
+    /// For voices at `rate`.
+    pub fn new(rate: u32) -> Self {
+        let cap = (f64::from(rate) * PairPolicy::LEGS.max_lead_s) as usize + MAX_BLOCK;
         Self {
             c: Vec::with_capacity(cap),
             a: Vec::with_capacity(cap),
             c_gone: false,
             a_gone: false,
+            stamps: VecDeque::new(),
+            c_pushed: 0,
+            c_taken: 0,
+            pairing: Pairing::new(PairPolicy::LEGS, rate),
             out_c: Vec::with_capacity(cap),
             out_a: Vec::with_capacity(cap),
         }
     }
 
-    /// Adds the customer's samples.
-    pub fn push_customer(&mut self, s: &[f32]) {
+    /// Adds the customer's samples, which arrived `at`.
+    pub fn push_customer(&mut self, s: &[f32], at: Instant) {
         self.c.extend_from_slice(s);
+        self.c_pushed += s.len() as u64;
+        self.stamps.push_back((self.c_pushed, at));
     }
 
     /// Adds the agent's samples.
@@ -641,19 +655,15 @@ impl Lockstep {
         self.c.len() as i64 - self.a.len() as i64
     }
 
-    /// Fills the lagging voice with silence up to the other: it stalled, and
-    /// the voice that is there must not wait for it any longer. Returns the
-    /// samples filled in.
-    pub fn pad_lagging(&mut self) -> usize {
-        let n = self.c.len().max(self.a.len());
-        let filled = (n - self.c.len()) + (n - self.a.len());
-        self.c.resize(n, 0.0);
-        self.a.resize(n, 0.0);
-        filled
+    /// What the pairing did so far.
+    pub fn stats(&self) -> PairStats {
+        self.pairing.stats()
     }
 
-    /// Hands the samples that are ready, in pairs, to `f`.
-    pub fn drain(&mut self, mut f: impl FnMut(&[f32], &[f32])) {
+    /// Hands the samples that may leave `now`, in pairs, to `f`. Returns the
+    /// agent samples stood in for by silence (the caller counts them in
+    /// `dropped_frames` with [`CallSession::filled`]).
+    pub fn drain(&mut self, now: Instant, f: impl FnOnce(&[f32], &[f32])) -> usize {
         let (lc, la) = (self.c.len(), self.a.len());
         if self.a_gone && lc > la {
             self.a.resize(lc, 0.0);
@@ -661,15 +671,35 @@ impl Lockstep {
         if self.c_gone && la > lc {
             self.c.resize(la, 0.0);
         }
-        let n = self.c.len().min(self.a.len());
-        if n == 0 {
-            return;
+        while self
+            .stamps
+            .front()
+            .is_some_and(|&(end, _)| end <= self.c_taken)
+        {
+            self.stamps.pop_front();
+        }
+        let customer = Queued {
+            samples: self.c.len(),
+            oldest: self.stamps.front().map(|&(_, at)| at),
+        };
+        let take = self
+            .pairing
+            .decide(Some(customer), Some(self.a.len()), usize::MAX, now);
+        if take.drop_agent > 0 {
+            self.a.drain(..take.drop_agent);
+        }
+        if take.len == 0 {
+            return 0;
         }
         self.out_c.clear();
         self.out_a.clear();
-        self.out_c.extend(self.c.drain(..n));
-        self.out_a.extend(self.a.drain(..n));
+        self.out_c.extend(self.c.drain(..take.customer));
+        self.out_c.resize(take.len, 0.0);
+        self.out_a.extend(self.a.drain(..take.agent));
+        self.out_a.resize(take.len, 0.0);
+        self.c_taken += take.customer as u64;
         f(&self.out_c, &self.out_a);
+        take.len - take.agent
     }
 }
 
@@ -701,28 +731,40 @@ mod tests {
     }
 
     #[test]
-    fn lockstep_pairs_and_pads() {
-        let mut l = Lockstep::new(100, 0.5);
-        l.push_customer(&[1.0; 30]);
+    fn lockstep_pairs_waits_for_a_lagging_agent_only_so_long_and_pads() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let wait = PairPolicy::LEGS.max_wait.as_millis() as u64;
+        let mut l = Lockstep::new(100);
         let mut got = Vec::new();
-        l.drain(|c, a| got.push((c.len(), a.len())));
-        assert!(got.is_empty(), "nothing leaves before the agent is heard");
+        l.push_customer(&[1.0; 30], ms(0));
+        let pad = l.drain(ms(0), |c, a| got.push((c.len(), a.len())));
+        assert_eq!(
+            (got.len(), pad),
+            (0, 0),
+            "nothing leaves before the agent is heard"
+        );
         l.push_agent(&[2.0; 10]);
-        l.drain(|c, a| got.push((c.len(), a.len())));
+        l.drain(ms(20), |c, a| got.push((c.len(), a.len())));
         assert_eq!(got, vec![(10, 10)]);
-        l.push_customer(&[1.0; 60]);
+        l.push_customer(&[1.0; 60], ms(40));
         assert_eq!(l.lead(), 80);
-        l.drain(|c, a| got.push((c.len(), a.len())));
+        l.drain(ms(wait - 1), |c, a| got.push((c.len(), a.len())));
         assert_eq!(got.len(), 1, "a lagging agent is waited for");
-        l.pad_lagging();
-        l.drain(|c, a| {
+        // The oldest customer sample has waited the policy's limit: on.
+        let pad = l.drain(ms(wait), |c, a| {
             assert!(a.iter().all(|&x| x == 0.0));
             got.push((c.len(), a.len()))
         });
-        assert_eq!(got[1], (80, 80));
+        assert_eq!((got[1], pad), ((80, 80), 80));
+        assert_eq!(l.stats().agent_padded, 80);
         l.agent_gone();
-        l.push_customer(&[1.0; 5]);
-        l.drain(|c, _| got.push((c.len(), 0)));
-        assert_eq!(got[2], (5, 0));
+        l.push_customer(&[1.0; 5], ms(wait + 20));
+        let pad = l.drain(ms(wait + 20), |c, _| got.push((c.len(), 0)));
+        assert_eq!(
+            (got[2], pad),
+            ((5, 0), 0),
+            "a gone voice is not counted as padded"
+        );
     }
 }

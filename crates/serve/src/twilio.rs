@@ -9,6 +9,7 @@
 //! `agent_id` (`<Parameter name="agent_id" value="..."/>` in TwiML).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -222,7 +223,8 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
             st.customer_gone();
             st.agent_gone();
             let call = &mut s.call;
-            st.drain(|c, a| call.push(c, a));
+            let padded = st.drain(Instant::now(), |c, a| call.push(c, a));
+            call.filled(padded);
         }
         s.call.end(reason);
     }
@@ -380,7 +382,7 @@ fn handle(
             *stream = Some(Stream {
                 call,
                 _slot: slot,
-                step: has_agent.then(|| Lockstep::new(8000, 1.0)),
+                step: has_agent.then(|| Lockstep::new(8000)),
                 got: [0, 0],
                 buf: Vec::with_capacity(4096),
             });
@@ -420,17 +422,14 @@ fn handle(
                 (None, 0) => call.push(buf, &[]),
                 (None, _) => {} // an agent track on a call that announced none
                 (Some(st), t) => {
+                    let now = Instant::now();
                     if t == 0 {
-                        st.push_customer(buf);
+                        st.push_customer(buf, now);
                     } else {
                         st.push_agent(buf);
                     }
-                    // Both tracks share this stream, so waiting cannot help:
-                    // a track more than a second behind has stopped.
-                    if st.lead().abs() > 8000 {
-                        call.filled(st.pad_lagging());
-                    }
-                    st.drain(|c, a| call.push(c, a));
+                    let padded = st.drain(now, |c, a| call.push(c, a));
+                    call.filled(padded);
                 }
             }
             Ok(None)

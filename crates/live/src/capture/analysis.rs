@@ -11,7 +11,7 @@ use crate::overlay::{OverlayFeed, Status};
 use shoutcue_core::detector::Speaker;
 use shoutcue_core::engine::CallEngine;
 use shoutcue_core::engine::{Event, Sink, SinkError};
-use shoutcue_core::pair::{PairPolicy, Pairing, Take};
+use shoutcue_core::pair::{PairPolicy, Pairing, Queued, Take};
 use shoutcue_core::resample::ResampleError;
 
 /// How long the analysis thread sleeps when no audio is waiting.
@@ -220,7 +220,13 @@ impl LiveAnalysis {
                 }
             }
             // Without an agent device `a_av` is None: the customer alone.
-            _ => self.pairing.decide(c_av, a_av, max_block, now),
+            _ => {
+                let customer = c_av.map(|samples| Queued {
+                    samples,
+                    oldest: self.customer.input.oldest_unread_arrival(),
+                });
+                self.pairing.decide(customer, a_av, max_block, now)
+            }
         };
         let n = take.len;
         if let Some(ag) = &mut self.agent {
