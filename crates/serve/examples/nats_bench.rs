@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use shoutcue_core::coach::{CoachConfig, Script};
 use shoutcue_core::detector::ShoutModel;
+use shoutcue_serve::bus::Kind;
 use shoutcue_serve::config::AudioSocketConfig;
 use shoutcue_serve::{ServeConfig, Server};
 
@@ -87,12 +88,12 @@ fn main() {
             let due = (rate as f64 * (k as f64 * 0.01)).round() as u64;
             while offered < due {
                 let i = offered as usize % calls.len();
-                let line = if offered % 100 == 99 {
-                    format!(r#"{{"v":1,"t":{}.0,"type":"supervisor_alert","episodes":5,"shouting_s":16.0,"steps_given":4,"cues_shown":5}}"#, offered)
+                let (kind, line) = if offered % 100 == 99 {
+                    (Kind::SupervisorAlert, format!(r#"{{"v":1,"t":{}.0,"type":"supervisor_alert","episodes":5,"shouting_s":16.0,"steps_given":4,"cues_shown":5}}"#, offered))
                 } else {
-                    format!(r#"{{"v":1,"t":{}.0,"type":"shout_start",{body}}}"#, offered)
+                    (Kind::ShoutStart, format!(r#"{{"v":1,"t":{}.0,"type":"shout_start",{body}}}"#, offered))
                 };
-                hub.publish(&calls[i], &agent, false, line);
+                hub.publish(&calls[i], &agent, kind, false, line);
                 offered += 1;
             }
             deepest = deepest.max(server.nats_queue_depth());

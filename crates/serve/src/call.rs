@@ -5,9 +5,9 @@
 use shoutcue_core::pair::{PairPolicy, PairStats, Pairing, Queued};
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use shoutcue_core::coach::CoachEvent;
 use shoutcue_core::engine::{CallEngine, Event, Sink, SinkError};
 use shoutcue_core::sinks::{CallInfo, IncidentRecorder, JsonlSink};
 
+use crate::bus::{self, CallStartLine, IncidentNoteLine, Kind};
 use crate::events_file::{self, EventsFile};
 use crate::hub::Tap;
 use crate::Shared;
@@ -344,33 +345,35 @@ impl CallSession {
             }
             None => (None, None),
         };
-        let private = Arc::new(AtomicBool::new(false));
-        let mut out = Tap {
+        let mut tap = Tap {
             file,
             hub: shared.hub.clone(),
             call_id: Arc::from(meta.call_id.as_str()),
             agent_id: meta.agent_id.as_deref().map(Arc::from),
-            private: private.clone(),
-            pending: Vec::with_capacity(512),
             shared: shared.clone(),
         };
-        let start_line = serde_json::json!({
-            "v": 1, "t": 0.0, "type": "call_start",
-            "call_id": meta.call_id, "protocol": meta.protocol.as_str(),
-            "agent_id": meta.agent_id, "has_agent": has_agent, "rate": rate,
+        let start_line = bus::render(&CallStartLine {
+            v: bus::V,
+            t: 0.0,
+            kind: Kind::CallStart.as_str(),
+            call_id: &meta.call_id,
+            protocol: meta.protocol.as_str(),
+            agent_id: meta.agent_id.as_deref(),
+            has_agent,
+            rate,
         });
-        // A write error here shows again, and is reported, at the first event.
-        let _ = writeln!(out, "{start_line}");
+        tap.line(Kind::CallStart, false, start_line.as_bytes());
         let started_at =
             humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let sinks = CallSinks {
-            events: JsonlSink::new(out, shared.script.clone()).with_call_id(&meta.call_id),
+            events: JsonlSink::new(Vec::with_capacity(1024), shared.script.clone())
+                .with_call_id(&meta.call_id),
+            tap,
             recorder: IncidentRecorder::new(CallInfo {
                 source: format!("{} call {}", meta.protocol.as_str(), meta.call_id),
                 started_at: Some(started_at),
             }),
             failed: false,
-            private,
             shared: shared.clone(),
         };
         shared.stats.started[meta.protocol.index()].fetch_add(1, Ordering::Relaxed);
@@ -515,17 +518,17 @@ impl CallSession {
         // only: it is not an event of the call's schema-v1 stream). The
         // note holds nothing of the agent's own voice.
         if alert || !note.episodes.is_empty() {
-            let line = serde_json::json!({
-                "v": shoutcue_core::sinks::SCHEMA_VERSION,
-                "t": self.duration_s(),
-                "call_id": self.meta.call_id,
-                "type": "incident_note",
-                "markdown": note.to_markdown(),
-            })
-            .to_string();
+            let line = bus::render(&IncidentNoteLine {
+                v: bus::V,
+                t: self.duration_s(),
+                call_id: &self.meta.call_id,
+                kind: Kind::IncidentNote.as_str(),
+                markdown: note.to_markdown(),
+            });
             self.shared.hub.publish(
                 &Arc::from(self.meta.call_id.as_str()),
                 &self.meta.agent_id.as_deref().map(Arc::from),
+                Kind::IncidentNote,
                 false,
                 line,
             );
@@ -545,18 +548,29 @@ impl CallSession {
 
 /// The call's outputs: events for the stream, the record for the note.
 struct CallSinks {
-    events: JsonlSink<Tap>,
+    /// Renders each event into its buffer, which [`CallSinks::pass_on`]
+    /// empties into the tap with the event's kind and privacy.
+    events: JsonlSink<Vec<u8>>,
+    tap: Tap,
     recorder: IncidentRecorder,
     failed: bool,
-    /// Tells the tap whether the line it is about to pass on is private.
-    private: Arc<AtomicBool>,
     /// For the counts of cues and alerts.
     shared: Arc<Shared>,
 }
 
+impl CallSinks {
+    /// Hands the line just rendered to the file and the hub.
+    fn pass_on(&mut self, kind: Kind, private: bool) {
+        let buf = self.events.get_mut();
+        if let Some(line) = buf.strip_suffix(b"\n") {
+            self.tap.line(kind, private, line);
+        }
+        buf.clear();
+    }
+}
+
 impl Sink for CallSinks {
     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
-        self.private.store(ev.is_private(), Ordering::Relaxed);
         match ev {
             Event::Coach(CoachEvent::Cue { rung, .. }) => {
                 if let Some(c) = self
@@ -578,13 +592,14 @@ impl Sink for CallSinks {
         } else {
             self.events.event(ev)
         };
+        self.pass_on(Kind::of(ev), ev.is_private());
         self.failed |= r.is_err();
         self.recorder.event(ev)?;
         r
     }
     fn finish(&mut self, t: f64) -> Result<(), SinkError> {
-        self.private.store(false, Ordering::Relaxed);
         let r = self.events.finish(t);
+        self.pass_on(Kind::CallEnd, false);
         self.recorder.finish(t)?;
         r
     }

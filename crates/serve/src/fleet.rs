@@ -31,8 +31,9 @@ use async_nats::jetstream;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::bus::{self, Kind, LostCallEndLine};
 use crate::hub::Hub;
-use crate::nats::{event_type, redacted, server_addrs, stream_name};
+use crate::nats::{redacted, server_addrs, stream_name};
 use crate::Shared;
 
 /// Counters of the fleet console (read by `/healthz` and `/metrics`).
@@ -119,16 +120,18 @@ impl Tracker {
 
     /// One line of `call` from `node`: whether to show it.
     pub fn line(&mut self, node: &str, call: &str, line: &str, now: Instant) -> bool {
-        let ty = event_type(line);
+        // Another node's line: parsed for its type (the one boundary where
+        // a line comes without its kind).
+        let kind = Kind::of_line(line);
         if self.lost.contains(call) {
             // Ended here already; its own end and note are still news.
-            return matches!(ty, "call_end" | "incident_note");
+            return matches!(kind, Kind::CallEnd | Kind::IncidentNote);
         }
-        if ty == "call_end" {
+        if kind == Kind::CallEnd {
             self.calls.remove(call);
             return true;
         }
-        if ty == "incident_note" {
+        if kind == Kind::IncidentNote {
             return true;
         }
         let t = serde_json::from_str::<serde_json::Value>(line)
@@ -229,15 +232,14 @@ impl Tracker {
             self.lost.clear();
             self.lost.insert(id.to_owned());
         }
-        let line = serde_json::json!({
-            "v": 1,
-            "t": t,
-            "type": "call_end",
-            "duration": t,
-            "reason": "disconnect",
-            "lost_node": c.node,
-        })
-        .to_string();
+        let line = bus::render(&LostCallEndLine {
+            v: bus::V,
+            t,
+            kind: Kind::CallEnd.as_str(),
+            duration: t,
+            reason: "disconnect",
+            lost_node: &c.node,
+        });
         Some(Lost {
             call_id: id.to_owned(),
             node: c.node,
@@ -320,7 +322,13 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
         for l in lost {
             stats.calls_lost.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(call = %l.call_id, node = %l.node, "console: node lost: call ended as disconnected");
-            console.publish_from(&l.call_id.as_str().into(), &None, Some(&l.node), l.line);
+            console.publish_from(
+                &l.call_id.as_str().into(),
+                &None,
+                Some(&l.node),
+                Kind::CallEnd,
+                l.line,
+            );
         }
     };
     loop {
@@ -343,7 +351,7 @@ pub(crate) async fn follow(shared: Arc<Shared>, console: Arc<Hub>, url: String) 
                         continue;
                     };
                     if tracker.line(&node, &call, line, Instant::now()) {
-                        console.publish_from(&call.as_str().into(), &None, Some(&node), line.to_owned());
+                        console.publish_from(&call.as_str().into(), &None, Some(&node), Kind::of_line(line), line.to_owned());
                     }
                 }
                 Some(Err(e)) => {

@@ -4,10 +4,10 @@
 //! kept by a task of its own so no page ever locks anything a call touches.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Write;
 
+use crate::bus::Kind;
 use crate::events_file::Written;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::broadcast;
@@ -24,10 +24,19 @@ pub struct HubLine {
     /// The node the call runs on, when the line came from another node
     /// (a fleet console); `None` for this process's own calls.
     pub node: Option<Arc<str>>,
+    /// The line's type, from the event it was rendered from.
+    pub kind: Kind,
     /// About the agent's own voice: for that agent's page only.
     pub private: bool,
     /// The schema-v1 JSON line, without its newline.
     pub line: String,
+}
+
+/// Where every line goes besides the pages (the NATS outbox), so the hub
+/// knows nothing of what lies behind it.
+pub trait Forward: Send + Sync {
+    /// Takes one line; never blocks.
+    fn push(&self, line: &Arc<HubLine>);
 }
 
 impl HubLine {
@@ -61,7 +70,7 @@ pub struct Hub {
     state: Mutex<ConsoleState>,
     /// Lines bound for NATS, when configured: a queue of its own, so a
     /// lagging publisher never loses an alert the way a broadcast would.
-    outbox: OnceLock<Arc<crate::nats::Outbox>>,
+    outbox: OnceLock<Arc<dyn Forward>>,
 }
 
 /// What a console that connects now must be shown first.
@@ -88,10 +97,11 @@ impl Hub {
         &self,
         call_id: &Arc<str>,
         agent_id: &Option<Arc<str>>,
+        kind: Kind,
         private: bool,
         line: String,
     ) {
-        self.publish_line(call_id, agent_id, None, private, line);
+        self.publish_line(call_id, agent_id, None, kind, private, line);
     }
 
     /// Publishes one public line of a call on another node (a fleet
@@ -101,9 +111,10 @@ impl Hub {
         call_id: &Arc<str>,
         agent_id: &Option<Arc<str>>,
         node: Option<&str>,
+        kind: Kind,
         line: String,
     ) {
-        self.publish_line(call_id, agent_id, node.map(Arc::from), false, line);
+        self.publish_line(call_id, agent_id, node.map(Arc::from), kind, false, line);
     }
 
     fn publish_line(
@@ -111,6 +122,7 @@ impl Hub {
         call_id: &Arc<str>,
         agent_id: &Option<Arc<str>>,
         node: Option<Arc<str>>,
+        kind: Kind,
         private: bool,
         line: String,
     ) {
@@ -119,6 +131,7 @@ impl Hub {
             call_id: call_id.clone(),
             agent_id: agent_id.clone(),
             node,
+            kind,
             private,
             line,
         });
@@ -129,7 +142,7 @@ impl Hub {
     }
 
     /// Hands every line from now on to `outbox` too (once; later calls do nothing).
-    pub fn feed(&self, outbox: Arc<crate::nats::Outbox>) {
+    pub fn feed(&self, outbox: Arc<dyn Forward>) {
         let _ = self.outbox.set(outbox);
     }
 
@@ -175,7 +188,7 @@ impl Hub {
             }
             let Ok(mut s) = self.state.lock() else { return };
             // A call's note comes just after its end: file it with that call.
-            if l.line.contains("\"type\":\"incident_note\"") && !s.active.contains_key(&l.call_id) {
+            if l.kind == Kind::IncidentNote && !s.active.contains_key(&l.call_id) {
                 if let Some(lines) = s
                     .ended
                     .iter_mut()
@@ -186,7 +199,7 @@ impl Hub {
                 }
                 continue;
             }
-            let end = l.line.contains("\"type\":\"call_end\"");
+            let end = l.kind == Kind::CallEnd;
             s.active
                 .entry(l.call_id.clone())
                 .or_default()
@@ -203,61 +216,46 @@ impl Hub {
     }
 }
 
-/// The writer under a call's JSON Lines sink: each complete line goes to
-/// the call's file and to the hub.
+/// Where a call's rendered lines go: each line whole to the call's file,
+/// then to the hub (the pages, and NATS through it).
 pub struct Tap {
     /// The call's events file, if the server writes one.
     pub(crate) file: Option<crate::events_file::EventsFile>,
     pub(crate) hub: Arc<Hub>,
     pub(crate) call_id: Arc<str>,
     pub(crate) agent_id: Option<Arc<str>>,
-    /// Set by the call's sinks before each event: whether it is private.
-    pub(crate) private: Arc<AtomicBool>,
-    pub(crate) pending: Vec<u8>,
     /// For the count of lines the file lost, and `/healthz`.
     pub(crate) shared: Arc<crate::Shared>,
 }
 
-impl Write for Tap {
-    /// Never fails. The file gets each line whole before the pages (and
-    /// NATS, through the hub) do, so after a kill it holds every line they
-    /// saw. A file that cannot take a line is counted and logged once per
-    /// outage, and the pages and NATS still get the line.
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for &b in buf {
-            if b != b'\n' {
-                self.pending.push(b);
-                continue;
-            }
-            let private = self.private.load(Ordering::Relaxed);
-            if let Some(f) = self.file.as_mut() {
-                let was_lost = f.lost();
-                let stats = &self.shared.stats;
-                match f.write_line(&self.pending) {
-                    Written::Ok => {}
-                    Written::Failed => {
-                        stats.events_lines_lost.fetch_add(1, Ordering::Relaxed);
-                        if was_lost == 0 {
-                            stats.events_failing.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(call = %self.call_id, "events file: a line could not be written (disk full or failing?); the pages and NATS go on, and the file will say how many lines it lost");
-                        }
-                    }
-                    Written::Resumed => {
-                        stats.events_failing.fetch_sub(1, Ordering::Relaxed);
-                        tracing::warn!(call = %self.call_id, lost = was_lost, "events file: writing again");
+impl Tap {
+    /// Passes on one line (without its newline) of `kind`. Never fails. The
+    /// file gets each line whole before the pages (and NATS, through the
+    /// hub) do, so after a kill it holds every line they saw. A file that
+    /// cannot take a line is counted and logged once per outage, and the
+    /// pages and NATS still get the line.
+    pub fn line(&mut self, kind: Kind, private: bool, line: &[u8]) {
+        if let Some(f) = self.file.as_mut() {
+            let was_lost = f.lost();
+            let stats = &self.shared.stats;
+            match f.write_line(line) {
+                Written::Ok => {}
+                Written::Failed => {
+                    stats.events_lines_lost.fetch_add(1, Ordering::Relaxed);
+                    if was_lost == 0 {
+                        stats.events_failing.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(call = %self.call_id, "events file: a line could not be written (disk full or failing?); the pages and NATS go on, and the file will say how many lines it lost");
                     }
                 }
+                Written::Resumed => {
+                    stats.events_failing.fetch_sub(1, Ordering::Relaxed);
+                    tracing::warn!(call = %self.call_id, lost = was_lost, "events file: writing again");
+                }
             }
-            let line = String::from_utf8_lossy(&self.pending).into_owned();
-            self.pending.clear();
-            self.hub
-                .publish(&self.call_id, &self.agent_id, private, line);
         }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        let line = String::from_utf8_lossy(line).into_owned();
+        self.hub
+            .publish(&self.call_id, &self.agent_id, kind, private, line);
     }
 }
 

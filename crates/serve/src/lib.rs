@@ -19,6 +19,7 @@
 
 pub mod audiohook;
 pub mod audiosocket;
+pub mod bus;
 pub mod call;
 pub mod config;
 pub mod desktop;

@@ -51,8 +51,9 @@ use async_nats::jetstream;
 use async_nats::{HeaderMap, ServerAddr};
 use tokio::sync::Notify;
 
+use crate::bus::Kind;
 use crate::call::Protocol;
-use crate::hub::HubLine;
+use crate::hub::{Forward, HubLine};
 use crate::Shared;
 
 /// Whether `s` is one subject token as this module writes them: non-empty,
@@ -129,19 +130,6 @@ pub fn stream_name(site: &str) -> String {
     format!("SHOUTCUE_{}", site.to_ascii_uppercase())
 }
 
-/// A line's `type`, read from its start (the sinks write `type` among the
-/// first keys, without spaces); `event` when there is none.
-pub fn event_type(line: &str) -> &str {
-    const KEY: &str = "\"type\":\"";
-    line.find(KEY)
-        .and_then(|i| {
-            let rest = &line[i + KEY.len()..];
-            rest.find('"').map(|j| &rest[..j])
-        })
-        .filter(|t| is_token(t))
-        .unwrap_or("event")
-}
-
 /// Counters of the publisher (read by `/metrics`).
 #[derive(Debug, Default)]
 pub struct NatsStats {
@@ -198,6 +186,12 @@ pub struct Outbox {
     boot: u128,
     /// The counters.
     pub stats: NatsStats,
+}
+
+impl Forward for Outbox {
+    fn push(&self, line: &Arc<HubLine>) {
+        Outbox::push(self, line);
+    }
 }
 
 impl Outbox {
@@ -275,10 +269,12 @@ impl Outbox {
                 call_id: Arc::from(s.call_id.as_str()),
                 agent_id: s.agent_id.as_deref().map(Arc::from),
                 node: None,
+                // A line from an earlier run's file: parsed for its type.
+                kind: Kind::of_line(&s.line),
                 private: s.private,
                 line: s.line,
             });
-            let alert = !line.private && event_type(&line.line) == "supervisor_alert";
+            let alert = !line.private && line.kind == Kind::SupervisorAlert;
             let origin = Some((s.boot.parse().unwrap_or(0), s.seq));
             self.lock().push_back(Item {
                 line,
@@ -320,7 +316,7 @@ impl Outbox {
         if line.private && (!self.private || line.agent_id.is_none()) {
             return;
         }
-        let alert = !line.private && event_type(&line.line) == "supervisor_alert";
+        let alert = !line.private && line.kind == Kind::SupervisorAlert;
         let mut q = self.lock();
         if q.len() >= self.cap {
             if let Some(i) = q.iter().position(|it| !it.alert) {
@@ -418,7 +414,7 @@ impl Plan {
                 failed: false,
             }];
         }
-        let ty = event_type(&l.line);
+        let ty = l.kind.as_str();
         let (boot, seq) = it.origin.unwrap_or((self.boot, l.seq));
         let id = format!("{}.{boot}.{seq}", self.node_token);
         let mut out = Vec::with_capacity(2);
@@ -934,6 +930,7 @@ mod tests {
             call_id: Arc::from("c"),
             agent_id: Some(Arc::from("a")),
             node: None,
+            kind: Kind::of_line(&format!("{{\"type\":\"{ty}\"}}")),
             private,
             line: format!("{{\"v\":1,\"t\":1.0,\"type\":\"{ty}\"}}"),
         })
@@ -1043,16 +1040,6 @@ mod tests {
         assert_eq!(redacted("h:4222"), "h:4222");
         let e = server_addrs("nats://u:secret@[bad").unwrap_err();
         assert!(!e.contains("secret"), "{e}");
-    }
-
-    #[test]
-    fn types_are_read_from_lines() {
-        assert_eq!(
-            event_type("{\"v\":1,\"t\":2.0,\"type\":\"supervisor_alert\"}"),
-            "supervisor_alert"
-        );
-        assert_eq!(event_type("{\"v\":1}"), "event");
-        assert_eq!(event_type("{\"type\":\"a.b\"}"), "event");
     }
 
     #[test]

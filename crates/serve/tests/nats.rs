@@ -20,6 +20,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use shoutcue_core::coach::{CoachConfig, Script};
 use shoutcue_core::detector::ShoutModel;
+use shoutcue_serve::bus::Kind;
 use shoutcue_serve::config::FreeSwitchConfig;
 use shoutcue_serve::nats::token;
 use shoutcue_serve::{ServeConfig, Server};
@@ -662,16 +663,17 @@ fn flood(server: &Server, prefix: &str, n: u64) -> usize {
         (0..CALLS).map(|c| format!("{prefix}-{c}").into()).collect();
     let mut alerts = 0;
     for i in 0..n {
-        let ty = if i % 50 == 49 {
+        let kind = if i % 50 == 49 {
             alerts += 1;
-            "supervisor_alert"
+            Kind::SupervisorAlert
         } else {
-            "shout_start"
+            Kind::ShoutStart
         };
+        let ty = kind.as_str();
         let line = format!("{{\"v\":1,\"t\":{i},\"type\":\"{ty}\",\"speaker\":\"customer\"}}");
         server
             .hub()
-            .publish(&ids[(i % CALLS) as usize], &None, false, line);
+            .publish(&ids[(i % CALLS) as usize], &None, kind, false, line);
     }
     alerts
 }

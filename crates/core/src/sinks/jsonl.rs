@@ -146,6 +146,12 @@ impl<W: Write> JsonlSink<W> {
         self.w
     }
 
+    /// The writer, so that a server can hand each line on as soon as it
+    /// is written, beside the event it came from, and clear it.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.w
+    }
+
     fn write(&mut self, t: f64, body: Body<'_>) -> Result<(), SinkError> {
         let rec = Record {
             v: SCHEMA_VERSION,
