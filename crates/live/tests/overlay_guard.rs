@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use shoutcue_live::overlay::{Overlay, OverlayOptions};
+use shoutcue_live::overlay::{CueShown, Overlay, OverlayOptions};
 
 fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -42,6 +42,15 @@ fn post_mark(o: &Overlay, body: &str) -> u16 {
 
 const CUE: &str = r#"{"v":1,"t":5.5,"type":"cue","step":1,"repeat":1,"recue":false,"text":"I am happy to help you, but do you realise you are shouting at me?","delivery":"awaiting"}"#;
 
+/// Step 1's first cue at `t`, as the feed takes it from the typed event.
+fn cue_at(t: f64) -> CueShown {
+    CueShown {
+        step: 1,
+        repeat: 1,
+        t,
+    }
+}
+
 #[test]
 fn marks_name_a_shown_cue_once_per_action() {
     let o = Overlay::start(OverlayOptions::loopback(0, "t")).unwrap();
@@ -55,7 +64,7 @@ fn marks_name_a_shown_cue_once_per_action() {
         post_mark(&o, r#"{"action":"said","step":4,"cue_t":8.3}"#),
         409
     );
-    o.publish_event(5.5, CUE);
+    o.publish_event(5.5, Some(cue_at(5.5)), CUE);
     // A cue that was shown, but another step or time: refused.
     assert_eq!(
         post_mark(&o, r#"{"action":"said","step":2,"cue_t":5.5}"#),
@@ -87,7 +96,11 @@ fn marks_name_a_shown_cue_once_per_action() {
 fn a_flood_of_marks_is_cut_to_the_rate_limit() {
     let o = Overlay::start(OverlayOptions::loopback(0, "t")).unwrap();
     for i in 0..30 {
-        o.publish_event(i as f64, &CUE.replace("\"t\":5.5", &format!("\"t\":{i}.0")));
+        o.publish_event(
+            i as f64,
+            Some(cue_at(i as f64)),
+            &CUE.replace("\"t\":5.5", &format!("\"t\":{i}.0")),
+        );
     }
     let mut codes = Vec::new();
     for i in 0..30 {
@@ -106,7 +119,7 @@ fn a_flood_of_marks_is_cut_to_the_rate_limit() {
 #[test]
 fn every_route_needs_the_token_a_loopback_host_and_a_same_origin_post() {
     let o = Overlay::start(OverlayOptions::loopback(0, "t")).unwrap();
-    o.publish_event(5.5, CUE);
+    o.publish_event(5.5, Some(cue_at(5.5)), CUE);
     let a = o.local_addr();
     let p = a.port();
     let t = o.token();
@@ -188,9 +201,14 @@ fn a_hotkey_marks_the_latest_cue_without_the_page() {
         request(a, &head, body).0
     };
     assert_eq!(post(o.token(), r#"{"action":"said"}"#), 409, "no cue yet");
-    o.publish_event(5.5, CUE);
+    o.publish_event(5.5, Some(cue_at(5.5)), CUE);
     o.publish_event(
         9.0,
+        Some(CueShown {
+            step: 2,
+            repeat: 1,
+            t: 9.0,
+        }),
         r#"{"v":1,"t":9.0,"type":"cue","step":2,"repeat":1,"recue":false,"text":"I am asking you to please stop shouting.","delivery":"awaiting"}"#,
     );
     assert_eq!(post("wrong-token", r#"{"action":"said"}"#), 401);

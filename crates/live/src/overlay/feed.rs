@@ -3,11 +3,12 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::server::CueShown;
 use super::Overlay;
 use shoutcue_core::coach::Script;
 use shoutcue_core::detector::{HopReport, Speaker};
@@ -219,30 +220,12 @@ pub struct PublisherReport {
     pub device_lost: [u32; 2],
 }
 
-/// A writer the JSON Lines sink renders into, so each line can be taken
-/// out as soon as it is written.
-#[derive(Clone, Default)]
-struct LineBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LineBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The non-real-time end: renders events as schema-v1 lines (with the same
 /// [`JsonlSink`] as `replay`), keeps the incident note, writes the lines to
 /// an optional output (stdout) and sends them to the overlay.
 pub struct Publisher {
-    jsonl: JsonlSink<LineBuf>,
-    buf: LineBuf,
+    /// Renders each event into its buffer, emptied at once.
+    jsonl: JsonlSink<Vec<u8>>,
     recorder: IncidentRecorder,
     overlay: Option<Arc<Overlay>>,
     out: Option<Box<dyn Write + Send>>,
@@ -264,15 +247,13 @@ struct StatusLine {
 impl Publisher {
     /// A publisher rendering texts from `script` (with `{name}` filled in if given).
     pub fn new(script: Script, name: Option<String>, call: CallInfo) -> Self {
-        let buf = LineBuf::default();
-        let mut jsonl = JsonlSink::new(buf.clone(), script);
+        let mut jsonl = JsonlSink::new(Vec::with_capacity(1024), script);
         if let Some(n) = name {
             jsonl = jsonl.with_name(n);
         }
         let recorder = IncidentRecorder::new(call);
         Self {
             jsonl,
-            buf,
             report: PublisherReport {
                 note: recorder.note().clone(),
                 latency_ms: Vec::new(),
@@ -337,7 +318,7 @@ impl Publisher {
                 self.last_t = self.last_t.max(decided_at);
                 self.recorder.event(&event).map_err(super::sink_err)?;
                 self.jsonl.event(&event).map_err(super::sink_err)?;
-                self.flush_lines(decided_at)?;
+                self.flush_lines(decided_at, CueShown::of(&event))?;
                 self.report.events += 1;
                 if let Some(b) = born {
                     self.report
@@ -369,26 +350,30 @@ impl Publisher {
                     samples,
                 })
                 .map_err(std::io::Error::other)?;
-                self.send_line(t, &line)?;
+                self.send_line(t, None, &line)?;
             }
             FeedMsg::End { duration_s } => return Ok(Some(duration_s)),
         }
         Ok(None)
     }
 
-    /// Takes the lines the sink just wrote and sends them on.
-    fn flush_lines(&mut self, t: f64) -> std::io::Result<()> {
-        let bytes = std::mem::take(&mut *self.buf.0.lock().unwrap_or_else(|p| p.into_inner()));
-        let text = String::from_utf8_lossy(&bytes);
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            self.send_line(t, line)?;
-        }
-        Ok(())
+    /// Takes the line the sink just wrote (one per event) and sends it on,
+    /// with the cue it shows.
+    fn flush_lines(&mut self, t: f64, cue: Option<CueShown>) -> std::io::Result<()> {
+        let mut bytes = std::mem::take(self.jsonl.get_mut());
+        let sent = String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .try_for_each(|line| self.send_line(t, cue, line));
+        // The buffer goes back, so its room is kept.
+        bytes.clear();
+        *self.jsonl.get_mut() = bytes;
+        sent
     }
 
-    fn send_line(&mut self, t: f64, line: &str) -> std::io::Result<()> {
+    fn send_line(&mut self, t: f64, cue: Option<CueShown>, line: &str) -> std::io::Result<()> {
         if let Some(o) = &self.overlay {
-            o.publish_event(t, line);
+            o.publish_event(t, cue, line);
         }
         if let Some(out) = &mut self.out {
             out.write_all(line.as_bytes())?;
@@ -401,7 +386,7 @@ impl Publisher {
     fn finish(mut self, duration_s: f64, rx: &FeedReceiver) -> std::io::Result<PublisherReport> {
         self.recorder.finish(duration_s).map_err(super::sink_err)?;
         self.jsonl.finish(duration_s).map_err(super::sink_err)?;
-        self.flush_lines(duration_s)?;
+        self.flush_lines(duration_s, None)?;
         self.report.note = self.recorder.note().clone();
         self.report.feed_dropped = rx.dropped.load(Ordering::Relaxed);
         Ok(self.report)

@@ -31,7 +31,8 @@ pub use feed::{
     PublisherReport, Status, FEED_CAPACITY, METER_EVERY_HOPS,
 };
 pub use server::{
-    parse_mark, Mark, MarkAction, MarkBody, MarkError, Overlay, OverlayError, OverlayOptions,
+    parse_mark, CueShown, Mark, MarkAction, MarkBody, MarkError, Overlay, OverlayError,
+    OverlayOptions,
 };
 pub use session::ServedCall;
 

@@ -277,13 +277,31 @@ struct ShownCue {
     dismissed: bool,
 }
 
-#[derive(Deserialize)]
-struct CueLine {
-    #[serde(rename = "type")]
-    kind: String,
-    t: f64,
-    step: u8,
-    repeat: u8,
+/// A cue as the overlay keeps it from the typed event, so that a mark can
+/// name only a cue that was shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CueShown {
+    /// The ladder's step.
+    pub step: u8,
+    /// Which saying of it.
+    pub repeat: u8,
+    /// The cue's time as its line says it (ms-rounded), s.
+    pub t: f64,
+}
+
+impl CueShown {
+    /// The cue an engine event shows, if it is one.
+    pub fn of(ev: &shoutcue_core::engine::Event) -> Option<Self> {
+        use shoutcue_core::coach::CoachEvent;
+        match *ev {
+            shoutcue_core::engine::Event::Coach(CoachEvent::Cue { t, rung, .. }) => Some(Self {
+                step: rung.step,
+                repeat: rung.repeat,
+                t: shoutcue_core::sinks::round_ms(t),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The running overlay server. Dropping it stops the server.
@@ -416,21 +434,18 @@ impl Overlay {
     }
 
     /// Sends one schema-v1 line (without its newline) to every page, and
-    /// keeps it for pages that connect later.
-    pub fn publish_event(&self, t: f64, line: &str) {
+    /// keeps it for pages that connect later. `cue`: the cue it shows, from
+    /// the event the line was rendered from.
+    pub fn publish_event(&self, t: f64, cue: Option<CueShown>, line: &str) {
         self.set_now(t);
-        if line.contains("\"type\":\"cue\"") {
-            if let Ok(c) = serde_json::from_str::<CueLine>(line) {
-                if c.kind == "cue" {
-                    lock(&self.shared.shown).push(ShownCue {
-                        step: c.step,
-                        repeat: c.repeat,
-                        t: c.t,
-                        said: false,
-                        dismissed: false,
-                    });
-                }
-            }
+        if let Some(c) = cue {
+            lock(&self.shared.shown).push(ShownCue {
+                step: c.step,
+                repeat: c.repeat,
+                t: c.t,
+                said: false,
+                dismissed: false,
+            });
         }
         self.publish(Msg {
             name: None,
