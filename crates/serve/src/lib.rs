@@ -32,6 +32,7 @@ mod http;
 pub use http::Pages;
 pub mod hub;
 pub mod line;
+pub mod metrics;
 pub mod nats;
 pub mod twilio;
 

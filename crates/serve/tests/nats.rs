@@ -288,12 +288,14 @@ async fn http_get(addr: SocketAddr, path: &str) -> String {
     b.split_once("\r\n\r\n").unwrap().1.to_string()
 }
 
-/// Parses the Prometheus text format strictly enough: every line a comment
-/// (`# HELP`/`# TYPE`) or `name{labels} value`; returns the samples.
+/// Parses the OpenMetrics text format strictly enough: every line a
+/// comment (`# HELP`/`# TYPE`) or `name{labels} value`, and `# EOF` last;
+/// returns the samples.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
+    assert!(text.ends_with("# EOF\n"), "no # EOF at the end:\n{text}");
     for line in text.lines() {
-        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") || line == "# EOF" {
             continue;
         }
         let (key, value) = line
