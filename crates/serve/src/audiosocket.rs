@@ -313,8 +313,11 @@ async fn connection(
     // connection get its buffers and leave the handshake budget.
     let id = read_uuid(&mut sock).await?;
     drop(handshake);
-    let mut payload = vec![0u8; 65_535];
-    let mut samples: Vec<f32> = Vec::with_capacity(32_768);
+    // Sized for the frames Asterisk sends (20 ms, at most 16 kHz: 640
+    // bytes); a longer frame (the format allows 64 kB) grows them once.
+    // Two 64 kB buffers per leg were most of what a call held resident.
+    let mut payload = vec![0u8; 640];
+    let mut samples: Vec<f32> = Vec::with_capacity(320);
     let (call_id, leg) = role(&id, pairing);
     let call = {
         let mut map = calls.lock().map_err(|_| "call table poisoned")?;
@@ -391,6 +394,9 @@ async fn connection(
                 break;
             }
         };
+        if payload.len() < len {
+            payload.resize(len, 0);
+        }
         if let Err(e) = read_payload(&mut sock, &mut payload[..len]).await {
             error = Some(e);
             break;

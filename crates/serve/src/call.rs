@@ -328,6 +328,8 @@ impl CallSession {
                     source,
                 }
             })?;
+        // The server reports no call's integrated loudness.
+        engine = engine.without_call_loudness();
         if shared.lines.is_some() {
             engine = engine.with_line_sampler(&shared.model);
         }
@@ -628,7 +630,9 @@ pub struct Lockstep {
 impl Lockstep {
     /// For voices at `rate`.
     pub fn new(rate: u32) -> Self {
-        let cap = (f64::from(rate) * PairPolicy::LEGS.max_lead_s) as usize + MAX_BLOCK;
+        // What waits is a frame or two; a lagging leg grows them (memory per
+        // call, docs/PERFORMANCE.md), up to the policy's lead.
+        let cap = (rate as usize / 25).min(MAX_BLOCK);
         Self {
             c: Vec::with_capacity(cap),
             a: Vec::with_capacity(cap),

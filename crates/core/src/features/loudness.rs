@@ -108,10 +108,17 @@ pub struct LoudnessMeter {
     ring_pos: usize,
     window_sum: f64,
     hops_seen: u64,
-    /// Histogram of gating-block loudness (absolute gate applied on entry).
+    /// For the integrated loudness, unless dropped: a histogram of
+    /// gating-block loudness (absolute gate applied on entry) and the sum of
+    /// block energies per bin. 90 kB, most of what a channel holds.
+    gating: Option<Gating>,
+}
+
+/// The gating histogram: block counts and energy sums per 0.01 LU bin.
+#[derive(Debug, Clone)]
+struct Gating {
     hist: Box<[u32; HIST_BINS]>,
-    /// Sum of block energies above the absolute gate, per histogram bin.
-    hist_energy: Box<[f64; HIST_BINS]>,
+    energy: Box<[f64; HIST_BINS]>,
 }
 
 impl Default for LoudnessMeter {
@@ -128,9 +135,18 @@ impl LoudnessMeter {
             ring_pos: 0,
             window_sum: 0.0,
             hops_seen: 0,
-            hist: Box::new([0; HIST_BINS]),
-            hist_energy: Box::new([0.0; HIST_BINS]),
+            gating: Some(Gating {
+                hist: Box::new([0; HIST_BINS]),
+                energy: Box::new([0.0; HIST_BINS]),
+            }),
         }
+    }
+
+    /// Stops keeping what [`LoudnessMeter::integrated`] needs (it then
+    /// says `None`), freeing its memory: for a stream whose integrated
+    /// loudness nobody reads. The momentary loudness is unchanged.
+    pub fn drop_integrated(&mut self) {
+        self.gating = None;
     }
 
     /// Forgets everything, keeping the allocations.
@@ -139,8 +155,10 @@ impl LoudnessMeter {
         self.ring_pos = 0;
         self.window_sum = 0.0;
         self.hops_seen = 0;
-        self.hist.fill(0);
-        self.hist_energy.fill(0.0);
+        if let Some(g) = &mut self.gating {
+            g.hist.fill(0);
+            g.energy.fill(0.0);
+        }
     }
 
     /// Takes one hop's K-weighted mean square and returns the momentary
@@ -172,6 +190,9 @@ impl LoudnessMeter {
     }
 
     fn add_block(&mut self, mean_square: f64) {
+        let Some(g) = &mut self.gating else {
+            return;
+        };
         if mean_square <= 0.0 {
             return;
         }
@@ -180,16 +201,18 @@ impl LoudnessMeter {
             return; // below the absolute gate (-70 LUFS)
         }
         let bin = (((l - HIST_MIN) / HIST_STEP) as usize).min(HIST_BINS - 1);
-        self.hist[bin] += 1;
-        self.hist_energy[bin] += mean_square;
+        g.hist[bin] += 1;
+        g.energy[bin] += mean_square;
     }
 
     /// Gated integrated loudness (LUFS) of everything so far: absolute gate at
     /// -70 LUFS, relative gate 10 LU below the absolute-gated mean. `None`
-    /// until a 400 ms block rises above the absolute gate.
+    /// until a 400 ms block rises above the absolute gate, and after
+    /// [`LoudnessMeter::drop_integrated`].
     pub fn integrated(&self) -> Option<f64> {
+        let g = self.gating.as_ref()?;
         let (mut n, mut e) = (0u64, 0.0f64);
-        for (c, s) in self.hist.iter().zip(self.hist_energy.iter()) {
+        for (c, s) in g.hist.iter().zip(g.energy.iter()) {
             n += *c as u64;
             e += *s;
         }
@@ -201,8 +224,8 @@ impl LoudnessMeter {
             ((((relative_gate - HIST_MIN) / HIST_STEP).ceil()).max(0.0) as usize).min(HIST_BINS);
         let (mut n2, mut e2) = (0u64, 0.0f64);
         for i in start..HIST_BINS {
-            n2 += self.hist[i] as u64;
-            e2 += self.hist_energy[i];
+            n2 += g.hist[i] as u64;
+            e2 += g.energy[i];
         }
         if n2 == 0 {
             return None;
