@@ -34,6 +34,7 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::call::{CallMeta, CallSession, EndReason, Protocol, Slot};
+use crate::pcm::{Encoding, Layout};
 use crate::Shared;
 
 /// The components a signature must cover.
@@ -677,41 +678,16 @@ impl Session {
         if self.call.is_none() {
             return self.protocol_error(ws, "audio before open".into()).await;
         }
-        let ch = if self.stereo { 2 } else { 1 };
-        let width = match self.format {
-            Format::Pcmu => ch,
-            Format::L16 => 2 * ch,
+        let layout = Layout {
+            encoding: match self.format {
+                Format::Pcmu => Encoding::Mulaw,
+                Format::L16 => Encoding::L16,
+            },
+            channels: if self.stereo { 2 } else { 1 },
+            customer: 0,
         };
-        if !b.len().is_multiple_of(width) {
-            return self
-                .protocol_error(
-                    ws,
-                    format!(
-                        "audio frame of {} bytes is not whole samples of {width} bytes",
-                        b.len()
-                    ),
-                )
-                .await;
-        }
-        self.cust.clear();
-        self.agent.clear();
-        for s in b.chunks_exact(width) {
-            let (c, a) = match self.format {
-                Format::Pcmu => (
-                    shoutcue_core::source::mulaw_to_f32(s[0]),
-                    s.get(1).map(|&x| shoutcue_core::source::mulaw_to_f32(x)),
-                ),
-                Format::L16 => (
-                    shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([s[0], s[1]])),
-                    (ch == 2).then(|| {
-                        shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([s[2], s[3]]))
-                    }),
-                ),
-            };
-            self.cust.push(c);
-            if let Some(a) = a {
-                self.agent.push(a);
-            }
+        if let Err(e) = layout.split(b, &mut self.cust, &mut self.agent) {
+            return self.protocol_error(ws, e.to_string()).await;
         }
         if let Some(call) = self.call.as_mut() {
             call.push(&self.cust, &self.agent);

@@ -18,6 +18,7 @@
 //! `01` for the agent's; a lone connection, or one with another last byte,
 //! is a call of its own, the customer's voice.
 
+use crate::pcm::Layout;
 use shoutcue_core::pair::PairPolicy;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -131,10 +132,9 @@ pub fn header(h: [u8; 3]) -> (u8, usize) {
 /// odd byte, which [`parse`] never lets through, is ignored.
 pub fn decode_pcm16(pcm: &[u8], out: &mut Vec<f32>) {
     out.clear();
-    out.extend(
-        pcm.chunks_exact(2)
-            .map(|b| shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
-    );
+    let whole = &pcm[..pcm.len() & !1];
+    // Whole samples, one voice: cannot fail; no agent voice is written.
+    let _ = Layout::MONO_L16.append(whole, out, &mut Vec::new());
 }
 
 /// A UUID as text, `8-4-4-4-12` lower-case hex.

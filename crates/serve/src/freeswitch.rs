@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::call::{CallMeta, CallSession, EndReason, Protocol, Slot};
+use crate::pcm::{Encoding, Layout};
 use crate::Shared;
 
 /// Serves audio forks on any path of `listener` until aborted.
@@ -193,31 +194,15 @@ async fn run(mut ws: WebSocket, shared: Arc<Shared>) {
                     reason = EndReason::Error;
                     break;
                 };
-                let width = 2 * usize::from(f.channels);
-                if !b.len().is_multiple_of(width) {
-                    error = Some(format!(
-                        "audio frame of {} bytes is not whole {width}-byte frames",
-                        b.len()
-                    ));
+                let layout = Layout {
+                    encoding: Encoding::L16,
+                    channels: usize::from(f.channels),
+                    customer: usize::from(f.customer_channel),
+                };
+                if let Err(e) = layout.split(&b, &mut cust, &mut agent) {
+                    error = Some(e.to_string());
                     reason = EndReason::Error;
                     break;
-                }
-                cust.clear();
-                agent.clear();
-                for s in b.chunks_exact(width) {
-                    let x = |i: usize| {
-                        shoutcue_core::source::pcm16_to_f32(i16::from_le_bytes([
-                            s[2 * i],
-                            s[2 * i + 1],
-                        ]))
-                    };
-                    if f.channels == 2 {
-                        let c = usize::from(f.customer_channel);
-                        cust.push(x(c));
-                        agent.push(x(1 - c));
-                    } else {
-                        cust.push(x(0));
-                    }
                 }
                 session.push(&cust, &agent);
                 shared.stats.frame_done(arrived);

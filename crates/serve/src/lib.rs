@@ -34,6 +34,7 @@ pub mod hub;
 pub mod line;
 pub mod metrics;
 pub mod nats;
+pub mod pcm;
 pub mod twilio;
 
 use std::net::SocketAddr;

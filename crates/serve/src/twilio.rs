@@ -343,11 +343,8 @@ pub fn parse_message(text: &str) -> Result<TwilioMessage, String> {
 
 /// Appends one sample per mu-law byte to `out`, each in [-1, 1].
 pub fn push_mulaw(bytes: &[u8], out: &mut Vec<f32>) {
-    out.extend(
-        bytes
-            .iter()
-            .map(|&b| shoutcue_core::source::mulaw_to_f32(b)),
-    );
+    // One byte a sample, one voice: cannot fail; no agent voice is written.
+    let _ = crate::pcm::Layout::MONO_MULAW.append(bytes, out, &mut Vec::new());
 }
 
 fn handle(
