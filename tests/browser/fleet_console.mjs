@@ -115,7 +115,7 @@ customer_channel = 1
   const [fsA, fsB, conUrl] = [await waitFor(a, /freeswitch (ws:\/\/\S+)/), await waitFor(b, /freeswitch (ws:\/\/\S+)/), await waitFor(console_, /console (http:\/\/\S+)/)];
   check("two nodes and the console started", fsA && fsB && conUrl, a.err + b.err + console_.err);
   if (!(fsA && fsB && conUrl)) throw new Error("not started");
-  check("the console's page needs its token: 401", (await fetch(new URL(conUrl).origin + "/")).status === 401);
+  check("the console's events need its token: 401", (await fetch(new URL(conUrl).origin + "/console/events")).status === 401);
 
   browser = await chromium.launch({
     executablePath: browserPath, headless: true,

@@ -41,7 +41,7 @@ server.stderr.on("data", (d) => { stderr += d; });
 const exited = new Promise((res) => server.on("exit", (code, sig) => res({ code, sig })));
 
 // Port 0: the OS picks a free port; the printed address has it, and the
-// session's token, which every route needs.
+// session's token, which every request for data needs.
 let url = "";
 async function waitForServer() {
   for (let i = 0; i < 100; i++) {
@@ -65,12 +65,17 @@ try {
   });
   const page = browser.pages()[0] || await browser.newPage();
   const u = new URL(url);
-  check("printed address has a real port and a token", u.port !== "0" && (u.searchParams.get("token") || "").length >= 20, url);
-  // Without the token the page is refused, in the browser as anywhere.
+  const token = new URLSearchParams(u.hash.slice(1)).get("token") || "";
+  check("printed address has a real port and a token in its fragment (never sent to a server)", u.port !== "0" && token.length >= 20 && !u.search, url);
+  // Without the token the page opens (it is static) but gets no events.
   const bare = await page.goto(`${u.origin}/`);
-  check("no token, no page (401)", bare.status() === 401, String(bare.status()));
-  const guess = await (await fetch(`${u.origin}/events?token=guess`)).status;
+  check("the page alone holds nothing (200)", bare.status() === 200, String(bare.status()));
+  check("without the token it never goes live",
+    await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 1500 }).then(() => false, () => true));
+  const guess = await (await fetch(`${u.origin}/events`, { headers: { "X-Shoutcue-Token": "guess" } })).status;
   check("a guessed token gets no events (401)", guess === 401, String(guess));
+  // (From "/" to "/#token=" alone would be a move within the same page.)
+  await page.goto("about:blank");
   await page.goto(url);
   check("connected", await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 5000 }).then(() => true, () => false));
 

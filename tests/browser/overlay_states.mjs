@@ -65,7 +65,7 @@ try {
   const page = browser.pages()[0] || await browser.newPage();
   // Errors the page logs (a script or style its policy blocked among them).
   const pageErrors = [];
-  // (The favicon's 401 is no script error: it asks without the token.)
+  // (A missing favicon is no script error.)
   page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(m.text()); });
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   // Every text the voice line and the cue state show, in order, with the
@@ -96,7 +96,7 @@ try {
   // `shoutcue` prints for it: a POST with the token in a header).
   const u = new URL(url);
   const r = await fetch(`${u.origin}/api/mark/latest`, { method: "POST",
-    headers: { "X-Shoutcue-Token": u.searchParams.get("token"), "Content-Type": "application/json" },
+    headers: { "X-Shoutcue-Token": new URLSearchParams(u.hash.slice(1)).get("token"), "Content-Type": "application/json" },
     body: JSON.stringify({ action: "said" }) });
   check("a hotkey's mark is taken", r.status === 200, `${r.status} ${await r.text()}`);
   check("and the page says so", await page.locator("#ack", { hasText: "Marked: you said step 1" }).waitFor({ timeout: 3000 }).then(() => true, () => false),

@@ -136,7 +136,7 @@ const pageErrors = [];
 async function open(url, width, height, errorsExpected = false) {
   const ctx = await browser.newContext({ viewport: { width, height } });
   const p = await ctx.newPage();
-  // (The favicon's 401 is no script error: a page without its token gets none.)
+  // (A missing favicon is no script error.)
   if (!errorsExpected) p.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`${url.split("?")[0]}: ${m.text()}`); });
   if (!errorsExpected) p.on("pageerror", (e) => pageErrors.push(`${url.split("?")[0]}: ${e}`));
   // Every text the cue area shows, in order, so a state that lasts half a
@@ -159,14 +159,18 @@ try {
   const port = con.port;
   const link = (id) => execFileSync(bin, ["serve", "--config", cfg, "--http", `127.0.0.1:${port}`, "--agent-link", id], { env }).toString().trim();
   const a7 = link("agent-7"), a8 = link("agent-8");
-  check("agent links carry the agent and a token", /agent=agent-7&token=\S{20,}/.test(a7), a7);
+  check("agent links carry the agent, and a token in the fragment (never sent to a server)", /agent=agent-7#token=\S{20,}/.test(a7), a7);
+  check("the console's link carries its token in the fragment", /\/#token=\S{20,}/.test(urls.console), urls.console);
 
-  // What no page may open.
-  const status = async (u) => (await fetch(u)).status;
-  check("console without its token: 401", (await status(`${con.origin}/`)) === 401);
-  check("agent 7's token does not open agent 8's page: 401", (await status(a7.replace("agent=agent-7", "agent=agent-8"))) === 401);
-  check("the console's token does not open an agent's page: 401",
-    (await status(`${con.origin}/agent?agent=agent-7&token=${con.searchParams.get("token")}`)) === 401);
+  // What no token opens: every stream of data. (The pages themselves are
+  // static; each reads its token from the fragment and sends it in a header.)
+  const tokenOf = (u) => new URLSearchParams(new URL(u).hash.slice(1)).get("token");
+  const status = async (u, token) => (await fetch(u, token ? { headers: { "X-Shoutcue-Token": token } } : {})).status;
+  check("the console's events without its token: 401", (await status(`${con.origin}/console/events`)) === 401);
+  check("agent 7's token does not open agent 8's events: 401",
+    (await status(`${con.origin}/agent/events?agent=agent-8`, tokenOf(a7))) === 401);
+  check("the console's token does not open an agent's events: 401",
+    (await status(`${con.origin}/agent/events?agent=agent-7`, tokenOf(urls.console))) === 401);
 
   browser = await chromium.launch({
     executablePath: browserPath, headless: true,

@@ -58,7 +58,7 @@ fn marks_name_a_shown_cue_once_per_action() {
     assert_ne!(o.local_addr().port(), 0);
     assert!(o
         .url()
-        .contains(&format!(":{}/?token=", o.local_addr().port())));
+        .contains(&format!(":{}/#token=", o.local_addr().port())));
     // "Step 4 said" before any cue existed: refused, nothing recorded.
     assert_eq!(
         post_mark(&o, r#"{"action":"said","step":4,"cue_t":8.3}"#),
@@ -117,29 +117,32 @@ fn a_flood_of_marks_is_cut_to_the_rate_limit() {
 }
 
 #[test]
-fn every_route_needs_the_token_a_loopback_host_and_a_same_origin_post() {
+fn every_data_route_needs_the_token_a_loopback_host_and_a_same_origin_post() {
     let o = Overlay::start(OverlayOptions::loopback(0, "t")).unwrap();
     o.publish_event(5.5, Some(cue_at(5.5)), CUE);
     let a = o.local_addr();
     let p = a.port();
     let t = o.token();
-    for path in ["/", "/events", "/api/mark"] {
+    for path in ["/events", "/events?token=guess", "/api/mark"] {
         let (c, _) = request(
             a,
             &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{p}"),
             "",
         );
-        assert_eq!(c, 401, "{path} without a token");
+        assert_eq!(c, 401, "{path} without the token");
     }
-    let (c, _) = request(
-        a,
-        &format!("GET /?token={t} HTTP/1.1\r\nHost: 127.0.0.1:{p}"),
-        "",
-    );
+    // The page itself holds no data: it is served without a token, which
+    // it reads from the address's fragment and sends in a header.
+    let (c, page) = request(a, &format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{p}"), "");
     assert_eq!(c, 200);
+    assert!(
+        !page.contains(t) && !page.contains("I am happy to help"),
+        "{page}"
+    );
+    assert!(o.url().contains("/#token="), "{}", o.url());
     let (c, _) = request(
         a,
-        &format!("GET /?token={t} HTTP/1.1\r\nHost: rebound.example:{p}"),
+        &format!("GET / HTTP/1.1\r\nHost: rebound.example:{p}"),
         "",
     );
     assert_eq!(c, 421, "DNS rebinding");

@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -83,13 +83,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let loopback = listener
         .local_addr()
         .is_ok_and(|a: SocketAddr| a.ip().is_loopback());
+    // The console page is static (its token comes in the link's fragment);
+    // its events need the token.
     let console = Router::new()
-        .route("/", get(|| async { shoutcue_web::page(CONSOLE) }))
         .route("/console/events", get(console_events))
         .layer(from_fn_with_state(
             shared.pages.console().clone(),
             require_token,
-        ));
+        ))
+        .route("/", get(|| async { shoutcue_web::page(CONSOLE) }));
     let mut ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
@@ -131,7 +133,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 /// `Authorization: Bearer <ops_token>` (compared in constant time).
 async fn require_bearer(
     State(token): State<Option<shoutcue_web::Token>>,
-    req: axum::extract::Request,
+    req: Request,
     next: axum::middleware::Next,
 ) -> Response {
     let given = req
@@ -154,13 +156,13 @@ async fn require_bearer(
 #[derive(serde::Deserialize)]
 struct AgentQuery {
     agent: String,
-    #[serde(default)]
-    token: String,
 }
 
-/// Whether `q` carries agent `q.agent`'s own token.
-fn agent_allowed(shared: &Shared, q: &AgentQuery) -> bool {
-    !q.agent.is_empty() && shared.pages.agent(&q.agent).matches(&q.token)
+/// Whether `req` carries agent `agent`'s own token (in the
+/// `x-shoutcue-token` header, or the older `token` query parameter).
+fn agent_allowed(shared: &Shared, agent: &str, req: &Request) -> bool {
+    !agent.is_empty()
+        && shoutcue_web::token_in(req).is_some_and(|t| shared.pages.agent(agent).matches(t))
 }
 
 fn refused() -> Response {
@@ -171,12 +173,11 @@ fn refused() -> Response {
         .into_response()
 }
 
-async fn agent_page(State(shared): State<Arc<Shared>>, Query(q): Query<AgentQuery>) -> Response {
-    if agent_allowed(&shared, &q) {
-        shoutcue_web::page(AGENT)
-    } else {
-        refused()
-    }
+/// The agent page itself: static, holding no data, so it needs no token;
+/// the page reads its token from the link's fragment (never sent to a
+/// server, never in a log or a referrer) and asks for its events with it.
+async fn agent_page() -> Response {
+    shoutcue_web::page(AGENT)
 }
 
 fn sse_of(l: &HubLine) -> SseEvent {
@@ -221,8 +222,9 @@ async fn console_events(State(shared): State<Arc<Shared>>) -> SseStream {
 async fn agent_events(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<AgentQuery>,
+    req: Request,
 ) -> Result<SseStream, Response> {
-    if !agent_allowed(&shared, &q) {
+    if !agent_allowed(&shared, &q.agent, &req) {
         return Err(refused());
     }
     let id: Arc<str> = q.agent.into();

@@ -382,7 +382,7 @@ impl Server {
     pub fn console_url(&self) -> Option<String> {
         let a = self.bound.http?;
         Some(format!(
-            "{}/?token={}",
+            "{}/#token={}",
             self.shared.cfg.page_base(a),
             self.shared.pages.console().as_str()
         ))
@@ -533,7 +533,7 @@ pub fn agent_url(base: &str, pages: &http::Pages, id: &str) -> String {
         })
         .collect();
     format!(
-        "{base}/agent?agent={enc}&token={}",
+        "{base}/agent?agent={enc}#token={}",
         pages.agent(id).as_str()
     )
 }

@@ -708,11 +708,24 @@ async fn drain_ends_running_calls_with_their_notes() {
 /// Reads a Server-Sent Events stream over plain HTTP until a line contains
 /// `until` (or 20 s pass); returns everything read.
 async fn sse_until(addr: SocketAddr, path: &str, host: &str, until: &str) -> String {
+    sse_until_with(addr, path, host, "", until).await
+}
+
+/// As [`sse_until`], with `headers` (each ending in CRLF) added to the request.
+async fn sse_until_with(
+    addr: SocketAddr,
+    path: &str,
+    host: &str,
+    headers: &str,
+    until: &str,
+) -> String {
     use tokio::io::AsyncReadExt;
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n{headers}\r\n"
+        )
+        .as_bytes(),
     )
     .await
     .unwrap();
@@ -751,11 +764,11 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
     )
     .await;
     assert!(foreign.starts_with("HTTP/1.1 421"), "{foreign}");
-    // No token, a guessed one, the console's token on an agent's page, and
-    // another agent's token: all refused.
+    // No token, a guessed one, the console's token on an agent's events,
+    // and another agent's token: all refused.
     for path in [
         "/console/events".to_string(),
-        "/?token=guess".to_string(),
+        "/console/events?token=guess".to_string(),
         format!("/agent/events?agent=agent-5&token={ctoken}"),
         format!(
             "/agent/events?agent=agent-6&token={}",
@@ -767,12 +780,27 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
                 .unwrap()
         )
         .replace("agent-6&", "agent-5&"),
-        format!("/agent?agent=agent-5&token={ctoken}"),
+        "/agent/events?agent=agent-5".to_string(),
     ] {
         let r = head(path.clone()).await;
         assert!(r.starts_with("HTTP/1.1 401"), "{path}: {r}");
     }
-    let console_head = head(format!("/?token={ctoken}")).await;
+    // In the header (where the pages send it): the console's token is not
+    // an agent's either.
+    let r = sse_until_with(
+        http,
+        "/agent/events?agent=agent-5",
+        &host,
+        &format!("X-Shoutcue-Token: {ctoken}\r\n"),
+        "\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    // The links carry their tokens in the fragment, which no browser sends.
+    assert!(console_url.contains("/#token=") && agent_url.contains("?agent=agent-5#token="));
+    // The pages themselves are static and hold no data: served without a
+    // token (the page reads it from the fragment and sends it in a header).
+    let console_head = head("/".to_string()).await;
     assert!(console_head.starts_with("HTTP/1.1 200"), "{console_head}");
     // Its own script and style by hash, no framing, no sniffing, no cache.
     let lower = console_head.to_ascii_lowercase();
@@ -785,7 +813,7 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
     ] {
         assert!(lower.contains(want), "no {want:?} in:\n{console_head}");
     }
-    assert!(head(format!("/agent?agent=agent-5&token={atoken}"))
+    assert!(head("/agent?agent=agent-5".to_string())
         .await
         .starts_with("HTTP/1.1 200"));
     let console = tokio::spawn({
@@ -803,10 +831,12 @@ async fn the_console_never_sees_private_events_and_the_agent_page_does() {
     let agent = tokio::spawn({
         let host = host.clone();
         async move {
-            sse_until(
+            // The token in the header, as the agent's page sends it.
+            sse_until_with(
                 http,
-                &format!("/agent/events?agent=agent-5&token={atoken}"),
+                "/agent/events?agent=agent-5",
                 &host,
+                &format!("X-Shoutcue-Token: {atoken}\r\n"),
                 "call_end",
             )
             .await
@@ -1711,9 +1741,7 @@ async fn a_signed_embed_link_opens_one_calls_view_and_only_listed_desktops_frame
         "the listed desktop may frame the view: {page}"
     );
     // Every other page still refuses to be framed.
-    let console = server.console_url().unwrap();
-    let console_path = &console[console.find("/?").unwrap()..];
-    assert!(response(http, console_path, "")
+    assert!(response(http, "/", "")
         .await
         .to_ascii_lowercase()
         .contains("frame-ancestors 'none'"));

@@ -150,7 +150,8 @@ pub fn page(html: &'static str) -> Response {
 /// A page that the listed origins (and only they) may frame: the agent's
 /// cue view inside an agent desktop. Everything else as [`page`].
 pub fn framed_page(html: &'static str, ancestors: &Ancestors) -> Response {
-    let csp = HeaderValue::from_str(&csp(html, ancestors))
+    let html = with_shared_script(html);
+    let csp = HeaderValue::from_str(&csp(&html, ancestors))
         .unwrap_or_else(|_| HeaderValue::from_static(NOTHING));
     (
         [
@@ -163,6 +164,25 @@ pub fn framed_page(html: &'static str, ancestors: &Ancestors) -> Response {
         html,
     )
         .into_response()
+}
+
+/// The script every page shares (the token from the address's fragment,
+/// the event stream read with the token in a header): one copy, for the
+/// overlay and the server's pages alike.
+const STREAM_JS: &str = include_str!("stream.js");
+
+/// Where a page wants [`STREAM_JS`].
+const STREAM_MARK: &str = r#"<script data-shoutcue="stream"></script>"#;
+
+/// `html` with the shared script put in where it asks for it.
+fn with_shared_script(html: &'static str) -> std::borrow::Cow<'static, str> {
+    if html.contains(STREAM_MARK) {
+        std::borrow::Cow::Owned(
+            html.replace(STREAM_MARK, &format!("<script>\n{STREAM_JS}</script>")),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(html)
+    }
 }
 
 /// Adds what every response carries: no MIME sniffing, no referrer (page
@@ -192,6 +212,22 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_gets_the_shared_script_whole_and_allowed() {
+        // The script must not end its own element early (a comment that
+        // spelt the closing tag once did, and every page lost its token).
+        assert!(!STREAM_JS.to_ascii_lowercase().contains("</script"));
+        let html = "<p>x</p><script data-shoutcue=\"stream\"></script><script>go()</script>";
+        let page = with_shared_script(html);
+        assert!(page.contains("function shoutcueEvents") && !page.contains(STREAM_MARK));
+        // Both scripts are allowed by their hashes, and nothing else.
+        let csp = csp(&page, &Ancestors::default());
+        assert_eq!(hashes(&page, "script").len(), 2);
+        for h in hashes(&page, "script") {
+            assert!(csp.contains(&h), "{csp}");
+        }
+    }
 
     #[test]
     fn the_policy_lets_exactly_the_pages_own_inline_blocks_run() {

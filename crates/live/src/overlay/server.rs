@@ -364,14 +364,17 @@ impl Overlay {
             .build()
             .map_err(OverlayError::Runtime)?;
         let (stop_tx, stop_rx) = oneshot::channel();
+        // The page itself is static and needs no token: it reads the token
+        // from the address's fragment (never sent, logged or referred) and
+        // sends it in a header with every request for data.
         let mut app = Router::new()
-            .route("/", get(page))
             .route("/events", get(events))
             .route("/api/mark", post(mark))
             .route("/api/mark/latest", post(mark_latest))
             .with_state(shared.clone())
             .layer(from_fn(same_origin_posts))
-            .layer(from_fn_with_state(token.clone(), require_token));
+            .layer(from_fn_with_state(token.clone(), require_token))
+            .route("/", get(page));
         if addr.ip().is_loopback() {
             app = app.layer(from_fn(loopback_host_only));
         }
@@ -413,7 +416,7 @@ impl Overlay {
     /// The page's address with its token, for printing: whoever has it
     /// can read this call's page, so it goes to the agent's own terminal.
     pub fn url(&self) -> String {
-        format!("http://{}/?token={}", self.addr, self.token.as_str())
+        format!("http://{}/#token={}", self.addr, self.token.as_str())
     }
 
     /// A command a desktop hotkey can run to mark the cue shown last as
